@@ -1,0 +1,37 @@
+# The two commands of the README: `make bench` and `make test`.
+# Both create .venv on first use and reinstall only when a requirements file
+# or setup.cfg changed (the stamp below).
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# pip prints one harmless warning per package for this machine's local
+# indexes; keep the log readable.
+QUIET := grep -v 'is ignored: it is neither a file nor a directory' || true
+PYTEST_ARGS ?=
+
+.PHONY: env test test-all bench clean
+
+$(STAMP): requirements.txt requirements-nodeps.txt setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements.txt 2>&1 | $(QUIET)
+	$(BIN)/pip install -q --no-deps -r requirements-nodeps.txt 2>&1 | $(QUIET)
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e . 2>&1 | $(QUIET)
+	$(BIN)/python -c 'import arsam_mm, mmseg.models, mmpose.models'
+	touch $(STAMP)
+
+env: $(STAMP)
+
+test: env
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-all: env
+	$(BIN)/python -m pytest --runslow $(PYTEST_ARGS)
+
+bench: env
+	$(BIN)/python tools/benchmark.py --quick
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,242 @@
+"""Tensor kernels of SAM and ARSAM, torch only.
+
+Every kernel works on aligned lists of tensors (one entry per parameter) and
+comes in two implementations beside each other, as in ``torch/optim/sgd.py``:
+a single-tensor loop and a ``torch._foreach_*`` path that launches one kernel
+per (device, dtype) group. ``foreach=None`` picks the foreach path when every
+tensor lives on CUDA (where it is faster) and the loop otherwise; both give
+bit-identical results because they apply the same elementwise operations in
+the same order.
+
+Scalars that depend on gradient values (the perturbation scale) stay 0-d
+tensors on the device: no kernel here synchronises with the host.
+"""
+from collections import defaultdict
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    'default_foreach', 'global_norm', 'perturb_', 'restore_', 'psf_',
+    'mix_', 'copy_', 'zero_'
+]
+
+TensorList = Sequence[Tensor]
+
+
+def default_foreach(*tensor_lists: TensorList) -> bool:
+    """Whether the foreach path is the better default for these tensors.
+
+    Args:
+        *tensor_lists: The tensor lists a kernel is about to process.
+
+    Returns:
+        bool: True when every tensor is on a CUDA device.
+    """
+    return all(t.is_cuda for tensors in tensor_lists for t in tensors) and \
+        any(len(tensors) > 0 for tensors in tensor_lists)
+
+
+def _group(*tensor_lists: TensorList) -> Dict[Tuple, List[List[Tensor]]]:
+    """Group aligned tensor lists by the (device, dtype) of the first list."""
+    groups: Dict[Tuple, List[List[Tensor]]] = defaultdict(
+        lambda: [[] for _ in tensor_lists])
+    for items in zip(*tensor_lists):
+        key = (items[0].device, items[0].dtype)
+        for bucket, item in zip(groups[key], items):
+            bucket.append(item)
+    return groups
+
+
+def _resolve(foreach: Optional[bool], *tensor_lists: TensorList) -> bool:
+    return default_foreach(*tensor_lists) if foreach is None else foreach
+
+
+def _norm_dtype(tensors: TensorList) -> torch.dtype:
+    """float32 at least, float64 when the tensors are float64."""
+    if any(t.dtype == torch.float64 for t in tensors):
+        return torch.float64
+    return torch.float32
+
+
+def global_norm(tensors: TensorList,
+                weights: Optional[TensorList] = None,
+                foreach: Optional[bool] = None) -> Tensor:
+    """L2 norm of all tensors taken together.
+
+    Args:
+        tensors (Sequence[Tensor]): Gradients.
+        weights (Sequence[Tensor], optional): If given, the norm of the
+            element-wise products ``|w| * g`` (ASAM's normalisation).
+        foreach (bool, optional): Use the foreach path. Defaults to None
+            (see :func:`default_foreach`).
+
+    Returns:
+        Tensor: A 0-d tensor on the device of the first tensor, in float32
+        (float64 for float64 inputs). Zero for an empty list.
+    """
+    if len(tensors) == 0:
+        return torch.zeros(())
+    dtype = _norm_dtype(tensors)
+    device = tensors[0].device
+    if weights is not None:
+        tensors = [w * g for w, g in zip(weights, tensors)]
+    if _resolve(foreach, tensors):
+        norms = []
+        for _, (group, ) in _group(tensors).items():
+            norms.extend(torch._foreach_norm(group, 2, dtype=dtype))
+    else:
+        norms = [torch.linalg.vector_norm(t, 2, dtype=dtype) for t in tensors]
+    return torch.linalg.vector_norm(
+        torch.stack([n.to(device) for n in norms]), 2)
+
+
+def _single_tensor_perturb_(params: TensorList, grads: TensorList,
+                            scale: Tensor, adaptive: bool) -> None:
+    for p, g in zip(params, grads):
+        if adaptive:
+            g.mul_(p).mul_(p)
+        g.mul_(scale.to(g.device)).nan_to_num_(0.0, 0.0, 0.0)
+        p.add_(g)
+
+
+def _multi_tensor_perturb_(params: TensorList, grads: TensorList,
+                           scale: Tensor, adaptive: bool) -> None:
+    for (device, _), (ps, gs) in _group(params, grads).items():
+        if adaptive:
+            torch._foreach_mul_(gs, ps)
+            torch._foreach_mul_(gs, ps)
+        torch._foreach_mul_(gs, scale.to(device))
+        for g in gs:
+            g.nan_to_num_(0.0, 0.0, 0.0)
+        torch._foreach_add_(ps, gs)
+
+
+def perturb_(params: TensorList,
+             grads: TensorList,
+             scale: Tensor,
+             adaptive: bool = False,
+             foreach: Optional[bool] = None) -> None:
+    """Move the weights to ``w + e`` with ``e = scale * g``.
+
+    The gradients are overwritten with ``e`` (``scale * w * w * g`` when
+    ``adaptive``), which saves a temporary: the caller stores what it needs
+    before calling and zeroes the gradients after. Non-finite entries of
+    ``e`` become 0, so a zero ``scale`` (non-finite gradients) leaves the
+    weights exactly as they were.
+
+    Args:
+        params (Sequence[Tensor]): Weights, updated in place.
+        grads (Sequence[Tensor]): Their gradients; overwritten with ``e``.
+        scale (Tensor): 0-d tensor, ``rho / (||g|| + eps)``.
+        adaptive (bool): ASAM's element-wise scaling by ``w ** 2``.
+        foreach (bool, optional): Use the foreach path.
+    """
+    if _resolve(foreach, params):
+        _multi_tensor_perturb_(params, grads, scale, adaptive)
+    else:
+        _single_tensor_perturb_(params, grads, scale, adaptive)
+
+
+def restore_(params: TensorList,
+             offsets: TensorList,
+             scale: Optional[Tensor] = None,
+             foreach: Optional[bool] = None) -> None:
+    """Undo :func:`perturb_`: ``w <- (w + e) - e``.
+
+    Args:
+        params (Sequence[Tensor]): Perturbed weights, updated in place.
+        offsets (Sequence[Tensor]): ``e`` itself, or ``g`` when ``scale`` is
+            given, in which case ``e = g * scale`` is recomputed with the very
+            operation :func:`perturb_` used, so the subtracted value is
+            bit-identical to the added one. The temporary this needs is
+            allocated after the second backward pass, when activations are
+            freed, so it does not raise the peak memory.
+        scale (Tensor, optional): 0-d tensor the offsets are multiplied by.
+        foreach (bool, optional): Use the foreach path.
+    """
+    if _resolve(foreach, params):
+        for (device, _), (ps, es) in _group(params, offsets).items():
+            if scale is not None:
+                es = torch._foreach_mul(es, scale.to(device))
+                for e in es:
+                    e.nan_to_num_(0.0, 0.0, 0.0)
+            torch._foreach_sub_(ps, es)
+    else:
+        for p, e in zip(params, offsets):
+            if scale is not None:
+                e = (e * scale.to(e.device)).nan_to_num_(0.0, 0.0, 0.0)
+            p.sub_(e)
+
+
+def psf_(psf: TensorList,
+         grads: TensorList,
+         foreach: Optional[bool] = None) -> None:
+    """In place ``psf <- grads - psf``: the PSF ``v = g_s - g``.
+
+    Args:
+        psf (Sequence[Tensor]): Holds ``g`` on entry and ``v`` on exit.
+        grads (Sequence[Tensor]): ``g_s``, the gradients at ``w + e``.
+        foreach (bool, optional): Use the foreach path.
+    """
+    if _resolve(foreach, psf):
+        for _, (vs, gs) in _group(psf, grads).items():
+            torch._foreach_neg_(vs)
+            torch._foreach_add_(vs, gs)
+    else:
+        for v, g in zip(psf, grads):
+            v.neg_().add_(g)
+
+
+def mix_(grads: TensorList,
+         psf: TensorList,
+         weight: float,
+         foreach: Optional[bool] = None) -> None:
+    """In place ``grads <- grads + weight * psf``: the reuse-step direction.
+
+    Args:
+        grads (Sequence[Tensor]): ``g``, overwritten with ``d``.
+        psf (Sequence[Tensor]): The stored PSF ``v``.
+        weight (float): The mixing weight ``lam`` (a host number, no sync).
+        foreach (bool, optional): Use the foreach path.
+    """
+    if _resolve(foreach, grads):
+        for _, (gs, vs) in _group(grads, psf).items():
+            torch._foreach_add_(gs, vs, alpha=weight)
+    else:
+        for g, v in zip(grads, psf):
+            g.add_(v, alpha=weight)
+
+
+def copy_(dst: TensorList,
+          src: TensorList,
+          foreach: Optional[bool] = None) -> None:
+    """In place ``dst <- src``.
+
+    Args:
+        dst (Sequence[Tensor]): Destination buffers.
+        src (Sequence[Tensor]): Sources, same shapes.
+        foreach (bool, optional): Use the foreach path.
+    """
+    if _resolve(foreach, dst):
+        for _, (ds, ss) in _group(dst, src).items():
+            torch._foreach_copy_(ds, ss)
+    else:
+        for d, s in zip(dst, src):
+            d.copy_(s)
+
+
+def zero_(tensors: TensorList, foreach: Optional[bool] = None) -> None:
+    """In place ``tensors <- 0``.
+
+    Args:
+        tensors (Sequence[Tensor]): Tensors to clear.
+        foreach (bool, optional): Use the foreach path.
+    """
+    if _resolve(foreach, tensors):
+        for _, (ts, ) in _group(tensors).items():
+            torch._foreach_zero_(ts)
+    else:
+        for t in tensors:
+            t.zero_()

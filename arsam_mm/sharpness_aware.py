@@ -1,0 +1,336 @@
+"""SAM and ARSAM around an existing torch optimizer, torch only.
+
+:class:`SharpnessAware` does not wrap the optimizer in another
+:class:`torch.optim.Optimizer` (whose state would then be missing from
+checkpoints): it edits the gradients the user's optimizer will step with and
+keeps its own small state beside it. One iteration is::
+
+    plan = sa.begin()             # SAM step or reuse step?
+    loss(batch).backward()        # pass 1: g
+    if plan.sam:
+        sa.perturb()              # w <- w + e, store g, zero grads
+        loss(batch).backward()    # pass 2: g_s at w + e
+        sa.restore()              # w <- w, v = g_s - g; grads are g_s
+    else:
+        sa.mix(plan.mix_weight)   # grads <- g + lam * v
+    optimizer.step()
+
+:meth:`SharpnessAware.step` runs exactly that with a closure, for plain
+PyTorch loops; the mmengine optimizer wrappers call the pieces.
+
+Memory beyond the base optimizer: one parameter-sized buffer per parameter.
+With a reusing schedule (ARSAM) it holds ``g`` during pass 2 and the PSF
+``v = g_s - g`` afterwards; the perturbation ``e = scale * g`` is recomputed
+from it, bit-identically, to restore the weights. Without reuse (SAM) it
+holds ``e``. A transient second copy exists only while the weights are
+restored (after pass 2's backward, when activations are freed), so the peak
+of ARSAM equals SAM's. Restoring subtracts the very ``e`` that was added:
+``(w + e) - e`` equals ``w`` up to one rounding of the perturbed value, as in
+the common SAM implementations.
+
+Non-finite first-pass gradients make the perturbation scale 0 (weights
+restored, no host sync); :meth:`perturb` returns the device flag, and a
+non-finite PSF is stored as zeros so it never poisons reuse steps.
+"""
+import math
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from . import kernels as K
+from .schedule import PeriodicSchedule, StepPlan, StepSchedule
+
+__all__ = ['SharpnessAware']
+
+_Entry = Tuple[int, int, Tensor]  # (flat index, group index, parameter)
+
+
+def _check_rho(rho: Any) -> float:
+    if isinstance(rho, bool) or not isinstance(rho, (int, float)):
+        raise TypeError(f'rho must be a number, got {rho!r}')
+    if not math.isfinite(rho) or rho < 0:
+        raise ValueError(f'rho must be finite and >= 0, got {rho!r}')
+    return float(rho)
+
+
+class SharpnessAware:
+    """Two-pass sharpness-aware steps, scheduled, around any optimizer.
+
+    Args:
+        optimizer (torch.optim.Optimizer): The base optimizer. ``rho`` is
+            added to each of its param groups that lacks it and to its
+            ``defaults``, so schedulers can drive it per group.
+        rho (float): Radius of the perturbation, >= 0. Defaults to 0.05.
+        adaptive (bool): ASAM's element-wise scaling (``e = rho * w**2 * g /
+            ||w * g||``). Not combinable with a reusing schedule. Defaults
+            to False.
+        schedule (StepSchedule, optional): Which iterations are SAM steps.
+            Defaults to None: every iteration (SAM).
+        eps (float): Added to the gradient norm. Defaults to 1e-12.
+        foreach (bool, optional): Force or forbid the foreach kernels.
+            Defaults to None (foreach on CUDA).
+    """
+
+    def __init__(self,
+                 optimizer: torch.optim.Optimizer,
+                 rho: float = 0.05,
+                 adaptive: bool = False,
+                 schedule: Optional[StepSchedule] = None,
+                 eps: float = 1e-12,
+                 foreach: Optional[bool] = None) -> None:
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError('optimizer must be a torch.optim.Optimizer, got '
+                            f'{type(optimizer).__name__}')
+        rho = _check_rho(rho)
+        if not isinstance(adaptive, bool):
+            raise TypeError(f'adaptive must be a bool, got {adaptive!r}')
+        if schedule is None:
+            schedule = PeriodicSchedule(1)
+        if not isinstance(schedule, StepSchedule):
+            raise TypeError('schedule must be a StepSchedule, got '
+                            f'{type(schedule).__name__}')
+        if adaptive and schedule.reuses_psf:
+            raise ValueError('adaptive=True is not supported with a schedule '
+                             'that reuses the PSF')
+        if not (isinstance(eps, float) and eps > 0):
+            raise ValueError(f'eps must be a float > 0, got {eps!r}')
+        if foreach not in (None, True, False):
+            raise TypeError(f'foreach must be None or a bool, got {foreach!r}')
+        self.optimizer = optimizer
+        self.adaptive = adaptive
+        self.schedule = schedule
+        self.eps = eps
+        self.foreach = foreach
+        optimizer.defaults['rho'] = rho
+        for group in optimizer.param_groups:
+            group.setdefault('rho', rho)
+            _check_rho(group['rho'])
+
+        self.iters = 0
+        self.sam_steps = 0
+        self.plan = StepPlan(sam=False)
+        #: Per-parameter buffer, keyed by flat index in optimizer order.
+        self._buffers: Dict[int, Tensor] = {}
+        self._active: List[_Entry] = []
+        self._scales: Dict[int, Tensor] = {}
+        self._finite: Optional[Tensor] = None
+        self._stat_grad_norm: Optional[Tensor] = None
+        #: Norm of the last PSF (0-d device tensor), None before any.
+        self.psf_norm: Optional[Tensor] = None
+
+    # --- bookkeeping --------------------------------------------------
+    @property
+    def reuses_psf(self) -> bool:
+        """Whether one-pass steps mix a stored PSF (ARSAM)."""
+        return self.schedule.reuses_psf
+
+    @property
+    def perturbed(self) -> bool:
+        """True between :meth:`perturb` and :meth:`restore`."""
+        return self._finite is not None
+
+    @property
+    def grad_evals(self) -> int:
+        """Forward-backward passes over the iteration batch so far."""
+        return self.iters + self.sam_steps
+
+    def _entries(self) -> List[_Entry]:
+        """Parameters with a gradient, in optimizer order."""
+        entries = []
+        index = 0
+        for gi, group in enumerate(self.optimizer.param_groups):
+            for p in group['params']:
+                if p.grad is not None:
+                    entries.append((index, gi, p))
+                index += 1
+        return entries
+
+    def _buffer(self, index: int, param: Tensor) -> Tensor:
+        buf = self._buffers.get(index)
+        if buf is None:
+            buf = torch.zeros_like(param, memory_format=torch.preserve_format)
+            self._buffers[index] = buf
+        return buf
+
+    def _by_group(self, entries: List[_Entry]) -> Dict[int, List[_Entry]]:
+        groups: Dict[int, List[_Entry]] = {}
+        for entry in entries:
+            groups.setdefault(entry[1], []).append(entry)
+        return groups
+
+    # --- one iteration ------------------------------------------------
+    def begin(self) -> StepPlan:
+        """Plan the coming iteration; call once, before pass 1.
+
+        Returns:
+            StepPlan: ``sam`` and, for one-pass steps, ``mix_weight``.
+        """
+        self.plan = self.schedule.plan()
+        self.iters += 1
+        if self.plan.sam:
+            self.sam_steps += 1
+        return self.plan
+
+    @torch.no_grad()
+    def perturb(self) -> Tensor:
+        """After pass 1: move the weights to ``w + e`` and zero the grads.
+
+        Returns:
+            Tensor: 0-d bool on the device, False when the first-pass
+            gradients were not finite (the perturbation is then 0 and the
+            caller may skip or discard the step). No host sync.
+        """
+        if self.perturbed:
+            raise RuntimeError('perturb() called twice without restore()')
+        entries = self._entries()
+        self._active = entries
+        if not entries:
+            self._finite = torch.ones((), dtype=torch.bool)
+            return self._finite
+        params = [p for _, _, p in entries]
+        grads = [p.grad for p in params]
+        norm = K.global_norm(
+            grads, params if self.adaptive else None, foreach=self.foreach)
+        finite = torch.isfinite(norm)
+        if self.schedule.wants_stats:
+            n = self.schedule.stat_tensors  # type: ignore[attr-defined]
+            self._stat_grad_norm = K.global_norm(
+                grads[-n:], foreach=self.foreach)
+        if self.reuses_psf:
+            # A parameter without a gradient now has no fresh PSF.
+            active = {index for index, _, _ in entries}
+            for index, buf in self._buffers.items():
+                if index not in active:
+                    buf.zero_()
+        self._scales = {}
+        for gi, group_entries in self._by_group(entries).items():
+            ps = [p for _, _, p in group_entries]
+            gs = [p.grad for p in ps]
+            bufs = [self._buffer(i, p) for i, _, p in group_entries]
+            rho = self.optimizer.param_groups[gi]['rho']
+            scale = torch.where(finite, rho / (norm + self.eps),
+                                torch.zeros_like(norm))
+            self._scales[gi] = scale
+            if self.reuses_psf:
+                K.copy_(bufs, gs, foreach=self.foreach)  # keep g
+            K.perturb_(ps, gs, scale, self.adaptive, foreach=self.foreach)
+            if not self.reuses_psf:
+                K.copy_(bufs, gs, foreach=self.foreach)  # keep e
+        K.zero_(grads, foreach=self.foreach)
+        self._finite = finite
+        return finite
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        """After pass 2: restore the weights; grads hold ``g_s``.
+
+        With a reusing schedule also stores ``v = g_s - g`` (zeros if not
+        finite) and records the statistics.
+        """
+        if not self.perturbed:
+            raise RuntimeError('restore() called without perturb()')
+        finite = self._finite
+        for gi, group_entries in self._by_group(self._active).items():
+            ps = [p for _, _, p in group_entries]
+            bufs = [self._buffers[i] for i, _, _ in group_entries]
+            K.restore_(
+                ps,
+                bufs,
+                self._scales[gi] if self.reuses_psf else None,
+                foreach=self.foreach)
+        self._finite = None
+        if not self.reuses_psf or not self._active:
+            return
+        bufs = [self._buffers[i] for i, _, _ in self._active]
+        grads = [p.grad for _, _, p in self._active]
+        K.psf_(bufs, grads, foreach=self.foreach)
+        psf_norm = K.global_norm(bufs, foreach=self.foreach)
+        ok = finite.to(psf_norm.device) & torch.isfinite(psf_norm)
+        for buf in bufs:
+            buf.masked_fill_(~ok.to(buf.device), 0)
+        self.psf_norm = torch.where(ok, psf_norm, torch.zeros_like(psf_norm))
+        n = self.schedule.stat_tensors  # type: ignore[attr-defined]
+        tail = K.global_norm(bufs[-n:], foreach=self.foreach)
+        self.schedule.record(tail, self._stat_grad_norm)
+
+    @torch.no_grad()
+    def mix(self, weight: float) -> None:
+        """On a reuse step: ``grads <- g + weight * v``.
+
+        Args:
+            weight (float): The plan's ``mix_weight``; 0 changes nothing.
+        """
+        if weight == 0 or not self._buffers:
+            return
+        entries = [(i, p) for i, _, p in self._entries()
+                   if i in self._buffers]
+        K.mix_([p.grad for _, p in entries],
+               [self._buffers[i] for i, _ in entries],
+               weight,
+               foreach=self.foreach)
+
+    def step(self, closure: Callable[[], Tensor]) -> Tensor:
+        """One whole iteration for plain PyTorch loops.
+
+        Args:
+            closure (Callable): Computes the loss on the iteration's batch
+                and calls ``backward()``; it must not zero the gradients.
+                Called once, or twice on SAM steps (same batch).
+
+        Returns:
+            Tensor: The first-pass loss.
+        """
+        plan = self.begin()
+        self.optimizer.zero_grad()
+        with torch.enable_grad():
+            loss = closure()
+        if plan.sam:
+            self.perturb()
+            try:
+                with torch.enable_grad():
+                    closure()
+            finally:
+                self.restore()
+        else:
+            self.mix(plan.mix_weight)
+        self.optimizer.step()
+        return loss
+
+    # --- checkpointing ------------------------------------------------
+    def state_dict(self) -> Dict[str, Any]:
+        """Counters, schedule and (with reuse) the stored PSF."""
+        if self.perturbed:
+            raise RuntimeError(
+                'state_dict() while the weights are perturbed')
+        state: Dict[str, Any] = {
+            'iters': self.iters,
+            'sam_steps': self.sam_steps,
+            'schedule': self.schedule.state_dict(),
+        }
+        if self.reuses_psf:
+            state['psf'] = dict(self._buffers)
+        return state
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`; the next updates continue exactly."""
+        self.iters = int(state['iters'])
+        self.sam_steps = int(state['sam_steps'])
+        self.schedule.load_state_dict(state['schedule'])
+        self._buffers = {}
+        params = [
+            p for group in self.optimizer.param_groups
+            for p in group['params']
+        ]
+        for index, value in state.get('psf', {}).items():
+            index = int(index)
+            if index >= len(params):
+                raise ValueError(f'psf index {index} is out of range for '
+                                 f'{len(params)} parameters')
+            param = params[index]
+            if value.shape != param.shape:
+                raise ValueError(
+                    f'psf {index} has shape {tuple(value.shape)}, parameter '
+                    f'has {tuple(param.shape)}')
+            self._buffers[index] = value.to(
+                device=param.device, dtype=param.dtype).clone()

@@ -12,14 +12,14 @@ Scalars that depend on gradient values (the perturbation scale) stay 0-d
 tensors on the device: no kernel here synchronises with the host.
 """
 from collections import defaultdict
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
 
 __all__ = [
     'default_foreach', 'global_norm', 'perturb_', 'restore_', 'psf_',
-    'mix_', 'copy_', 'zero_'
+    'mix_', 'scale_', 'copy_', 'zero_'
 ]
 
 TensorList = Sequence[Tensor]
@@ -191,22 +191,48 @@ def psf_(psf: TensorList,
 
 def mix_(grads: TensorList,
          psf: TensorList,
-         weight: float,
+         weight: Union[float, Tensor],
          foreach: Optional[bool] = None) -> None:
     """In place ``grads <- grads + weight * psf``: the reuse-step direction.
 
     Args:
         grads (Sequence[Tensor]): ``g``, overwritten with ``d``.
         psf (Sequence[Tensor]): The stored PSF ``v``.
-        weight (float): The mixing weight ``lam`` (a host number, no sync).
+        weight (float | Tensor): The mixing weight ``lam``: a host number,
+            or a 0-d tensor (``lam`` times the AMP loss scale), no sync.
         foreach (bool, optional): Use the foreach path.
     """
     if _resolve(foreach, grads):
-        for _, (gs, vs) in _group(grads, psf).items():
-            torch._foreach_add_(gs, vs, alpha=weight)
+        for (device, _), (gs, vs) in _group(grads, psf).items():
+            if isinstance(weight, Tensor):
+                torch._foreach_add_(
+                    gs, torch._foreach_mul(vs, weight.to(device)))
+            else:
+                torch._foreach_add_(gs, vs, alpha=weight)
     else:
         for g, v in zip(grads, psf):
-            g.add_(v, alpha=weight)
+            if isinstance(weight, Tensor):
+                g.add_(v * weight.to(v.device))
+            else:
+                g.add_(v, alpha=weight)
+
+
+def scale_(tensors: TensorList,
+           factor: Tensor,
+           foreach: Optional[bool] = None) -> None:
+    """In place ``tensors <- tensors * factor`` for a 0-d tensor factor.
+
+    Args:
+        tensors (Sequence[Tensor]): Tensors to scale.
+        factor (Tensor): 0-d factor (stays on the device).
+        foreach (bool, optional): Use the foreach path.
+    """
+    if _resolve(foreach, tensors):
+        for (device, _), (ts, ) in _group(tensors).items():
+            torch._foreach_mul_(ts, factor.to(device))
+    else:
+        for t in tensors:
+            t.mul_(factor.to(t.device))
 
 
 def copy_(dst: TensorList,

@@ -173,8 +173,12 @@ class SharpnessAware:
         return self.plan
 
     @torch.no_grad()
-    def perturb(self) -> Tensor:
+    def perturb(self, grad_scale: Optional[Tensor] = None) -> Tensor:
         """After pass 1: move the weights to ``w + e`` and zero the grads.
+
+        Args:
+            grad_scale (Tensor, optional): The loss scale the gradients carry
+                (AMP); norms and the stored PSF are unscaled with it.
 
         Returns:
             Tensor: 0-d bool on the device, False when the first-pass
@@ -190,13 +194,19 @@ class SharpnessAware:
             return self._finite
         params = [p for _, _, p in entries]
         grads = [p.grad for p in params]
+        inv = None if grad_scale is None else 1.0 / grad_scale.float()
         norm = K.global_norm(
             grads, params if self.adaptive else None, foreach=self.foreach)
+        if inv is not None:
+            norm = norm * inv.to(norm.device)
         finite = torch.isfinite(norm)
         if self.schedule.wants_stats:
             n = self.schedule.stat_tensors  # type: ignore[attr-defined]
             self._stat_grad_norm = K.global_norm(
                 grads[-n:], foreach=self.foreach)
+            if inv is not None:
+                self._stat_grad_norm = self._stat_grad_norm * inv.to(
+                    norm.device)
         if self.reuses_psf:
             # A parameter without a gradient now has no fresh PSF.
             active = {index for index, _, _ in entries}
@@ -211,6 +221,8 @@ class SharpnessAware:
             rho = self.optimizer.param_groups[gi]['rho']
             scale = torch.where(finite, rho / (norm + self.eps),
                                 torch.zeros_like(norm))
+            if inv is not None:  # applied to scaled gradients
+                scale = scale * inv.to(norm.device)
             self._scales[gi] = scale
             if self.reuses_psf:
                 K.copy_(bufs, gs, foreach=self.foreach)  # keep g
@@ -222,11 +234,14 @@ class SharpnessAware:
         return finite
 
     @torch.no_grad()
-    def restore(self) -> None:
+    def restore(self, grad_scale: Optional[Tensor] = None) -> None:
         """After pass 2: restore the weights; grads hold ``g_s``.
 
-        With a reusing schedule also stores ``v = g_s - g`` (zeros if not
-        finite) and records the statistics.
+        With a reusing schedule also stores ``v = g_s - g`` (unscaled, zeros
+        if not finite) and records the statistics.
+
+        Args:
+            grad_scale (Tensor, optional): The loss scale of both passes.
         """
         if not self.perturbed:
             raise RuntimeError('restore() called without perturb()')
@@ -245,6 +260,8 @@ class SharpnessAware:
         bufs = [self._buffers[i] for i, _, _ in self._active]
         grads = [p.grad for _, _, p in self._active]
         K.psf_(bufs, grads, foreach=self.foreach)
+        if grad_scale is not None:
+            K.scale_(bufs, 1.0 / grad_scale.float(), foreach=self.foreach)
         psf_norm = K.global_norm(bufs, foreach=self.foreach)
         ok = finite.to(psf_norm.device) & torch.isfinite(psf_norm)
         for buf in bufs:
@@ -255,11 +272,20 @@ class SharpnessAware:
         self.schedule.record(tail, self._stat_grad_norm)
 
     @torch.no_grad()
-    def mix(self, weight: float) -> None:
+    def clear_psf(self) -> None:
+        """Forget the stored PSF (later reuse steps become plain steps)."""
+        for buf in self._buffers.values():
+            buf.zero_()
+        self.psf_norm = None
+
+    @torch.no_grad()
+    def mix(self, weight: float, grad_scale: Optional[Tensor] = None) -> None:
         """On a reuse step: ``grads <- g + weight * v``.
 
         Args:
             weight (float): The plan's ``mix_weight``; 0 changes nothing.
+            grad_scale (Tensor, optional): The loss scale the gradients
+                carry now (the stored PSF is unscaled).
         """
         if weight == 0 or not self._buffers:
             return
@@ -267,7 +293,7 @@ class SharpnessAware:
                    if i in self._buffers]
         K.mix_([p.grad for _, p in entries],
                [self._buffers[i] for i, _ in entries],
-               weight,
+               weight if grad_scale is None else weight * grad_scale,
                foreach=self.foreach)
 
     def step(self, closure: Callable[[], Tensor]) -> Tensor:

@@ -1,0 +1,3 @@
+from .arsam_hook import ARSAMHook
+
+__all__ = ['ARSAMHook']

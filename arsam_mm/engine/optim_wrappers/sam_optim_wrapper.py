@@ -1,0 +1,330 @@
+"""SAM and ARSAM as mmengine optimizer wrappers.
+
+Switching a config is one field::
+
+    custom_imports = dict(imports=['arsam_mm'], allow_failed_imports=False)
+    optim_wrapper = dict(type='ARSAMOptimWrapper', rho=0.05,
+                         optimizer=dict(type='SGD', lr=0.01, momentum=0.9))
+
+How the second pass fits into an unmodified ``train_step`` (also under
+``MMDistributedDataParallel``, whose ``train_step`` never calls the model's):
+
+1. :meth:`optim_context` remembers the model, plans the iteration (SAM or
+   reuse step) at the first micro-batch of an accumulation cycle, and on SAM
+   steps hooks the data preprocessor to keep its *output* (batch augments are
+   random: re-running the preprocessor would give pass 2 another batch) and
+   the RNG state right after it.
+2. :meth:`update_params` runs pass 1's backward as usual. On the last
+   micro-batch of the cycle, a SAM step perturbs the weights with the
+   accumulated gradient, re-runs ``model._run_forward(batch, mode='loss')``
+   on every kept micro-batch with the same loss factors, BatchNorm running
+   statistics frozen and the RNG replayed (so dropout draws the same masks),
+   and restores the weights inside ``try/finally``; a reuse step adds the
+   weighted PSF. Then the base optimizer steps once (clipping applies to the
+   gradient used).
+
+DDP: both passes of a SAM step synchronise their gradients, so ``g``,
+``g_s``, the perturbation, the PSF and the statistics are identical on every
+rank; the schedule's seed is broadcast from rank 0, so every rank takes the
+same decisions and runs the same collectives, and weights stay bit-identical.
+"""
+import contextlib
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import torch
+from mmengine.dist import broadcast, get_world_size, is_distributed
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from mmengine.optim import OptimWrapper
+from mmengine.registry import OPTIM_WRAPPERS
+from torch import nn
+
+from ...schedule import ARSAMSchedule, PeriodicSchedule, StepSchedule
+from ...sharpness_aware import SharpnessAware
+from .pass_context import frozen_batchnorm, replay_rng, rng_state
+
+__all__ = ['SharpnessAwareMixin', 'SAMOptimWrapper', 'ARSAMOptimWrapper']
+
+
+class SharpnessAwareMixin:
+    """The second pass, shared by the plain and the AMP wrappers.
+
+    Subclasses call :meth:`_init_sharpness_aware` after the base wrapper's
+    ``__init__`` and may override :meth:`_pass2_context`,
+    :meth:`_backward_pass2` and :meth:`_grad_scale`.
+    """
+
+    sa: SharpnessAware
+
+    def _init_sharpness_aware(self, rho: float, adaptive: bool,
+                              schedule: StepSchedule,
+                              replay_random: bool) -> None:
+        if not isinstance(replay_random, bool):
+            raise TypeError(
+                f'replay_random must be a bool, got {replay_random!r}')
+        self.sa = SharpnessAware(
+            self.optimizer, rho=rho, adaptive=adaptive, schedule=schedule)
+        self.replay_random = replay_random
+        self._model: Optional[nn.Module] = None
+        self._batches: List[Tuple[Any, int, Any]] = []
+        self._planned = False
+        self._seed_synced = False
+
+    # --- properties used by ARSAMHook and the benchmark ---------------
+    @property
+    def rho(self) -> float:
+        """``rho`` of the first param group (schedulers may change it)."""
+        return self.optimizer.param_groups[0]['rho']
+
+    @property
+    def is_sam_step(self) -> bool:
+        """Whether the current (or last) iteration is a SAM step."""
+        return self.sa.plan.sam
+
+    # --- iteration ----------------------------------------------------
+    def _sync_seed(self) -> None:
+        """Give every rank rank 0's schedule seed (once, before step 1)."""
+        self._seed_synced = True
+        schedule = self.sa.schedule
+        if not (is_distributed() and get_world_size() > 1):
+            return
+        if not isinstance(schedule, ARSAMSchedule) or schedule.iter > 0:
+            return
+        seed = torch.tensor([schedule.seed], dtype=torch.int64)
+        if torch.distributed.get_backend() == 'nccl':
+            seed = seed.cuda()
+        broadcast(seed, src=0)
+        schedule.seed = int(seed.item())
+        schedule.generator.manual_seed(schedule.seed)
+
+    def _module(self) -> nn.Module:
+        model = self._model
+        return model.module if is_model_wrapper(model) else model
+
+    @contextlib.contextmanager
+    def optim_context(self, model: nn.Module) -> Iterator[None]:
+        """Plan the iteration and keep what pass 2 needs.
+
+        Args:
+            model (nn.Module): The training model (possibly DDP-wrapped).
+        """
+        self._model = model
+        if self._inner_count % self._accumulative_counts == 0:
+            if not self._seed_synced:
+                self._sync_seed()
+            self.sa.begin()
+            self._batches.clear()
+            self._planned = True
+        handle = None
+        if self.sa.plan.sam:
+            preprocessor = getattr(self._module(), 'data_preprocessor', None)
+            if not isinstance(preprocessor, nn.Module):
+                raise TypeError(
+                    f'{type(self).__name__} needs a model with a '
+                    '`data_preprocessor` module (an mmengine BaseModel), got '
+                    f'{type(self._module()).__name__}')
+            count = self._inner_count
+
+            def keep(module: nn.Module, args: Any, output: Any) -> None:
+                state = rng_state() if self.replay_random else None
+                self._batches.append((output, count, state))
+
+            handle = preprocessor.register_forward_hook(keep)
+        try:
+            with super().optim_context(model):  # type: ignore[misc]
+                yield
+        finally:
+            if handle is not None:
+                handle.remove()
+
+    def update_params(  # type: ignore[override]
+            self,
+            loss: torch.Tensor,
+            step_kwargs: Optional[Dict] = None,
+            zero_kwargs: Optional[Dict] = None) -> None:
+        """Pass 1's backward and, once per cycle, the SAM or reuse step.
+
+        Args:
+            loss (torch.Tensor): Pass 1's loss.
+            step_kwargs (dict, optional): For ``optimizer.step``.
+            zero_kwargs (dict, optional): For ``optimizer.zero_grad``.
+        """
+        if not self._planned or self._model is None:
+            raise RuntimeError(
+                f'{type(self).__name__}.update_params was called outside '
+                '`optim_context(model)`: the model\'s train_step bypasses '
+                'optim_context, so the second pass cannot be run. Use an '
+                'mmengine BaseModel whose train_step is not overridden.')
+        if self.sa.plan.sam and len(self._batches) != (
+                self._inner_count % self._accumulative_counts) + 1:
+            raise RuntimeError(
+                'the batch of this micro-step was not captured: the model '
+                'must call its data_preprocessor inside optim_context')
+        loss = self.scale_loss(loss)  # type: ignore[attr-defined]
+        self.backward(loss)  # type: ignore[attr-defined]
+        if not self.should_update():  # type: ignore[attr-defined]
+            return
+        self._planned = False
+        plan = self.sa.plan
+        if plan.sam:
+            self._second_pass()
+        elif plan.mix_weight:
+            self.sa.mix(plan.mix_weight, grad_scale=self._grad_scale())
+        self.step(**(step_kwargs or {}))  # type: ignore[attr-defined]
+        self.zero_grad(**(zero_kwargs or {}))  # type: ignore[attr-defined]
+
+    def _second_pass(self) -> None:
+        """Perturb, pass 2 over the kept micro-batches, restore."""
+        model = self._model
+        module = self._module()
+        batches, self._batches = self._batches, []
+        if not self._sam_ready():
+            return
+        self.sa.perturb(grad_scale=self._grad_scale())
+        try:
+            for index, (batch, count, state) in enumerate(batches):
+                last = index == len(batches) - 1
+                sync = contextlib.nullcontext()
+                if not last and hasattr(model, 'no_sync'):
+                    sync = model.no_sync()
+                with sync, self._pass2_context(module, state):
+                    losses = model._run_forward(batch, mode='loss')
+                    loss, _ = module.parse_losses(losses)
+                    saved, self._inner_count = self._inner_count, count
+                    try:
+                        loss = self.scale_loss(loss)  # type: ignore
+                    finally:
+                        self._inner_count = saved
+                    self._backward_pass2(loss)
+        finally:
+            self.sa.restore(grad_scale=self._grad_scale())
+
+    def _sam_ready(self) -> bool:
+        """Whether to run pass 2 (the AMP wrappers skip non-finite steps)."""
+        return True
+
+    def _grad_scale(self) -> Optional[torch.Tensor]:
+        """The loss scale the gradients carry (None: unscaled)."""
+        return None
+
+    @contextlib.contextmanager
+    def _pass2_context(self, module: nn.Module, state: Any) -> Iterator[None]:
+        with frozen_batchnorm(module), replay_rng(state):
+            yield
+
+    def _backward_pass2(self, loss: torch.Tensor) -> None:
+        """Backward of pass 2; does not advance ``inner_count``."""
+        loss.backward()
+
+    # --- checkpoints --------------------------------------------------
+    def state_dict(self) -> dict:
+        """The base wrapper's state plus all SAM/ARSAM state under
+        ``'arsam'``."""
+        state = super().state_dict()  # type: ignore[misc]
+        state['arsam'] = self.sa.state_dict()
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Load :meth:`state_dict`; warns for checkpoints without
+        ``'arsam'`` (the schedule then starts afresh)."""
+        state_dict = dict(state_dict)
+        arsam = state_dict.pop('arsam', None)
+        if arsam is None:
+            print_log(
+                f'{type(self).__name__}: the checkpoint has no "arsam" '
+                'state (saved by another optimizer wrapper?); the SAM '
+                'schedule and the stored PSF start afresh.',
+                logger='current',
+                level=30)
+        super().load_state_dict(state_dict)  # type: ignore[misc]
+        for group in self.optimizer.param_groups:
+            group.setdefault('rho', self.optimizer.defaults['rho'])
+        if arsam is not None:
+            self.sa.load_state_dict(arsam)
+            self._seed_synced = True
+
+
+@OPTIM_WRAPPERS.register_module()
+class SAMOptimWrapper(SharpnessAwareMixin, OptimWrapper):
+    """SAM (Foret et al., arXiv 2010.01412): two passes per step.
+
+    Args:
+        rho (float): Perturbation radius, >= 0; stored in every param group
+            so ``param_name='rho'`` schedulers drive it. Defaults to 0.05.
+        adaptive (bool): ASAM's element-wise scaling. Defaults to False.
+        interval (int): Take the two-pass step on every ``interval``-th
+            iteration and plain base steps between (``interval=1``: SAM).
+            Defaults to 1.
+        replay_random (bool): Replay the RNG in pass 2 so dropout and other
+            random layers draw what pass 1 drew (the loss is the same
+            function at ``w`` and ``w + e``). Defaults to True.
+        **kwargs: For :class:`mmengine.optim.OptimWrapper` (``optimizer``,
+            ``clip_grad``, ``accumulative_counts``).
+    """
+
+    def __init__(self,
+                 rho: float = 0.05,
+                 adaptive: bool = False,
+                 interval: int = 1,
+                 replay_random: bool = True,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._init_sharpness_aware(rho, adaptive, PeriodicSchedule(interval),
+                                   replay_random)
+
+
+@OPTIM_WRAPPERS.register_module()
+class ARSAMOptimWrapper(SharpnessAwareMixin, OptimWrapper):
+    """ARSAM (Deng & Pang, arXiv 2510.03763), as reconstructed.
+
+    SAM steps on adaptively sampled iterations, the stored PSF reused with a
+    decaying weight between them; see :mod:`arsam_mm.schedule` for the rule
+    and what is reconstructed.
+
+    Args:
+        rho (float): Perturbation radius, >= 0. Defaults to 0.05.
+        warmup_iters (int): Leading iterations that are all SAM steps.
+            ``ARSAMHook(warmup_epochs=...)`` or ``(warmup_ratio=...)`` sets it
+            from the run length instead. Defaults to 0.
+        window (int): Window length K. Defaults to 50.
+        num_blocks (int): Blocks of the spread statistic. Defaults to 5.
+        max_sam_ratio (float): Largest SAM-step share of a window, (0, 1].
+            Defaults to 0.8.
+        alpha (tuple[float, float]): Gains of the ratio and spread changes.
+            Defaults to (0.13, 0.13).
+        beta (float): Decay of the mixing weight, [0, 1). Defaults to 0.7.
+        max_reuse_steps (int): Reuse steps after a SAM step. Defaults to 6.
+        stat_tensors (int): Trailing parameter tensors the statistics cover.
+            Defaults to 10.
+        seed (int, optional): Seed of the schedule's generator (rank 0's is
+            used on every rank). Defaults to None.
+        replay_random (bool): See :class:`SAMOptimWrapper`. Defaults to True.
+        **kwargs: For :class:`mmengine.optim.OptimWrapper`.
+    """
+
+    def __init__(self,
+                 rho: float = 0.05,
+                 warmup_iters: int = 0,
+                 window: int = 50,
+                 num_blocks: int = 5,
+                 max_sam_ratio: float = 0.8,
+                 alpha: Tuple[float, float] = (0.13, 0.13),
+                 beta: float = 0.7,
+                 max_reuse_steps: int = 6,
+                 stat_tensors: int = 10,
+                 seed: Optional[int] = None,
+                 replay_random: bool = True,
+                 **kwargs) -> None:
+        # Validate everything before the base wrapper builds anything.
+        schedule = ARSAMSchedule(
+            warmup_iters=warmup_iters,
+            window=window,
+            num_blocks=num_blocks,
+            max_sam_ratio=max_sam_ratio,
+            alpha=tuple(alpha) if isinstance(alpha, list) else alpha,
+            beta=beta,
+            max_reuse_steps=max_reuse_steps,
+            stat_tensors=stat_tensors,
+            seed=seed)
+        super().__init__(**kwargs)
+        self._init_sharpness_aware(rho, False, schedule, replay_random)

@@ -1,0 +1,119 @@
+"""A toy mmengine model, data and an independent hand-written SAM."""
+import copy
+from typing import List, Optional
+
+import torch
+from mmengine.model import BaseDataPreprocessor, BaseModel
+from torch import nn
+from torch.utils.data import Dataset
+
+
+class NoisyPreprocessor(BaseDataPreprocessor):
+    """Adds random noise in training: a random batch augmentation."""
+
+    def __init__(self, noise: float = 0.1) -> None:
+        super().__init__()
+        self.noise = noise
+
+    def forward(self, data, training=False):
+        data = self.cast_data(data)
+        if isinstance(data, (list, tuple)):  # from a DataLoader of dicts
+            data = data[0]
+        x, y = data['inputs'], data['labels']
+        if training and self.noise:
+            x = x + self.noise * torch.randn_like(x)
+        return dict(inputs=x, labels=y)
+
+
+class ToyModel(BaseModel):
+    """MLP classifier; records the inputs of every forward in ``seen``."""
+
+    def __init__(self,
+                 in_dim: int = 4,
+                 hidden: int = 8,
+                 classes: int = 3,
+                 bn: bool = False,
+                 dropout: float = 0.0,
+                 noise: float = 0.1) -> None:
+        super().__init__(data_preprocessor=NoisyPreprocessor(noise))
+        self.fc1 = nn.Linear(in_dim, hidden)
+        self.bn = nn.BatchNorm1d(hidden) if bn else nn.Identity()
+        self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
+        self.fc2 = nn.Linear(hidden, classes)
+        self.seen: List[torch.Tensor] = []
+        self.record = False
+
+    def logits(self, x):
+        return self.fc2(self.drop(torch.tanh(self.bn(self.fc1(x)))))
+
+    def forward(self, inputs, labels=None, mode='loss'):
+        if self.record:
+            self.seen.append(inputs.detach().clone())
+        out = self.logits(inputs)
+        if mode == 'loss':
+            return dict(loss=nn.functional.cross_entropy(out, labels))
+        if mode == 'predict':
+            return [dict(pred=o.argmax(), label=lab)
+                    for o, lab in zip(out, labels)]
+        return out
+
+
+class ToyDataset(Dataset):
+    """Gaussian blobs, deterministic for a seed."""
+
+    def __init__(self, size: int = 64, in_dim: int = 4, classes: int = 3,
+                 seed: int = 0) -> None:
+        gen = torch.Generator().manual_seed(seed)
+        centers = torch.randn(classes, in_dim, generator=gen) * 2
+        self.labels = torch.randint(0, classes, (size, ), generator=gen)
+        self.inputs = centers[self.labels] + torch.randn(
+            size, in_dim, generator=gen)
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        return dict(inputs=self.inputs[i], labels=self.labels[i])
+
+
+def make_batches(n: int, batch: int = 16, in_dim: int = 4, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    return [
+        dict(
+            inputs=torch.randn(batch, in_dim, generator=gen),
+            labels=torch.randint(0, 3, (batch, ), generator=gen))
+        for _ in range(n)
+    ]
+
+
+def hand_written_sam(model: ToyModel, inputs: List[torch.Tensor],
+                     labels: List[torch.Tensor], lr: float, momentum: float,
+                     rho: float, clip: Optional[float] = None):
+    """SAM with torch.autograd.grad and manual momentum SGD, on given
+    (already preprocessed) batches. Returns the final weights."""
+    fmodel = copy.deepcopy(model)
+    params = list(fmodel.parameters())
+    ws = [p.detach().clone() for p in params]
+    bufs = [None] * len(ws)
+
+    def grads_at(weights, x, y):
+        with torch.no_grad():
+            for p, w in zip(params, weights):
+                p.copy_(w)
+        loss = nn.functional.cross_entropy(fmodel.logits(x), y)
+        return torch.autograd.grad(loss, params)
+
+    for x, y in zip(inputs, labels):
+        g = grads_at(ws, x, y)
+        norm = torch.sqrt(sum((t * t).sum() for t in g))
+        e = [rho * t / (norm + 1e-12) for t in g]
+        gs = list(grads_at([w + d for w, d in zip(ws, e)], x, y))
+        if clip is not None:
+            total = torch.sqrt(sum((t * t).sum() for t in gs))
+            factor = min(1.0, clip / (float(total) + 1e-6))
+            gs = [t * factor for t in gs]
+        for i, t in enumerate(gs):
+            bufs[i] = t.clone() if bufs[i] is None else \
+                momentum * bufs[i] + t
+            ws[i] = ws[i] - lr * bufs[i]
+    return ws

@@ -1,0 +1,231 @@
+"""Per-step cost of SAM/ARSAM against a plain OptimWrapper, side by side.
+
+Measures, in one process and interleaved (so drift hits every variant
+alike), the wall-clock of ``model.train_step`` for:
+
+* ``base``: mmengine's ``OptimWrapper``;
+* ``sam``: ``SAMOptimWrapper`` (every step two passes);
+* ``arsam``: ``ARSAMOptimWrapper``, its iterations split into SAM steps and
+  reuse steps by the plan the wrapper took.
+
+Targets (issue 4): a reuse step within 5% of a base step, a SAM step within
+5% of twice a base step, ARSAM's peak memory no more than SAM's. Peak memory
+is CUDA max-allocated on a GPU; on CPU each variant runs in a fresh
+subprocess and reports its peak RSS growth over the model's set-up.
+
+Writes ``<out>/step_cost.json`` and ``<out>/step_cost.md``.
+
+Example::
+
+    python tools/benchmark_step_cost.py --iters 60 --out reports/step_cost
+"""
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from mmengine.model import BaseDataPreprocessor, BaseModel
+from mmengine.optim import build_optim_wrapper
+from torch import nn
+
+import arsam_mm  # noqa: F401
+
+VARIANTS = {
+    'base': dict(type='OptimWrapper'),
+    'sam': dict(type='SAMOptimWrapper', rho=0.05),
+    # Reuse-heavy schedule so both step kinds are sampled often.
+    'arsam': dict(type='ARSAMOptimWrapper', rho=0.05, warmup_iters=0,
+                  window=4, seed=0),
+}
+
+
+class Preprocessor(BaseDataPreprocessor):
+
+    def forward(self, data, training=False):
+        return self.cast_data(data)
+
+
+class SmallResNet(BaseModel):
+    """A few residual conv blocks with BatchNorm on 32x32 inputs."""
+
+    def __init__(self, width: int = 32, blocks: int = 3, classes: int = 10):
+        super().__init__(data_preprocessor=Preprocessor())
+        layers = [nn.Conv2d(3, width, 3, padding=1), nn.BatchNorm2d(width),
+                  nn.ReLU()]
+        for _ in range(blocks):
+            layers += [nn.Conv2d(width, width, 3, padding=1),
+                       nn.BatchNorm2d(width), nn.ReLU()]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(width, classes)
+
+    def forward(self, inputs, labels=None, mode='loss'):
+        out = self.head(self.body(inputs).mean((2, 3)))
+        return dict(loss=nn.functional.cross_entropy(out, labels))
+
+
+def make_data(batch: int, device: str):
+    gen = torch.Generator().manual_seed(0)
+    return dict(
+        inputs=torch.randn(batch, 3, 32, 32, generator=gen).to(device),
+        labels=torch.randint(0, 10, (batch, ), generator=gen).to(device))
+
+
+def sync(device: str) -> None:
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+def build(name: str, device: str, width: int):
+    torch.manual_seed(0)
+    model = SmallResNet(width).to(device)
+    cfg = dict(VARIANTS[name], optimizer=dict(type='SGD', lr=0.01,
+                                              momentum=0.9))
+    return model, build_optim_wrapper(model, cfg)
+
+
+def time_steps(args) -> dict:
+    """Interleaved timing of all variants; returns seconds per step kind."""
+    runs = {name: build(name, args.device, args.width) for name in VARIANTS}
+    data = make_data(args.batch, args.device)
+    times = {'base': [], 'sam': [], 'arsam_sam': [], 'arsam_reuse': []}
+    for it in range(args.warmup + args.iters):
+        for name, (model, wrapper) in runs.items():
+            sync(args.device)
+            start = time.perf_counter()
+            model.train_step(data, wrapper)
+            sync(args.device)
+            elapsed = time.perf_counter() - start
+            if it < args.warmup:
+                continue
+            if name == 'arsam':
+                kind = 'arsam_sam' if wrapper.sa.plan.sam else 'arsam_reuse'
+                times[kind].append(elapsed)
+            else:
+                times[name].append(elapsed)
+    return times
+
+
+def peak_memory(name: str, args) -> float:
+    """Peak memory growth (MiB) of training one variant, in a subprocess on
+    CPU (peak RSS) or in-process on CUDA (max allocated)."""
+    if args.device.startswith('cuda'):
+        model, wrapper = build(name, args.device, args.width)
+        data = make_data(args.batch, args.device)
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        for _ in range(8):
+            model.train_step(data, wrapper)
+        return (torch.cuda.max_memory_allocated() - base) / 2**20
+    cmd = [sys.executable, __file__, '--memory-child', name,
+           '--batch', str(args.batch), '--width', str(args.width)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def memory_child(args) -> None:
+    model, wrapper = build(args.memory_child, 'cpu', args.width)
+    data = make_data(args.batch, 'cpu')
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(8):
+        model.train_step(data, wrapper)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    sys.stdout.write(f'{(after - before) / 1024:.3f}\n')
+
+
+def summarize(times: dict, memory: dict, args) -> dict:
+    med = {k: statistics.median(v) for k, v in times.items() if v}
+    spread = {
+        k: statistics.stdev(v) if len(v) > 1 else 0.0
+        for k, v in times.items() if v
+    }
+    ratios = {
+        'reuse_over_base': med['arsam_reuse'] / med['base'],
+        'sam_step_over_2x_base': med['arsam_sam'] / (2 * med['base']),
+        'sam_wrapper_over_2x_base': med['sam'] / (2 * med['base']),
+    }
+    return dict(
+        date=datetime.now(timezone.utc).isoformat(timespec='seconds'),
+        device=(torch.cuda.get_device_name() if args.device.startswith('cuda')
+                else f'cpu ({platform.processor() or platform.machine()}, '
+                f'{torch.get_num_threads()} threads)'),
+        versions=dict(python=platform.python_version(),
+                      torch=torch.__version__,
+                      arsam_mm=arsam_mm.__version__),
+        command=' '.join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
+        settings=dict(batch=args.batch, width=args.width, iters=args.iters,
+                      warmup=args.warmup),
+        samples={k: len(v) for k, v in times.items()},
+        median_s=med, stdev_s=spread, ratios=ratios,
+        peak_memory_mib=memory,
+        raw_s=times)
+
+
+def markdown(report: dict) -> str:
+    med, sd, r = report['median_s'], report['stdev_s'], report['ratios']
+    mem = report['peak_memory_mib']
+    lines = [
+        '# Per-step cost: plain OptimWrapper vs SAM vs ARSAM', '',
+        f"Date: {report['date']}. Device: {report['device']}. "
+        f"Command: `{report['command']}`.", '',
+        '| step | median ms | stdev ms | samples | vs target |',
+        '|---|---|---|---|---|',
+        f"| base (OptimWrapper) | {med['base'] * 1e3:.2f} | "
+        f"{sd['base'] * 1e3:.2f} | {report['samples']['base']} | - |",
+        f"| ARSAM reuse step | {med['arsam_reuse'] * 1e3:.2f} | "
+        f"{sd['arsam_reuse'] * 1e3:.2f} | {report['samples']['arsam_reuse']}"
+        f" | {r['reuse_over_base']:.3f} x base (target <= 1.05) |",
+        f"| ARSAM SAM step | {med['arsam_sam'] * 1e3:.2f} | "
+        f"{sd['arsam_sam'] * 1e3:.2f} | {report['samples']['arsam_sam']} | "
+        f"{r['sam_step_over_2x_base']:.3f} x 2*base (target <= 1.05) |",
+        f"| SAMOptimWrapper step | {med['sam'] * 1e3:.2f} | "
+        f"{sd['sam'] * 1e3:.2f} | {report['samples']['sam']} | "
+        f"{r['sam_wrapper_over_2x_base']:.3f} x 2*base |", '',
+        '| variant | peak memory growth, MiB |', '|---|---|'
+    ] + [f'| {k} | {v:.1f} |' for k, v in mem.items()]
+    lines += ['', 'Wall-clock ratios are medians of interleaved steps in one '
+              'process; absolute times are only meaningful on a GPU.', '']
+    return '\n'.join(lines)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--iters', type=int, default=60)
+    parser.add_argument('--warmup', type=int, default=5)
+    parser.add_argument('--batch', type=int, default=32)
+    parser.add_argument('--width', type=int, default=32)
+    parser.add_argument(
+        '--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--out', default='reports/step_cost')
+    parser.add_argument('--memory-child', help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    if args.memory_child:
+        memory_child(args)
+        return
+    for name, value in (('iters', args.iters), ('batch', args.batch),
+                        ('width', args.width)):
+        if value < 1:
+            raise SystemExit(f'--{name} must be >= 1, got {value}')
+    times = time_steps(args)
+    memory = {name: peak_memory(name, args) for name in VARIANTS}
+    report = summarize(times, memory, args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / 'step_cost.json').write_text(json.dumps(report, indent=2))
+    text = markdown(report)
+    (out / 'step_cost.md').write_text(text)
+    sys.stdout.write(text)
+
+
+if __name__ == '__main__':
+    main()

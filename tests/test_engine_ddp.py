@@ -1,0 +1,220 @@
+"""SAM/ARSAM under ``MMDistributedDataParallel``: 2 processes, gloo, CPU.
+
+Each rank runs ``tests/_ddp_worker.py`` (its own process, started here with
+a free port), trains 50 iterations through ``ddp_model.train_step`` on its
+own data with a random-noise preprocessor, and writes its decisions and
+weights; the checks run here. A rank that hangs in a collective fails after
+the process group's 60 s timeout, and the whole launch is killed after
+``LAUNCH_TIMEOUT`` seconds, so a hang fails the test instead of CI.
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.distributed as dist
+
+from tests._ddp_worker import ITERS, LR, MOMENTUM, VARIANTS
+from tests._toy import ToyModel, hand_written_sam
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKER = os.path.join(HERE, '_ddp_worker.py')
+WORLD_SIZE = 2
+LAUNCH_TIMEOUT = 150
+
+pytestmark = pytest.mark.skipif(
+    not dist.is_available() or not dist.is_gloo_available(),
+    reason='needs torch.distributed with gloo')
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _kill(procs) -> None:
+    for p in procs:
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def launch(variants, out_dir) -> dict:
+    """Run the worker on ``WORLD_SIZE`` ranks; return each variant's list of
+    per-rank records."""
+    port = _free_port()
+    procs = []
+    logs = []
+    codes = []
+    try:
+        for rank in range(WORLD_SIZE):
+            env = dict(
+                os.environ,
+                RANK=str(rank),
+                LOCAL_RANK=str(rank),
+                WORLD_SIZE=str(WORLD_SIZE),
+                MASTER_ADDR='127.0.0.1',
+                MASTER_PORT=str(port),
+                OMP_NUM_THREADS='1',
+                CUDA_VISIBLE_DEVICES='')
+            log = open(out_dir / f'rank{rank}.log', 'w+')
+            logs.append(log)
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, WORKER,
+                     str(out_dir), *variants],
+                    cwd=os.path.dirname(HERE),
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True))
+        for p in procs:
+            try:
+                codes.append(p.wait(timeout=LAUNCH_TIMEOUT))
+            except subprocess.TimeoutExpired:
+                codes.append('timeout')
+                _kill(procs)
+    finally:
+        _kill(procs)
+        for p in procs:
+            p.wait()
+        outputs = []
+        for log in logs:
+            log.seek(0)
+            outputs.append(log.read())
+            log.close()
+    if codes != [0] * WORLD_SIZE:
+        report = '\n'.join(f'--- rank {r} (exit {c}) ---\n{out[-3000:]}'
+                           for r, (c, out) in enumerate(zip(codes, outputs)))
+        pytest.fail(f'DDP launch of {variants} failed:\n{report}')
+    return {
+        variant: [
+            torch.load(out_dir / f'{variant}_rank{r}.pt', weights_only=False)
+            for r in range(WORLD_SIZE)
+        ]
+        for variant in variants
+    }
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+    """All variants in one launch: importing torch and mmengine in the two
+    processes takes most of its ~20 s, the 4 x 50 iterations a few."""
+    return launch(VARIANTS, tmp_path_factory.mktemp('ddp'))
+
+
+def assert_ranks_identical(records) -> None:
+    first = records[0]
+    for other in records[1:]:
+        assert other['decisions'] == first['decisions']
+        assert other['forwards'] == first['forwards']
+        assert other['params'].keys() == first['params'].keys()
+        for name, value in first['params'].items():
+            assert torch.equal(other['params'][name], value), name
+        assert other['psf'].keys() == first['psf'].keys()
+        for index, value in first['psf'].items():
+            assert torch.equal(other['psf'][index], value), index
+    # Different data really reached the ranks (else the test proves little).
+    assert not torch.equal(records[0]['seen'][0], records[1]['seen'][0])
+
+
+def assert_trained(records) -> None:
+    for rec in records:
+        for name, value in rec['params'].items():
+            assert torch.isfinite(value).all(), name
+        assert any(not torch.equal(rec['params'][k], rec['init'][k])
+                   for k in rec['params'])
+
+
+def assert_arsam(records, steps: int, micro: int) -> None:
+    """Both step kinds happened, forwards match the decisions, and the seed
+    was rank 0's on every rank."""
+    decisions = records[0]['decisions']
+    assert len(decisions) == steps
+    sam = sum(s for s, _ in decisions)
+    assert 3 < sam < steps, decisions
+    assert decisions[:3] == [(True, 0.0)] * 3  # warm-up
+    assert any(not s and w > 0 for s, w in decisions)  # reuse steps
+    rec = records[0]
+    assert rec['sam_steps'] == sam and rec['iters'] == steps
+    # Pass 2 re-runs the forward on the kept (preprocessed) micro-batches.
+    assert sum(rec['forwards']) == ITERS + sam * micro
+    assert records[0]['seed_before'] != records[1]['seed_before']
+    assert records[0]['seed_after'] == records[1]['seed_after'] \
+        == records[0]['seed_before']
+
+
+def assert_pass2_same_batch(rec, micro: int) -> None:
+    """On SAM steps pass 2 saw exactly pass 1's (noisy) inputs."""
+    seen = iter(rec['seen'])
+    forwards = iter(rec['forwards'])
+    for sam, _ in rec['decisions']:
+        pass1 = [next(seen) for _ in range(micro)]
+        extra = sum(next(forwards) for _ in range(micro)) - micro
+        pass2 = [next(seen) for _ in range(extra)]
+        if sam:
+            assert len(pass2) == micro
+            for a, b in zip(pass1, pass2):
+                assert torch.equal(a, b)
+        else:
+            assert not pass2
+
+
+def test_arsam_ddp_ranks_stay_identical(runs):
+    records = runs['arsam']
+    assert_ranks_identical(records)
+    assert_trained(records)
+    assert_arsam(records, steps=ITERS, micro=1)
+    for rec in records:
+        assert_pass2_same_batch(rec, micro=1)
+
+
+def test_arsam_ddp_batchnorm_dropout(runs):
+    records = runs['arsam_bn']
+    assert_ranks_identical(records)
+    assert_trained(records)
+    assert_arsam(records, steps=ITERS, micro=1)
+
+
+def test_arsam_ddp_gradient_accumulation(runs):
+    records = runs['arsam_accum']
+    assert_ranks_identical(records)
+    assert_trained(records)
+    assert_arsam(records, steps=ITERS // 2, micro=2)
+    for rec in records:
+        assert rec['inner_count'] == ITERS
+        assert_pass2_same_batch(rec, micro=2)
+
+
+def test_sam_ddp_matches_global_batch_sam(runs):
+    """Plain SAM on 2 ranks equals SAM on the union of the ranks' batches
+    (both passes synchronised), by an independent implementation."""
+    records = runs['sam']
+    assert_ranks_identical(records)
+    assert_trained(records)
+    rec = records[0]
+    assert rec['decisions'] == [(True, 0.0)] * ITERS
+    assert rec['forwards'] == [2] * ITERS
+    for r in records:
+        assert_pass2_same_batch(r, micro=1)
+    # The inputs pass 1 saw on each rank (every other forward), joined.
+    inputs = [
+        torch.cat([r['seen'][2 * i] for r in records]) for i in range(ITERS)
+    ]
+    labels = [
+        torch.cat([r['labels'][i] for r in records]) for i in range(ITERS)
+    ]
+    torch.manual_seed(0)
+    model = ToyModel()
+    for name, value in model.named_parameters():
+        assert torch.equal(value, rec['init'][name])
+    expected = hand_written_sam(model, inputs, labels, LR, MOMENTUM, 0.05)
+    for (name, value), want in zip(model.named_parameters(), expected):
+        torch.testing.assert_close(
+            rec['params'][name], want, rtol=1e-4, atol=1e-5, msg=name)

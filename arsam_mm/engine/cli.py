@@ -24,6 +24,8 @@ _GENERATORS: Dict[str, str] = {
     'CocoDataset': 'coco',
     'CIFAR10': 'cifar10',
     'CIFAR100': 'cifar100',
+    'LocalCIFAR10': 'cifar10',
+    'LocalCIFAR100': 'cifar100',
 }
 
 

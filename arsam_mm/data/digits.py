@@ -1,0 +1,161 @@
+"""scikit-learn's handwritten digits as a CIFAR-format data set.
+
+``sklearn.datasets.load_digits`` ships with scikit-learn (no network): the
+1797 8x8 grey images (values 0..16) of the UCI "Optical Recognition of
+Handwritten Digits" test set, classes 0..9. They are scaled to 0..255,
+upsampled to 32x32 (bilinear), copied to three channels and written as
+CIFAR-10 batch files (:mod:`.cifar`), so that a CIFAR config runs on real,
+small images. Read them with ``LocalCIFAR10`` (:mod:`.local_cifar`): the
+stock ``CIFAR10`` checks the official files' md5s.
+
+The train/test split is stratified (per class, ``round(test_fraction * n)``
+test images, at least one of each split). Symmetric label noise flips
+exactly ``round(noise_rate * num_train)`` training labels, each to one of
+the other nine classes with equal probability; test labels stay clean. The
+split depends on ``seed`` only; the noise is nested: for one seed, the
+images flipped at a lower rate are flipped, to the same labels, at every
+higher rate. ``arsam_mm_meta.json`` in the batch folder records the sklearn
+index of every train and test image, the flipped positions and both labels.
+"""
+import os
+from typing import Any, Dict, Tuple
+
+import cv2
+import numpy as np
+
+from ._common import check_seed
+from .cifar import CIFAR_LAYOUTS, write_cifar_batches
+
+__all__ = ['DIGIT_CLASSES', 'load_digit_images', 'write_digits']
+
+#: Class names written to the meta file.
+DIGIT_CLASSES = ('0', '1', '2', '3', '4', '5', '6', '7', '8', '9')
+NUM_DIGITS = 1797
+
+
+def _check_fraction(name: str, value: Any, low: float, high: float,
+                    closed_low: bool, closed_high: bool) -> float:
+    ok = isinstance(value, (int, float, np.floating, np.integer)) \
+        and not isinstance(value, (bool, np.bool_)) and np.isfinite(value)
+    if ok:
+        above = value >= low if closed_low else value > low
+        below = value <= high if closed_high else value < high
+        ok = above and below
+    if not ok:
+        interval = ('[' if closed_low else '(') + f'{low}, {high}' + (
+            ']' if closed_high else ')')
+        raise ValueError(
+            f'{name} must be a number in {interval}, got {value!r}')
+    return float(value)
+
+
+def load_digit_images() -> Tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits as 32x32 RGB ``uint8`` images.
+
+    Returns:
+        tuple[numpy.ndarray, numpy.ndarray]: ``(1797, 32, 32, 3)`` images and
+        ``(1797,)`` ``int64`` labels, in sklearn's order.
+    """
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    grey = digits.images.astype(np.float32) * (255.0 / 16.0)
+    big = np.stack([
+        cv2.resize(img, (32, 32), interpolation=cv2.INTER_LINEAR)
+        for img in grey
+    ])
+    big = np.clip(np.rint(big), 0, 255).astype(np.uint8)
+    rgb = np.repeat(big[..., None], 3, axis=3)
+    return rgb, digits.target.astype(np.int64)
+
+
+def _stratified_split(labels: np.ndarray, test_fraction: float,
+                      rng: np.random.Generator) -> Tuple[np.ndarray, ...]:
+    train, test = [], []
+    for cls in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == cls))
+        n_test = int(round(test_fraction * len(idx)))
+        n_test = min(max(n_test, 1), len(idx) - 1)
+        test.append(idx[:n_test])
+        train.append(idx[n_test:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+
+
+def write_digits(out_dir: str,
+                 test_fraction: float = 0.25,
+                 noise_rate: float = 0.0,
+                 seed: int = 0,
+                 variant: str = 'cifar10',
+                 overwrite: bool = False) -> Dict[str, Any]:
+    """Write sklearn's digits in the CIFAR format, with optional label noise.
+
+    Args:
+        out_dir (str): Data root (``data_root`` of the dataset config); the
+            batch folder is created inside.
+        test_fraction (float): Share of each class in the test split, in
+            ``(0, 1)``. Defaults to 0.25 (1347 train, 450 test images).
+        noise_rate (float): Share of training labels to flip, in ``[0, 1]``.
+            Defaults to 0.
+        seed (int): Seed (>= 0) of the split and the noise. Defaults to 0.
+        variant (str): File layout: ``'cifar10'`` (``cifar-10-batches-py``)
+            or ``'cifar100'`` (``cifar-100-python``, labels 0..9 as
+            ``fine_labels``; the config must then set 10 classes).
+            Defaults to ``'cifar10'``.
+        overwrite (bool): Replace an existing batch folder. Defaults to
+            False.
+
+    Returns:
+        dict: What was written (the content of ``arsam_mm_meta.json`` plus
+        ``out_dir``).
+
+    Raises:
+        ValueError: For an invalid argument.
+        FileExistsError: If the batch folder exists and ``overwrite`` is
+            False.
+    """
+    test_fraction = _check_fraction('test_fraction', test_fraction, 0.0, 1.0,
+                                    False, False)
+    noise_rate = _check_fraction('noise_rate', noise_rate, 0.0, 1.0, True,
+                                 True)
+    seed = check_seed(seed)
+    if variant not in CIFAR_LAYOUTS:
+        raise ValueError(f'variant must be one of {sorted(CIFAR_LAYOUTS)}, '
+                         f'got {variant!r}')
+    images, labels = load_digit_images()
+    train_idx, test_idx = _stratified_split(labels, test_fraction,
+                                            np.random.default_rng([seed, 0]))
+    clean = labels[train_idx]
+    num_train = len(train_idx)
+    noise_rng = np.random.default_rng([seed, 1])
+    order = noise_rng.permutation(num_train)
+    offsets = noise_rng.integers(1, 10, size=num_train)
+    num_flipped = int(round(noise_rate * num_train))
+    flipped = np.sort(order[:num_flipped])
+    noisy = clean.copy()
+    noisy[flipped] = (clean[flipped] + offsets[flipped]) % 10
+    meta = {
+        'format': 'digits',
+        'generator': 'arsam_mm.data.write_digits',
+        'source': 'sklearn.datasets.load_digits',
+        'seed': seed,
+        'test_fraction': test_fraction,
+        'noise_rate': noise_rate,
+        'noise': 'symmetric, train split only',
+        'num_flipped': num_flipped,
+        'train_indices': [int(v) for v in train_idx],
+        'test_indices': [int(v) for v in test_idx],
+        'flipped_positions': [int(v) for v in flipped],
+        'flipped_clean_labels': [int(v) for v in clean[flipped]],
+        'flipped_noisy_labels': [int(v) for v in noisy[flipped]],
+    }
+    record = write_cifar_batches(
+        out_dir,
+        variant,
+        images[train_idx],
+        noisy,
+        images[test_idx],
+        labels[test_idx],
+        DIGIT_CLASSES,
+        meta,
+        overwrite=overwrite,
+        prefix='digits')
+    return dict(record, out_dir=os.fspath(out_dir))

@@ -62,9 +62,11 @@ class ToyDataset(Dataset):
     """Gaussian blobs, deterministic for a seed."""
 
     def __init__(self, size: int = 64, in_dim: int = 4, classes: int = 3,
-                 seed: int = 0) -> None:
+                 seed: int = 0, sample_seed: Optional[int] = None) -> None:
         gen = torch.Generator().manual_seed(seed)
         centers = torch.randn(classes, in_dim, generator=gen) * 2
+        if sample_seed is not None:  # same problem, other samples
+            gen = torch.Generator().manual_seed(10_000 + sample_seed)
         self.labels = torch.randint(0, classes, (size, ), generator=gen)
         self.inputs = centers[self.labels] + torch.randn(
             size, in_dim, generator=gen)
@@ -117,3 +119,26 @@ def hand_written_sam(model: ToyModel, inputs: List[torch.Tensor],
                 momentum * bufs[i] + t
             ws[i] = ws[i] - lr * bufs[i]
     return ws
+
+
+def register_toys():
+    """Register the toy model, data set and an accuracy metric in mmengine's
+    root registries (for config-driven runs: the benchmark tests)."""
+    from mmengine.evaluator import BaseMetric
+    from mmengine.registry import DATASETS, METRICS, MODELS
+
+    class ToyAccuracy(BaseMetric):
+
+        def process(self, data_batch, data_samples):
+            for s in data_samples:
+                self.results.append(float(s['pred'] == s['label']))
+
+        def compute_metrics(self, results):
+            return {'accuracy/top1': 100 * sum(results) / len(results)}
+
+    MODELS.register_module('ToyModel', module=ToyModel, force=True)
+    DATASETS.register_module('ToyDataset', module=ToyDataset, force=True)
+    METRICS.register_module('ToyAccuracy', module=ToyAccuracy, force=True)
+
+
+register_toys()

@@ -1,0 +1,77 @@
+"""Hooks that record what the benchmark reports, from inside a run."""
+import time
+from typing import Any, Dict, List, Optional
+
+import torch
+from mmengine.hooks import Hook
+
+__all__ = ['IterTimerStart', 'BenchmarkRecorder']
+
+
+def _sync() -> None:
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
+class IterTimerStart(Hook):
+    """Starts the step timer as the last hook before ``train_step``."""
+
+    priority = 'LOWEST'
+
+    def __init__(self) -> None:
+        self.start = 0.0
+
+    def before_train_iter(self, runner, batch_idx: int,
+                          data_batch: Any = None) -> None:
+        _sync()
+        self.start = time.perf_counter()
+
+
+class BenchmarkRecorder(Hook):
+    """Stops the timer as the first hook after ``train_step`` and records,
+    per iteration, seconds, gradient evaluations so far, whether it was a
+    SAM step and ARSAM's count ``n``; after each validation, the metrics
+    with the training time and gradient evaluations spent so far.
+
+    Args:
+        timer (IterTimerStart): The companion hook.
+    """
+
+    priority = 'HIGHEST'
+
+    def __init__(self, timer: IterTimerStart) -> None:
+        self.timer = timer
+        self.seconds: List[float] = []
+        self.grad_evals: List[int] = []
+        self.sam: List[int] = []
+        self.count: List[Optional[float]] = []
+        self.evals: List[Dict[str, Any]] = []
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None,
+                         outputs: Optional[dict] = None) -> None:
+        _sync()
+        self.seconds.append(time.perf_counter() - self.timer.start)
+        sa = getattr(runner.optim_wrapper, 'sa', None)
+        if sa is None:
+            self.grad_evals.append(len(self.seconds))
+            self.sam.append(0)
+            self.count.append(None)
+            return
+        self.grad_evals.append(sa.grad_evals)
+        self.sam.append(int(sa.plan.sam))
+        self.count.append(getattr(sa.schedule, 'n', None))
+
+    def after_val_epoch(self, runner,
+                        metrics: Optional[Dict[str, float]] = None) -> None:
+        self.evals.append(
+            dict(
+                iter=len(self.seconds),
+                train_seconds=sum(self.seconds),
+                grad_evals=self.grad_evals[-1] if self.grad_evals else 0,
+                metrics={k: float(v) for k, v in (metrics or {}).items()
+                         if isinstance(v, (int, float))}))
+
+    def result(self) -> Dict[str, Any]:
+        """Everything recorded, as plain JSON-able values."""
+        return dict(seconds=self.seconds, grad_evals=self.grad_evals,
+                    sam=self.sam, count=self.count, evals=self.evals)

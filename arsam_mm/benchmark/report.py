@@ -1,0 +1,150 @@
+"""Turn per-run records into the benchmark's table and summary."""
+import math
+import statistics
+from typing import Any, Dict, List, Optional, Sequence
+
+from .worker import METRIC_KEYS
+
+__all__ = ['aggregate', 'markdown_table', 'metric_key']
+
+
+def _mean_sd(values: Sequence[float]):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None
+    mean = statistics.fmean(values)
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return mean, sd
+
+
+def metric_key(evals: List[Dict[str, Any]]) -> Optional[str]:
+    """The headline metric key present in a run's validations."""
+    if not evals:
+        return None
+    names = evals[-1]['metrics']
+    for key in METRIC_KEYS:
+        for name in names:
+            if name == key or name.endswith('/' + key):
+                return name
+    return next(iter(names), None)
+
+
+def _time_to_target(evals, key, target) -> Optional[float]:
+    for ev in evals:
+        value = ev['metrics'].get(key)
+        if value is not None and value >= target:
+            return ev['train_seconds']
+    return None
+
+
+def aggregate(records: List[Dict[str, Any]], skip: int = 3,
+              targets: Optional[Dict[str, float]] = None
+              ) -> List[Dict[str, Any]]:
+    """One row per (task, optimizer), in the order first seen.
+
+    Args:
+        records (list[dict]): ``task``, ``optimizer``, ``seed``,
+            ``interval`` and ``result`` (from :func:`worker.run_one`).
+        skip (int): Leading iterations left out of the timing.
+        targets (dict, optional): Metric value to reach, per task.
+
+    Returns:
+        list[dict]: The rows; wall-clock ratios are to the task's ``base``.
+    """
+    rows: Dict[tuple, Dict[str, Any]] = {}
+    for rec in records:
+        key = (rec['task'], rec['optimizer'])
+        row = rows.setdefault(key, dict(task=rec['task'],
+                                        optimizer=rec['optimizer'],
+                                        interval=rec.get('interval'),
+                                        runs=[]))
+        row['runs'].append(rec['result'])
+    out = []
+    for (task, _), row in rows.items():
+        runs = row.pop('runs')
+        sec = [statistics.fmean(r['seconds'][skip:] or r['seconds'])
+               for r in runs]
+        row['sec_per_iter'], row['sec_sd'] = _mean_sd(sec)
+        row['grad_evals_per_iter'] = statistics.fmean(
+            r['grad_evals'][-1] / len(r['seconds']) for r in runs)
+        row['sam_fraction'] = statistics.fmean(
+            sum(r['sam']) / len(r['sam']) for r in runs)
+        row['peak_memory_mib'], _ = _mean_sd(
+            [r['peak_memory_mib'] for r in runs])
+        row['memory_kind'] = runs[0]['memory_kind']
+        row['device'] = runs[0]['device']
+        key = metric_key(runs[0]['evals'])
+        row['metric'] = key
+        finals = [r['evals'][-1]['metrics'].get(key) if r['evals'] else None
+                  for r in runs]
+        row['metric_mean'], row['metric_sd'] = _mean_sd(finals)
+        row['seeds'] = len(runs)
+        target = (targets or {}).get(task)
+        if target is not None and key:
+            times = [_time_to_target(r['evals'], key, target) for r in runs]
+            reached = [t for t in times if t is not None]
+            row['target'] = target
+            row['time_to_target'] = (statistics.fmean(reached)
+                                     if reached else None)
+            row['target_reached'] = f'{len(reached)}/{len(runs)}'
+        out.append(row)
+    for row in out:
+        base = next((r for r in out if r['task'] == row['task']
+                     and r['optimizer'] == 'base'), None)
+        row['time_ratio'] = (row['sec_per_iter'] / base['sec_per_iter']
+                             if base else None)
+    return out
+
+
+def recovered_gain(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Per task: share of SAM's metric gain over base that ARSAM keeps,
+    and that share per extra gradient evaluation per iteration."""
+    result = {}
+    for task in dict.fromkeys(r['task'] for r in rows):
+        by = {r['optimizer']: r for r in rows if r['task'] == task}
+        if not {'base', 'sam', 'arsam'} <= by.keys():
+            continue
+        gain = by['sam']['metric_mean'] - by['base']['metric_mean']
+        kept = by['arsam']['metric_mean'] - by['base']['metric_mean']
+        extra = by['arsam']['grad_evals_per_iter'] - 1
+        share = kept / gain if gain else math.nan
+        result[task] = dict(
+            sam_gain=gain, arsam_gain=kept, share=share,
+            share_per_extra_eval=share / extra if extra > 0 else math.nan)
+    return result
+
+
+def _fmt(value, spec='.3f', sd=None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return '-'
+    text = format(value, spec)
+    if sd:
+        text += f' ± {format(sd, spec)}'
+    return text
+
+
+def markdown_table(rows: List[Dict[str, Any]]) -> str:
+    """The report's main table."""
+    lines = [
+        '| task | optimizer | s/iter | x base | grad evals/iter | '
+        'SAM-step fraction | peak memory MiB | metric | value | seeds | '
+        'time to target s |',
+        '|---|---|---|---|---|---|---|---|---|---|---|'
+    ]
+    for r in rows:
+        name = r['optimizer']
+        if name == 'periodic' and r.get('interval'):
+            name = f"periodic (k={r['interval']})"
+        target = '-'
+        if 'target' in r:
+            target = (f"{_fmt(r['time_to_target'], '.1f')} "
+                      f"({r['target_reached']} reached {r['target']})")
+        lines.append(
+            f"| {r['task']} | {name} | {_fmt(r['sec_per_iter'], '.4f', r['sec_sd'])}"
+            f" | {_fmt(r['time_ratio'], '.2f')} | "
+            f"{_fmt(r['grad_evals_per_iter'], '.2f')} | "
+            f"{_fmt(r['sam_fraction'], '.2f')} | "
+            f"{_fmt(r['peak_memory_mib'], '.0f')} | {r['metric'] or '-'} | "
+            f"{_fmt(r['metric_mean'], '.4f', r['metric_sd'])} | {r['seeds']}"
+            f" | {target} |")
+    return '\n'.join(lines)

@@ -1,0 +1,101 @@
+"""One benchmark run: a config, an optimizer, a seed, in this process.
+
+``tools/benchmark.py`` starts each run in a fresh process (so that peak
+memory and mmengine's global state belong to that run alone) and reads back
+the JSON this module writes.
+"""
+import json
+import os.path as osp
+import platform
+import resource
+from typing import Any, Dict
+
+import torch
+from mmengine.config import Config
+
+__all__ = ['run_one', 'METRIC_KEYS']
+
+#: Preferred headline metric keys, in order, as mmseg/mmpose/mmpretrain log
+#: them.
+METRIC_KEYS = ('mIoU', 'coco/AP', 'PCK', 'accuracy/top1')
+
+
+def _iteration_budget(cfg: Config, iters: int, evals: int) -> None:
+    train_cfg = cfg.train_cfg
+    if train_cfg.get('by_epoch', train_cfg.get('type') == 'EpochBasedTrainLoop'
+                     ) and train_cfg.get('type') != 'IterBasedTrainLoop':
+        raise ValueError(
+            'the benchmark needs an iteration-based config (train_cfg '
+            f"by_epoch=False), got {dict(train_cfg)}; use a quick config")
+    cfg.train_cfg = dict(
+        type='IterBasedTrainLoop',
+        max_iters=iters,
+        val_interval=max(1, iters // max(1, evals)))
+
+
+def run_one(spec: Dict[str, Any]) -> Dict[str, Any]:
+    """Train one variant and return its record.
+
+    Args:
+        spec (dict): ``config``, ``optimizer``, ``seed``, ``iters``,
+            ``evals`` (validations during the run), ``work_dir``,
+            ``cfg_options``, ``rho``, ``arsam`` (kwargs), ``interval``.
+
+    Returns:
+        dict: The recorder's series plus ``peak_memory_mib`` and
+        ``memory_kind``.
+    """
+    import arsam_mm  # noqa: F401
+    from mmengine.runner import Runner
+
+    from ..engine.cli import check_data_roots
+    from .recorder import BenchmarkRecorder, IterTimerStart
+    from .variants import make_variant
+
+    cfg = Config.fromfile(spec['config'])
+    if spec.get('cfg_options'):
+        cfg.merge_from_dict(spec['cfg_options'])
+    cfg = make_variant(cfg, spec['optimizer'], rho=spec.get('rho', 0.05),
+                       arsam=spec.get('arsam'),
+                       interval=spec.get('interval', 1))
+    _iteration_budget(cfg, spec['iters'], spec.get('evals', 1))
+    cfg.randomness = dict(seed=spec['seed'])
+    cfg.work_dir = spec['work_dir']
+    cfg.experiment_name = osp.basename(spec['work_dir'])
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', interval=-1, save_last=False)
+    cfg.default_hooks.logger = dict(
+        type='LoggerHook', interval=max(1, spec['iters'] // 5))
+    cfg.default_hooks.pop('visualization', None)
+    cfg.launcher = 'none'
+    check_data_roots(cfg)
+    runner = Runner.from_cfg(cfg)
+    timer = IterTimerStart()
+    recorder = BenchmarkRecorder(timer)
+    runner.register_hook(timer)
+    runner.register_hook(recorder)
+    cuda = torch.cuda.is_available()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    runner.train()
+    result = recorder.result()
+    if cuda:
+        result['peak_memory_mib'] = torch.cuda.max_memory_allocated() / 2**20
+        result['memory_kind'] = 'CUDA max allocated'
+    else:
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        result['peak_memory_mib'] = rss / 1024
+        result['memory_kind'] = 'peak RSS of the run process'
+    result['device'] = (torch.cuda.get_device_name() if cuda else
+                        f'cpu ({platform.machine()}, '
+                        f'{torch.get_num_threads()} threads)')
+    return result
+
+
+def main(spec_path: str, out_path: str) -> None:
+    """Entry of the per-run process: read the spec, write the record."""
+    with open(spec_path) as f:
+        spec = json.load(f)
+    result = run_one(spec)
+    with open(out_path, 'w') as f:
+        json.dump(result, f)

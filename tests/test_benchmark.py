@@ -1,0 +1,134 @@
+"""tools/benchmark.py: variants, aggregation and an end-to-end toy suite."""
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+
+from arsam_mm.benchmark.report import aggregate, recovered_gain
+from arsam_mm.benchmark.suite import run_suite
+from arsam_mm.benchmark.variants import make_variant
+
+ROOT = Path(__file__).resolve().parents[1]
+TOY = str(ROOT / 'tests' / 'configs' / 'toy_sgd.py')
+
+
+def test_variants_wrap_the_configs_own_optimizer():
+    cfg = Config.fromfile(TOY)
+    cfg.optim_wrapper.clip_grad = dict(max_norm=1.0)
+    base = make_variant(cfg, 'base')
+    assert base.optim_wrapper == cfg.optim_wrapper
+    assert not base.custom_hooks
+    for name, kind, extra in [
+        ('sam', 'SAMOptimWrapper', dict(interval=1)),
+        ('periodic', 'SAMOptimWrapper', dict(interval=4)),
+        ('arsam', 'ARSAMOptimWrapper', dict(window=7)),
+    ]:
+        v = make_variant(cfg, name, rho=0.1, arsam=dict(window=7),
+                         interval=4)
+        assert v.optim_wrapper.type == kind
+        assert v.optim_wrapper.optimizer == cfg.optim_wrapper.optimizer
+        assert v.optim_wrapper.clip_grad == dict(max_norm=1.0)
+        assert v.optim_wrapper.rho == 0.1
+        for key, value in extra.items():
+            assert v.optim_wrapper[key] == value
+        assert v.custom_hooks == [dict(type='ARSAMHook')]
+        assert 'arsam_mm' in v.custom_imports.imports
+    assert cfg.optim_wrapper.type == 'OptimWrapper'  # not modified
+
+
+def test_variants_amp_and_bad_input():
+    cfg = Config.fromfile(TOY)
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    assert make_variant(cfg, 'arsam').optim_wrapper.type == \
+        'AmpARSAMOptimWrapper'
+    assert make_variant(cfg, 'sam').optim_wrapper.type == 'AmpSAMOptimWrapper'
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        make_variant(cfg, 'adam')
+    cfg.optim_wrapper.type = 'ARSAMOptimWrapper'
+    with pytest.raises(ValueError, match='baseline config'):
+        make_variant(cfg, 'sam')
+
+
+def _record(task, optimizer, seed, seconds, sam, metric, interval=1):
+    evals = [dict(iter=len(seconds) // 2, train_seconds=sum(seconds) / 2,
+                  grad_evals=0, metrics={'accuracy/top1': metric - 1}),
+             dict(iter=len(seconds), train_seconds=sum(seconds),
+                  grad_evals=len(seconds) + sum(sam),
+                  metrics={'accuracy/top1': metric})]
+    return dict(task=task, optimizer=optimizer, seed=seed, interval=interval,
+                result=dict(seconds=seconds, sam=sam, count=[None] * len(sam),
+                            grad_evals=[len(seconds) + sum(sam)],
+                            evals=evals, peak_memory_mib=100.0,
+                            memory_kind='test', device='cpu'))
+
+
+def test_aggregate_numbers():
+    recs = [
+        _record('t', 'base', 0, [9, 1, 1, 1], [0] * 4, 80),
+        _record('t', 'base', 1, [9, 1, 1, 1], [0] * 4, 82),
+        _record('t', 'sam', 0, [9, 2, 2, 2], [1] * 4, 90),
+        _record('t', 'sam', 1, [9, 2, 2, 2], [1] * 4, 92),
+        _record('t', 'arsam', 0, [9, 2, 1, 1], [1, 1, 0, 0], 86),
+        _record('t', 'arsam', 1, [9, 2, 1, 1], [1, 1, 0, 0], 88),
+    ]
+    rows = aggregate(recs, skip=1, targets={'t': 86.5})
+    by = {r['optimizer']: r for r in rows}
+    assert by['base']['sec_per_iter'] == 1.0
+    assert by['sam']['time_ratio'] == 2.0
+    assert by['arsam']['sec_per_iter'] == pytest.approx(4 / 3)
+    assert by['arsam']['grad_evals_per_iter'] == 1.5
+    assert by['arsam']['sam_fraction'] == 0.5
+    assert by['sam']['metric_mean'] == 91
+    assert by['sam']['metric_sd'] == pytest.approx(math.sqrt(2))
+    assert by['sam']['time_to_target'] == pytest.approx(7.5)
+    assert by['arsam']['target_reached'] == '1/2'
+    assert by['base']['time_to_target'] is None
+    gain = recovered_gain(rows)['t']
+    assert gain['sam_gain'] == 10 and gain['arsam_gain'] == 6
+    assert gain['share'] == pytest.approx(0.6)
+    assert gain['share_per_extra_eval'] == pytest.approx(1.2)
+
+
+def test_suite_end_to_end_on_toy(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    report = run_suite([TOY], ['base', 'arsam', 'periodic'], iters=12,
+                       repeats=1, work_dir=str(tmp_path), evals=2,
+                       arsam=dict(window=4, warmup_iters=2, seed=0))
+    rows = {r['optimizer']: r for r in report['rows']}
+    assert set(rows) == {'base', 'arsam', 'periodic'}
+    assert rows['base']['grad_evals_per_iter'] == 1.0
+    extra = rows['arsam']['grad_evals_per_iter'] - 1
+    assert 0 < extra < 1
+    k = rows['periodic']['interval']
+    assert k == max(1, round(1 / extra))
+    assert rows['periodic']['sam_fraction'] == pytest.approx(
+        len(range(0, 12, k)) / 12)
+    for r in rows.values():
+        assert r['metric'] == 'accuracy/top1' and r['metric_mean'] > 40
+    saved = json.loads((tmp_path / 'report.json').read_text())
+    assert len(saved['records']) == 3
+    assert len(saved['records'][1]['result']['seconds']) == 12
+    text = (tmp_path / 'report.md').read_text()
+    assert '| toy_sgd | arsam |' in text and 'device' in text
+    assert (tmp_path / 'plots' / 'toy_sgd_metric.png').stat().st_size > 0
+    assert (tmp_path / 'plots' / 'toy_sgd_arsam_schedule.png').exists()
+
+
+def test_suite_rejects_bad_input(tmp_path):
+    with pytest.raises(ValueError, match='iters'):
+        run_suite([TOY], ['base'], iters=0, repeats=1,
+                  work_dir=str(tmp_path))
+    with pytest.raises(ValueError, match='periodic needs arsam'):
+        run_suite([TOY], ['base', 'periodic'], iters=4, repeats=1,
+                  work_dir=str(tmp_path))
+
+
+def test_cli_help():
+    out = subprocess.run([sys.executable, 'tools/benchmark.py', '--help'],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0
+    assert '--optimizers' in out.stdout and '--quick' in out.stdout

@@ -1,0 +1,87 @@
+"""SGD (the config's own optimizer), SAM, ARSAM and periodic SAM side by side.
+
+    python tools/benchmark.py CONFIG [CONFIG ...] --optimizers base sam arsam \
+        --iters N --repeats R [--work-dir DIR] [--cfg-options ...]
+    python tools/benchmark.py --quick      # what `make bench` runs
+
+Each (config, optimizer, seed) trains in a fresh process on the same seed,
+data and iteration budget; the report (JSON, Markdown, PNG plots) goes to
+the work dir and the table is printed at the end.
+"""
+import argparse
+import sys
+
+from mmengine.config import DictAction
+from rich.console import Console
+from rich.progress import Progress
+
+from arsam_mm.benchmark.suite import run_suite
+from arsam_mm.benchmark.variants import OPTIMIZERS
+
+#: `make bench`: one quick config per task, on built-in data.
+QUICK = dict(
+    configs=[
+        'configs/mmseg/quick/fcn_r18-d8_quick_cityscapes-128x128_sgd.py',
+        'configs/mmpose/quick/td-hm_res18_quick_coco-128x96_sgd.py',
+        'configs/classification/quick/resnet18_quick_cifar10_sgd.py',
+    ],
+    iters=30, repeats=1, evals=2)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('configs', nargs='*', help='baseline config files')
+    parser.add_argument('--optimizers', nargs='+', choices=OPTIMIZERS,
+                        default=['base', 'sam', 'arsam'])
+    parser.add_argument('--iters', type=int, default=None)
+    parser.add_argument('--repeats', type=int, default=None,
+                        help='seeds per (config, optimizer)')
+    parser.add_argument('--evals', type=int, default=None,
+                        help='validations per run (metric curves)')
+    parser.add_argument('--skip', type=int, default=3,
+                        help='leading iterations left out of the timing')
+    parser.add_argument('--rho', type=float, default=0.05)
+    parser.add_argument('--arsam', nargs='+', action=DictAction,
+                        help='ARSAMOptimWrapper arguments, e.g. window=10')
+    parser.add_argument('--target', nargs='+', action=DictAction,
+                        help='metric to reach per task, e.g. TASK=0.5')
+    parser.add_argument('--work-dir', default='work_dirs/benchmark')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='overrides applied to every config')
+    parser.add_argument('--quick', action='store_true',
+                        help='the quick suite of `make bench`')
+    args = parser.parse_args()
+    if args.quick and not args.configs:
+        args.configs = QUICK['configs']
+    for name in ('iters', 'repeats', 'evals'):
+        if getattr(args, name) is None:
+            setattr(args, name, QUICK[name] if args.quick else
+                    dict(iters=200, repeats=3, evals=4)[name])
+    if not args.configs:
+        parser.error('give at least one config, or --quick')
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    console = Console()
+    with Progress(console=console, transient=True) as progress:
+        runs = len(args.configs) * len(args.optimizers) * args.repeats
+        bar = progress.add_task('benchmark', total=runs)
+
+        def advance(label: str) -> None:
+            progress.update(bar, description=label)
+            progress.advance(bar)
+
+        report = run_suite(
+            args.configs, args.optimizers, args.iters, args.repeats,
+            args.work_dir, evals=args.evals, skip=args.skip, rho=args.rho,
+            arsam=args.arsam, cfg_options=args.cfg_options,
+            targets=args.target,
+            command=' '.join(['python'] + sys.argv), progress=advance)
+    sys.stdout.write(report['markdown'])
+    sys.stdout.write(f"report: {report['paths'][1]}\n")
+
+
+if __name__ == '__main__':
+    main()

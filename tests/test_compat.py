@@ -103,7 +103,10 @@ class MyToPIL(ToPILImage):
 
 out['tv_use'] = error_of(ToPILImage)
 out['tv_subclass'] = error_of(MyToPIL)
-out['tv_attr'] = error_of(lambda: torchvision.ops.nms)
+# Called, not only read: once a submodule is imported (mmpretrain imports
+# torchvision.ops.boxes), torchvision.ops is a stub module whose names
+# are stub classes that raise on use.
+out['tv_attr'] = error_of(lambda: torchvision.ops.nms())
 out['env_has_torchvision'] = 'TorchVision' in collect_env()
 out['warnings'] = [str(w.message) for w in caught
                    if 'arsam_mm' in str(w.message)]

@@ -1,0 +1,10 @@
+# ResNet-18 (CIFAR stem) on CIFAR-10, the SAM papers' recipe: batch 128,
+# crop + flip + Cutout, label smoothing 0.1, SGD lr 0.05 with per-iteration
+# cosine decay to 0, 200 epochs. The optimizer wrapper is the variant's:
+# ../resnet18_1xb128_cifar10_{sgd,sam,arsam}.py.
+_base_ = [
+    './models/resnet18_cifar.py',
+    './datasets/cifar10_bs128_cutout.py',
+    './schedules/cifar_bs128_sgd-cos_200e.py',
+    './default_runtime.py',
+]

@@ -1,0 +1,4 @@
+# Quick CPU run on generated CIFAR-10, SAM (rho 0.05) around the same SGD.
+_base_ = ['./_base_/resnet18-w16_1xb16_cifar10.py', '../../_base_/sam.py']
+optim_wrapper = {{_base_.sam_optim_wrapper}}
+custom_hooks = {{_base_.sam_custom_hooks}}

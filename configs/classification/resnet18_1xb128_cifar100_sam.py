@@ -1,0 +1,5 @@
+# ResNet-18 (CIFAR stem) on CIFAR-100, the SAM papers' recipe with SAM (rho
+# 0.05) around the same SGD.
+_base_ = ['./_base_/resnet18_1xb128_cifar100.py', '../_base_/sam.py']
+optim_wrapper = {{_base_.sam_optim_wrapper}}
+custom_hooks = {{_base_.sam_custom_hooks}}

@@ -1,0 +1,17 @@
+# Quick CPU run of LSQ W4A4 (first and last layer W8A8) with ARSAM of
+# SimpleBaseline ResNet-18 on the generated COCO keypoints (data/quick/coco):
+# the float quick config of _base_ below with its model converted by
+# LSQQuantizedModel (see ../_base_/lsq.py).
+_base_ = [
+    '../../mmpose/quick/td-hm_res18_1xb4-20iter_coco-128x96_arsam.py',
+    '../_base_/lsq.py'
+]
+custom_imports = {{_base_.lsq_custom_imports}}
+model = dict(
+    _delete_=True,
+    type='LSQQuantizedModel',
+    model={{_base_.model}},
+    w_bits=4,
+    a_bits=4,
+    first_last_bits=8)
+# No paramwise_cfg: the optimizer (Adam) has no weight decay.

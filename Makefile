@@ -12,7 +12,12 @@ STAMP := $(VENV)/.installed
 QUIET := grep -v 'is ignored: it is neither a file nor a directory' || true
 PYTEST_ARGS ?=
 
-.PHONY: env test test-all bench clean
+.PHONY: env test test-all bench data clean
+
+# Built-in data of the quick configs (tools/generate_data.py); each
+# generator writes arsam_mm_meta.json last, which serves as the stamp.
+QUICK_DATA := data/quick/cityscapes/arsam_mm_meta.json \
+	data/quick/coco/arsam_mm_meta.json data/quick/cifar10/cifar-10-batches-py/arsam_mm_meta.json
 
 $(STAMP): requirements.txt requirements-nodeps.txt setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,8 +35,17 @@ test: env
 test-all: env
 	$(BIN)/python -m pytest --runslow $(PYTEST_ARGS)
 
-bench: env
-	$(BIN)/python tools/benchmark.py --quick
+data/quick/cityscapes/arsam_mm_meta.json: | $(STAMP)
+	$(BIN)/python tools/generate_data.py cityscapes --out data/quick/cityscapes --overwrite
+data/quick/coco/arsam_mm_meta.json: | $(STAMP)
+	$(BIN)/python tools/generate_data.py coco --out data/quick/coco --overwrite
+data/quick/cifar10/cifar-10-batches-py/arsam_mm_meta.json: | $(STAMP)
+	$(BIN)/python tools/generate_data.py cifar10 --out data/quick/cifar10 --overwrite
+
+data: $(QUICK_DATA)
+
+bench: env data
+	$(BIN)/python tools/benchmark.py --quick --work-dir work_dirs/benchmark/quick
 
 clean:
 	rm -rf $(VENV)

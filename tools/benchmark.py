@@ -21,9 +21,9 @@ from arsam_mm.benchmark.variants import OPTIMIZERS
 #: `make bench`: one quick config per task, on built-in data.
 QUICK = dict(
     configs=[
-        'configs/mmseg/quick/fcn_r18-d8_quick_cityscapes-128x128_sgd.py',
-        'configs/mmpose/quick/td-hm_res18_quick_coco-128x96_sgd.py',
-        'configs/classification/quick/resnet18_quick_cifar10_sgd.py',
+        'configs/mmseg/quick/fcn_r18-d8_1xb2-20iter_cityscapes-128x128_sgd.py',
+        'configs/mmpose/quick/td-hm_res18_1xb4-20iter_coco-128x96_adam.py',
+        'configs/classification/quick/resnet18-w16_1xb16_cifar10_sgd.py',
     ],
     iters=30, repeats=1, evals=2)
 

@@ -13,7 +13,8 @@ import os
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from arsam_mm.engine.cli import check_data_roots, merge_train_args
+from arsam_mm.engine.cli import (check_data_roots, init_cpu_distributed,
+                                 merge_train_args)
 
 
 def parse_args() -> argparse.Namespace:
@@ -55,6 +56,7 @@ def main() -> None:
     cfg = Config.fromfile(args.config)
     cfg = merge_train_args(cfg, args)
     check_data_roots(cfg)
+    init_cpu_distributed(cfg)  # --launcher pytorch without CUDA
     runner = Runner.from_cfg(cfg)
     runner.train()
 

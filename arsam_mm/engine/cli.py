@@ -4,12 +4,19 @@ Kept here, not in the tools, so the tools stay thin and the tests can call
 the same code.
 """
 import argparse
+import datetime
+import os
 import os.path as osp
+import warnings
 from typing import Dict, Iterator, Optional, Tuple
 
+import torch
 from mmengine.config import Config, ConfigDict
 
-__all__ = ['AMP_TWINS', 'to_amp', 'merge_train_args', 'check_data_roots']
+__all__ = [
+    'AMP_TWINS', 'to_amp', 'merge_train_args', 'check_data_roots',
+    'init_cpu_distributed'
+]
 
 #: Optimizer wrapper type -> its automatic-mixed-precision twin.
 AMP_TWINS: Dict[str, str] = {
@@ -107,9 +114,17 @@ def _hint(dataset: ConfigDict, root: str) -> str:
     if generator is None:
         return 'Download the dataset there or point data_root elsewhere ' \
             '(--cfg-options).'
+    extra = ''
+    if generator == 'cifar10':
+        extra += (" (`digits` instead of `cifar10`: scikit-learn's "
+                  'handwritten digits in the same format)')
+    if kind in ('CIFAR10', 'CIFAR100'):  # md5-checked against the originals
+        extra += (f" and read it with type='Local{kind}' (mmpretrain's "
+                  f'{kind} accepts the official files only)')
+    name = kind.replace('Dataset', '').replace('Local', '')
     return (f'Generate small built-in data with `python tools/generate_data.py'
-            f' {generator} --out {root}`, or download the real '
-            f'{kind.replace("Dataset", "")} data set there (see the '
+            f' {generator} --out {root}`{extra}, or download the real '
+            f'{name} data set there (see the '
             "toolbox's dataset preparation guide).")
 
 
@@ -117,7 +132,10 @@ def check_data_roots(cfg: Config) -> None:
     """Fail before training when a dataset's files are missing.
 
     Checks ``data_root`` and, when it is relative to it, ``ann_file`` of
-    every dataset of the enabled train/val/test loops.
+    every dataset of the enabled train/val/test loops, then the files read
+    as given (relative to the working directory): a dataset's
+    ``bbox_file`` (mmpose's detected person boxes) and the evaluators'
+    ``ann_file`` (e.g. ``CocoMetric``).
 
     Args:
         cfg (Config): The merged config.
@@ -141,3 +159,70 @@ def check_data_roots(cfg: Config) -> None:
                 f'{split} data not found: {missing!r} does not exist '
                 f'(dataset {dataset.get("type")}, data_root={root!r}). ' +
                 _hint(dataset, root or osp.dirname(missing)))
+        bbox = dataset.get('bbox_file', None)
+        if bbox and not osp.exists(bbox):
+            raise FileNotFoundError(
+                f'{split} person boxes not found: bbox_file {bbox!r} does not '
+                'exist. Download the detection results there, or evaluate on '
+                f'ground-truth boxes: --cfg-options {split}_dataloader.'
+                'dataset.bbox_file=None (the generated data has no '
+                'detection results).')
+    for split in ('val', 'test'):
+        if not cfg.get(f'{split}_dataloader', None) or \
+                cfg.get(f'{split}_cfg', None) is None:
+            continue
+        metrics = cfg.get(f'{split}_evaluator', None) or []
+        if isinstance(metrics, dict):
+            metrics = metrics.get('metrics', [metrics])
+        for metric in metrics if isinstance(metrics, list) else [metrics]:
+            ann = metric.get('ann_file', None) \
+                if isinstance(metric, dict) else None
+            if ann and not osp.exists(ann):
+                raise FileNotFoundError(
+                    f'{split} annotations not found: {split}_evaluator '
+                    f'{metric.get("type")} ann_file {ann!r} does not exist. '
+                    f'Point it at the {split} annotation file of the data '
+                    f'(--cfg-options {split}_evaluator.ann_file=PATH).')
+
+
+def init_cpu_distributed(cfg: Config) -> None:
+    """Let ``Runner`` train with ``--launcher pytorch`` on CPU only.
+
+    mmengine 0.10's ``init_dist`` calls ``torch.cuda.set_device`` and its
+    ``wrap_model`` passes ``device_ids=[LOCAL_RANK]`` to DDP, both of which
+    fail without CUDA. On a machine without CUDA this initializes the
+    process group itself (the Runner then skips ``init_dist``), with the
+    config's ``env_cfg.dist_cfg`` (``nccl``, which needs CUDA, becomes
+    ``gloo``), and sets ``model_wrapper_cfg`` to ``MMDistributedDataParallel``
+    with ``device_ids=None`` unless the config has its own. A no-op for
+    other launchers, with CUDA, or when a process group exists.
+
+    Args:
+        cfg (Config): The merged config (``launcher`` set).
+    """
+    if cfg.get('launcher', 'none') != 'pytorch' or \
+            torch.cuda.is_available() or not torch.distributed.is_available():
+        return
+    if not torch.distributed.is_initialized():
+        dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
+        backend = dist_cfg.pop('backend', 'gloo')
+        if backend == 'nccl':
+            warnings.warn('no CUDA device: dist_cfg.backend nccl replaced by '
+                          'gloo')
+            backend = 'gloo'
+        if dist_cfg.get('timeout', None) is not None:
+            dist_cfg['timeout'] = datetime.timedelta(
+                seconds=dist_cfg['timeout'])
+        torch.distributed.init_process_group(
+            backend=backend,
+            rank=int(os.environ['RANK']),
+            world_size=int(os.environ['WORLD_SIZE']),
+            **dist_cfg)
+    if cfg.get('model_wrapper_cfg', None) is None:
+        cfg.model_wrapper_cfg = dict(
+            type='MMDistributedDataParallel',
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+    if cfg.model_wrapper_cfg.get('type', 'MMDistributedDataParallel') in (
+            'MMDistributedDataParallel', 'DistributedDataParallel'):
+        cfg.model_wrapper_cfg.setdefault('device_ids', None)

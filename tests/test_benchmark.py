@@ -132,3 +132,24 @@ def test_cli_help():
                          cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0
     assert '--optimizers' in out.stdout and '--quick' in out.stdout
+
+
+def test_iteration_schedulers_stretch_with_the_budget():
+    from arsam_mm.benchmark.worker import _iteration_budget
+    cfg = Config.fromfile(TOY)
+    cfg.param_scheduler = [
+        dict(type='LinearLR', begin=0, end=4, by_epoch=False),
+        dict(type='CosineAnnealingLR', T_max=20, by_epoch=False),
+        dict(type='MultiStepLR', milestones=[10, 15], by_epoch=False),
+        dict(type='CosineAnnealingLR', T_max=7, by_epoch=True),
+    ]
+    _iteration_budget(cfg, iters=60, evals=3)
+    s = cfg.param_scheduler
+    assert (s[0].begin, s[0].end) == (0, 12)
+    assert s[1].T_max == 60 and s[2].milestones == [30, 45]
+    assert s[3].T_max == 7  # epoch-based: untouched
+    assert cfg.train_cfg == dict(
+        type='IterBasedTrainLoop', max_iters=60, val_interval=20)
+    cfg.train_cfg = dict(by_epoch=True, max_epochs=3)
+    with pytest.raises(ValueError, match='iteration-based'):
+        _iteration_budget(cfg, iters=60, evals=3)

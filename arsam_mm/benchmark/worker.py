@@ -20,6 +20,25 @@ __all__ = ['run_one', 'METRIC_KEYS']
 METRIC_KEYS = ('mIoU', 'coco/AP', 'PCK', 'accuracy/top1')
 
 
+def _rescale_schedulers(cfg: Config, old: int, new: int) -> None:
+    """Stretch iteration-based param schedulers from ``old`` to ``new``
+    iterations, so the schedule keeps its shape (a cosine written for the
+    config's run still ends at 0 at the end of the benchmark's run)."""
+    schedulers = cfg.get('param_scheduler', None) or []
+    if isinstance(schedulers, dict):
+        schedulers = [schedulers]
+    for sched in schedulers:
+        if sched.get('by_epoch', True):
+            continue
+        for key in ('begin', 'end', 'T_max'):
+            if isinstance(sched.get(key), int):
+                sched[key] = round(sched[key] * new / old)
+        if 'milestones' in sched:
+            sched['milestones'] = [
+                round(m * new / old) for m in sched['milestones']
+            ]
+
+
 def _iteration_budget(cfg: Config, iters: int, evals: int) -> None:
     train_cfg = cfg.train_cfg
     if train_cfg.get('by_epoch', train_cfg.get('type') == 'EpochBasedTrainLoop'
@@ -27,6 +46,7 @@ def _iteration_budget(cfg: Config, iters: int, evals: int) -> None:
         raise ValueError(
             'the benchmark needs an iteration-based config (train_cfg '
             f"by_epoch=False), got {dict(train_cfg)}; use a quick config")
+    _rescale_schedulers(cfg, train_cfg.get('max_iters', iters), iters)
     cfg.train_cfg = dict(
         type='IterBasedTrainLoop',
         max_iters=iters,

@@ -153,3 +153,24 @@ def test_iteration_schedulers_stretch_with_the_budget():
     cfg.train_cfg = dict(by_epoch=True, max_epochs=3)
     with pytest.raises(ValueError, match='iteration-based'):
         _iteration_budget(cfg, iters=60, evals=3)
+
+
+def test_recorder_keeps_numpy_and_tensor_metrics():
+    import numpy as np
+    import torch
+
+    from arsam_mm.benchmark.recorder import BenchmarkRecorder, IterTimerStart
+    rec = BenchmarkRecorder(IterTimerStart())
+    rec.after_val_epoch(None, {'mIoU': np.float32(31.5), 'aAcc': 80.0,
+                               'top1': torch.tensor(0.5), 'flag': True,
+                               'name': 'x', 'n': np.int64(3)})
+    assert rec.evals[0]['metrics'] == {'mIoU': 31.5, 'aAcc': 80.0,
+                                       'top1': 0.5, 'n': 3.0}
+
+
+def test_recovered_gain_skips_tasks_without_metric():
+    recs = [_record('t', o, 0, [1, 1], [0, 0], 1.0)
+            for o in ('base', 'sam', 'arsam')]
+    for r in recs:
+        r['result']['evals'] = []
+    assert recovered_gain(aggregate(recs, skip=0)) == {}

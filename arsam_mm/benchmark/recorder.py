@@ -1,4 +1,5 @@
 """Hooks that record what the benchmark reports, from inside a run."""
+import numbers
 import time
 from typing import Any, Dict, List, Optional
 
@@ -11,6 +12,16 @@ __all__ = ['IterTimerStart', 'BenchmarkRecorder']
 def _sync() -> None:
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         torch.cuda.synchronize()
+
+
+def _is_number(value: Any) -> bool:
+    """Python and numpy real scalars (numpy 2 keeps float32 results as
+    ``np.float32``, which is not a ``float``) and one-element tensors."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, numbers.Real):
+        return True
+    return isinstance(value, torch.Tensor) and value.numel() == 1
 
 
 class IterTimerStart(Hook):
@@ -69,7 +80,7 @@ class BenchmarkRecorder(Hook):
                 train_seconds=sum(self.seconds),
                 grad_evals=self.grad_evals[-1] if self.grad_evals else 0,
                 metrics={k: float(v) for k, v in (metrics or {}).items()
-                         if isinstance(v, (int, float))}))
+                         if _is_number(v)}))
 
     def result(self) -> Dict[str, Any]:
         """Everything recorded, as plain JSON-able values."""

@@ -102,7 +102,8 @@ def recovered_gain(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
     result = {}
     for task in dict.fromkeys(r['task'] for r in rows):
         by = {r['optimizer']: r for r in rows if r['task'] == task}
-        if not {'base', 'sam', 'arsam'} <= by.keys():
+        if not {'base', 'sam', 'arsam'} <= by.keys() or any(
+                by[k]['metric_mean'] is None for k in ('base', 'sam', 'arsam')):
             continue
         gain = by['sam']['metric_mean'] - by['base']['metric_mean']
         kept = by['arsam']['metric_mean'] - by['base']['metric_mean']

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Segmentation and pose benchmarks on a lent GPU machine (no network there).
+# Wheels for its Python (3.12) travel in build/wheels312 (downloaded here
+# with `pip download --python-version 3.12 ...`, see tools/device/README.md);
+# xtcocotools is built there from its sdist.
+# Usage on the device, from the repo root: bash tools/device/gpu_bench.sh
+set -eu
+OUT=${OUT:-reports/gpu}
+SITE=build/site312
+W=build/wheels312
+python -m pip install -q --no-index --no-deps --target "$SITE" $W/*.whl
+export PYTHONPATH="$PWD:$PWD/$SITE:${PYTHONPATH:-}"
+python -m pip install -q --no-index --no-deps --no-build-isolation \
+  --target "$SITE" $W/xtcocotools-*.tar.gz
+python tools/generate_data.py cityscapes --out data/quick/cityscapes --overwrite
+python tools/generate_data.py coco --out data/quick/coco --overwrite
+python tools/benchmark.py \
+  configs/mmseg/quick/fcn_r18-d8_1xb2-20iter_cityscapes-128x128_sgd.py \
+  configs/mmpose/quick/td-hm_res18_1xb4-20iter_coco-128x96_adam.py \
+  --optimizers base sam arsam --iters 120 --repeats 2 --evals 3 \
+  --cfg-options train_dataloader.batch_size=8 \
+  --work-dir "$OUT/seg_pose" 2>&1 | tail -40

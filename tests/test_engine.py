@@ -4,7 +4,6 @@ import copy
 import pytest
 import torch
 from mmengine.optim import OptimWrapper, build_optim_wrapper
-from torch import nn
 
 import arsam_mm  # noqa: F401  (registers the wrappers)
 from tests._toy import ToyModel, hand_written_sam, make_batches

@@ -243,8 +243,8 @@ def test_bad_nbitsrejected(bits):
     for name in ('w_bits', 'a_bits', 'first_last_bits'):
         if name == 'first_last_bits' and bits is None:
             continue  # None: no 8-bit exception
-        model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 4,
-                                                                      3))
+        model = nn.Sequential(
+            nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3))
         with pytest.raises(err, match=name):
             quantize_model(model, **{name: bits})
         # nothing was converted

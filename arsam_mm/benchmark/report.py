@@ -102,8 +102,9 @@ def recovered_gain(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
     result = {}
     for task in dict.fromkeys(r['task'] for r in rows):
         by = {r['optimizer']: r for r in rows if r['task'] == task}
-        if not {'base', 'sam', 'arsam'} <= by.keys() or any(
-                by[k]['metric_mean'] is None for k in ('base', 'sam', 'arsam')):
+        needed = ('base', 'sam', 'arsam')
+        if not set(needed) <= by.keys() or any(
+                by[k]['metric_mean'] is None for k in needed):
             continue
         gain = by['sam']['metric_mean'] - by['base']['metric_mean']
         kept = by['arsam']['metric_mean'] - by['base']['metric_mean']
@@ -141,8 +142,9 @@ def markdown_table(rows: List[Dict[str, Any]]) -> str:
             target = (f"{_fmt(r['time_to_target'], '.1f')} "
                       f"({r['target_reached']} reached {r['target']})")
         lines.append(
-            f"| {r['task']} | {name} | {_fmt(r['sec_per_iter'], '.4f', r['sec_sd'])}"
-            f" | {_fmt(r['time_ratio'], '.2f')} | "
+            f"| {r['task']} | {name} | "
+            f"{_fmt(r['sec_per_iter'], '.4f', r['sec_sd'])} | "
+            f"{_fmt(r['time_ratio'], '.2f')} | "
             f"{_fmt(r['grad_evals_per_iter'], '.2f')} | "
             f"{_fmt(r['sam_fraction'], '.2f')} | "
             f"{_fmt(r['peak_memory_mib'], '.0f')} | {r['metric'] or '-'} | "

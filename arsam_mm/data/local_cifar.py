@@ -40,6 +40,18 @@ class _LocalMixin:
 
     _generator = ''
 
+    def __init__(self,
+                 data_root: str = '',
+                 split: str = 'train',
+                 download: bool = False,
+                 **kwargs) -> None:
+        if download:
+            raise ValueError(
+                f'{type(self).__name__} never downloads; got download='
+                f'{download!r}')
+        super().__init__(  # type: ignore[call-arg]
+            data_root=data_root, split=split, download=False, **kwargs)
+
     def _batch_folder(self) -> str:
         return join_path(self.data_prefix['root'], self.base_folder)
 
@@ -87,18 +99,6 @@ class LocalCIFAR10(_LocalMixin, CIFAR10):
     _generator = 'cifar10'
     meta = dict(CIFAR10.meta, md5=None)
 
-    def __init__(self,
-                 data_root: str = '',
-                 split: str = 'train',
-                 download: bool = False,
-                 **kwargs) -> None:
-        if download:
-            raise ValueError(
-                f'{type(self).__name__} never downloads; got download='
-                f'{download!r}')
-        super().__init__(
-            data_root=data_root, split=split, download=False, **kwargs)
-
 
 @DATASETS.register_module()
 class LocalCIFAR100(_LocalMixin, CIFAR100):
@@ -112,15 +112,3 @@ class LocalCIFAR100(_LocalMixin, CIFAR100):
     """
     _generator = 'cifar100'
     meta = dict(CIFAR100.meta, md5=None)
-
-    def __init__(self,
-                 data_root: str = '',
-                 split: str = 'train',
-                 download: bool = False,
-                 **kwargs) -> None:
-        if download:
-            raise ValueError(
-                f'{type(self).__name__} never downloads; got download='
-                f'{download!r}')
-        super().__init__(
-            data_root=data_root, split=split, download=False, **kwargs)

@@ -184,8 +184,8 @@ class LSQQuantizer(nn.Module):
         if signed is not None and not isinstance(signed, bool):
             raise TypeError(
                 f'signed must be a bool or None, got {signed!r}')
-        for name, axis in (('channel_axis', channel_axis), ('batch_axis',
-                                                             batch_axis)):
+        axes = (('channel_axis', channel_axis), ('batch_axis', batch_axis))
+        for name, axis in axes:
             if axis is not None and (isinstance(axis, bool)
                                      or not isinstance(axis, int)):
                 raise TypeError(

@@ -63,7 +63,8 @@ mode through private torch internals written for torch 1.13 and replaces the
 forward with the traced graphs, nests the model under ``architecture.``/
 ``qmodels.`` keys (float checkpoints no longer match), wraps torch's private
 affine ``_fake_quantize_learnable_*`` ops (with a zero point; ``N`` of the
-gradient scale includes the batch). The compact implementation of the paper (:mod:`.lsq`,
+gradient scale includes the batch). The compact implementation of the
+paper (:mod:`.lsq`,
 :mod:`.qmodules`, :mod:`.convert`) keeps the model untouched apart from its
 layers.
 """

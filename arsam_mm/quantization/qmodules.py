@@ -42,6 +42,16 @@ class QuantLayerMixin:
     weight_channel_axis: int = 0
     weight: nn.Parameter
 
+    def __init__(self,
+                 *args,
+                 w_bits: int = 4,
+                 a_bits: int = 4,
+                 per_channel: bool = True,
+                 a_signed: Optional[bool] = None,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        self._init_quantizers(w_bits, a_bits, per_channel, a_signed)
+
     def _init_quantizers(self, w_bits: int, a_bits: int, per_channel: bool,
                          a_signed: Optional[bool]) -> None:
         check_bits(w_bits, 'w_bits')
@@ -135,16 +145,6 @@ class QConv2d(QuantLayerMixin, nn.Conv2d):
     float_type = nn.Conv2d
     weight_channel_axis = 0
 
-    def __init__(self,
-                 *args,
-                 w_bits: int = 4,
-                 a_bits: int = 4,
-                 per_channel: bool = True,
-                 a_signed: Optional[bool] = None,
-                 **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._init_quantizers(w_bits, a_bits, per_channel, a_signed)
-
     def forward(self, input: Tensor) -> Tensor:
         return self._conv_forward(
             self.input_quantizer(input), self.weight_quantizer(self.weight),
@@ -170,16 +170,6 @@ class QConvTranspose2d(QuantLayerMixin, nn.ConvTranspose2d):
 
     float_type = nn.ConvTranspose2d
     weight_channel_axis = 1
-
-    def __init__(self,
-                 *args,
-                 w_bits: int = 4,
-                 a_bits: int = 4,
-                 per_channel: bool = True,
-                 a_signed: Optional[bool] = None,
-                 **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._init_quantizers(w_bits, a_bits, per_channel, a_signed)
 
     def forward(self,
                 input: Tensor,
@@ -209,16 +199,6 @@ class QLinear(QuantLayerMixin, nn.Linear):
 
     float_type = nn.Linear
     weight_channel_axis = 0
-
-    def __init__(self,
-                 *args,
-                 w_bits: int = 4,
-                 a_bits: int = 4,
-                 per_channel: bool = True,
-                 a_signed: Optional[bool] = None,
-                 **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._init_quantizers(w_bits, a_bits, per_channel, a_signed)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.linear(

@@ -1,5 +1,5 @@
 """Checks, warm-up conversion and per-iteration logging for SAM/ARSAM."""
-from typing import Optional, Sequence, Union
+from typing import Optional, Union
 
 from mmengine.hooks import Hook, LoggerHook
 from mmengine.model import BaseModel, is_model_wrapper

@@ -1,0 +1,78 @@
+"""Regenerate the README's results section from the committed reports.
+
+    python tools/update_readme_results.py
+
+Replaces the text between ``<!-- results:start -->`` and
+``<!-- results:end -->`` in README.md with, for each report below that
+exists, its date, device, command, main table and first plot.
+"""
+import json
+import re
+from pathlib import Path
+
+from arsam_mm.benchmark.report import markdown_table
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORTS = [
+    ('Accuracy on noisy UCI digits (CPU)', 'reports/accuracy'),
+    ('Quick benchmark, all three tasks (CPU, `make bench`)', 'reports/quick'),
+    ('Quantized ResNet-18 (LSQ) on noisy digits (CPU)',
+     'reports/quantization'),
+]
+STEP_COST = [('Per-step cost on a GPU', 'reports/gpu/step_cost.json'),
+             ('Per-step cost on CPU', 'reports/cpu_step_cost/step_cost.json')]
+
+
+def section() -> str:
+    parts = []
+    for title, folder in REPORTS:
+        path = ROOT / folder / 'report.json'
+        if not path.exists():
+            continue
+        rep = json.loads(path.read_text())
+        env = rep['environment']
+        parts += [
+            f'### {title}', '',
+            f"{env['date'][:10]}, {env['device']} ({env['machine']}); "
+            f"command: `{rep['command']}`; full report: "
+            f'[{folder}/report.md]({folder}/report.md).', '',
+            markdown_table(rep['rows']), ''
+        ]
+        plots = sorted((ROOT / folder / 'plots').glob('*_metric.png'))
+        if plots:
+            rel = plots[0].relative_to(ROOT).as_posix()
+            parts += [f'![{plots[0].stem}]({rel})', '']
+    for title, rel in STEP_COST:
+        path = ROOT / rel
+        if not path.exists():
+            continue
+        rep = json.loads(path.read_text())
+        md = path.with_suffix('.md').relative_to(ROOT).as_posix()
+        r = rep['ratios']
+        memory = ''
+        if not rep['device'].startswith('cpu'):  # CPU RSS growth says little
+            memory = '; peak CUDA memory growth (MiB) ' + ', '.join(
+                f'{k} {v:.1f}' for k, v in rep['peak_memory_mib'].items())
+        parts += [
+            f'### {title}', '',
+            f"{rep['date'][:10]}, {rep['device']}; command: "
+            f"`{rep['command']}`; report: [{md}]({md}).", '',
+            f"Reuse step / base step: {r['reuse_over_base']:.3f} "
+            f"(target <= 1.05); ARSAM SAM step / (2 x base): "
+            f"{r['sam_step_over_2x_base']:.3f} (target <= 1.05)"
+            f'{memory}.', ''
+        ]
+    return '\n'.join(parts)
+
+
+def main() -> None:
+    readme = ROOT / 'README.md'
+    text = readme.read_text()
+    new = re.sub(r'(<!-- results:start -->\n).*?(<!-- results:end -->)',
+                 lambda m: m.group(1) + section() + m.group(2), text,
+                 flags=re.S)
+    readme.write_text(new)
+
+
+if __name__ == '__main__':
+    main()

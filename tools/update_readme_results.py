@@ -14,7 +14,10 @@ from arsam_mm.benchmark.report import markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = [
-    ('Accuracy on noisy UCI digits (CPU)', 'reports/accuracy'),
+    ('Accuracy on noisy UCI digits, 600 iterations (CPU)',
+     'reports/accuracy'),
+    ('Accuracy on noisy UCI digits, 2400 iterations, rho 0.1 (CPU)',
+     'reports/accuracy_long'),
     ('Quick benchmark, all three tasks (CPU, `make bench`)', 'reports/quick'),
     ('Quantized ResNet-18 (LSQ) on noisy digits (CPU)',
      'reports/quantization'),

@@ -26,23 +26,34 @@ QUICK = dict(
         'configs/classification/quick/resnet18-w16_1xb16_cifar10_sgd.py',
     ],
     iters=30, repeats=1, evals=2)
+#: Without --quick.
+DEFAULTS = dict(iters=200, repeats=3, evals=4)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('configs', nargs='*', help='baseline config files')
     parser.add_argument('--optimizers', nargs='+', choices=OPTIMIZERS,
-                        default=['base', 'sam', 'arsam'])
-    parser.add_argument('--iters', type=int, default=None)
+                        default=['base', 'sam', 'arsam'],
+                        help='default: base sam arsam')
+    parser.add_argument('--iters', type=int, default=None,
+                        help='iterations per run (default '
+                        f"{DEFAULTS['iters']}; --quick: {QUICK['iters']})")
     parser.add_argument('--repeats', type=int, default=None,
-                        help='seeds per (config, optimizer)')
+                        help='seeds per (config, optimizer) (default '
+                        f"{DEFAULTS['repeats']}; --quick: {QUICK['repeats']})")
     parser.add_argument('--evals', type=int, default=None,
-                        help='validations per run (metric curves)')
+                        help='validations per run, for the metric curves '
+                        f"(default {DEFAULTS['evals']}; --quick: "
+                        f"{QUICK['evals']})")
     parser.add_argument('--skip', type=int, default=3,
-                        help='leading iterations left out of the timing')
-    parser.add_argument('--rho', type=float, default=0.05)
+                        help='leading iterations left out of the timing '
+                        '(default 3)')
+    parser.add_argument('--rho', type=float, default=0.05,
+                        help='SAM, ARSAM and periodic radius (default 0.05)')
     parser.add_argument('--arsam', nargs='+', action=DictAction,
-                        help='ARSAMOptimWrapper arguments, e.g. window=10')
+                        help='ARSAMOptimWrapper arguments, e.g. window=10 '
+                        '(default: window iters/10, warmup_iters iters/20)')
     parser.add_argument('--target', nargs='+', action=DictAction,
                         help='metric to reach per task, e.g. TASK=0.5')
     parser.add_argument('--work-dir', default='work_dirs/benchmark')
@@ -55,8 +66,7 @@ def parse_args() -> argparse.Namespace:
         args.configs = QUICK['configs']
     for name in ('iters', 'repeats', 'evals'):
         if getattr(args, name) is None:
-            setattr(args, name, QUICK[name] if args.quick else
-                    dict(iters=200, repeats=3, evals=4)[name])
+            setattr(args, name, (QUICK if args.quick else DEFAULTS)[name])
     if not args.configs:
         parser.error('give at least one config, or --quick')
     return args

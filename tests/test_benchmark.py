@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
-from arsam_mm.benchmark.report import aggregate, recovered_gain
-from arsam_mm.benchmark.suite import run_suite
+from arsam_mm.benchmark.report import aggregate, gain_table, recovered_gain
+from arsam_mm.benchmark.suite import run_suite, write_report
 from arsam_mm.benchmark.variants import make_variant
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,6 +91,31 @@ def test_aggregate_numbers():
     assert gain['sam_gain'] == 10 and gain['arsam_gain'] == 6
     assert gain['share'] == pytest.approx(0.6)
     assert gain['share_per_extra_eval'] == pytest.approx(1.2)
+    assert 'periodic_share' not in gain
+
+
+def test_recovered_gain_of_periodic_and_its_table():
+    recs = [
+        _record('t', 'base', 0, [1] * 4, [0] * 4, 80),
+        _record('t', 'sam', 0, [2] * 4, [1] * 4, 90),
+        _record('t', 'arsam', 0, [2, 2, 1, 1], [1, 1, 0, 0], 87),
+        _record('t', 'periodic', 0, [2, 1, 2, 1], [1, 0, 1, 0], 84,
+                interval=2),
+        _record('u', 'base', 0, [1] * 4, [0] * 4, 50),
+        _record('u', 'sam', 0, [2] * 4, [1] * 4, 50),
+        _record('u', 'arsam', 0, [1] * 4, [0] * 4, 52),
+    ]
+    gains = recovered_gain(aggregate(recs, skip=0))
+    t = gains['t']
+    assert t['periodic_gain'] == 4 and t['periodic_share'] == 0.4
+    assert t['periodic_share_per_extra_eval'] == pytest.approx(0.8)
+    assert t['share_per_extra_eval'] == pytest.approx(1.4)
+    u = gains['u']  # no SAM gain, no extra evaluation: undefined, not 0
+    assert math.isnan(u['share']) and math.isnan(u['share_per_extra_eval'])
+    lines = gain_table(gains).splitlines()
+    assert lines[2] == ('| t | 10.0000 | 7.0000 | 0.70 | 1.40 | 4.0000 | '
+                        '0.40 | 0.80 |')
+    assert lines[3] == '| u | 0.0000 | 2.0000 | - | - | - | - | - |'
 
 
 def test_suite_end_to_end_on_toy(tmp_path, monkeypatch):
@@ -118,6 +143,39 @@ def test_suite_end_to_end_on_toy(tmp_path, monkeypatch):
     assert (tmp_path / 'plots' / 'toy_sgd_arsam_schedule.png').exists()
 
 
+def test_suite_resume_and_report_only(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    kwargs = dict(iters=6, work_dir=str(tmp_path), evals=1,
+                  arsam=dict(window=3, warmup_iters=1, seed=0))
+    first = run_suite([TOY], ['base', 'arsam'], repeats=1, **kwargs)
+    saved = json.loads((tmp_path / 'records.json').read_text())
+    assert [(r['optimizer'], r['seed']) for r in saved['records']] == [
+        ('base', 0), ('arsam', 0)]
+    # A suite cut short after its first run: resume runs only the rest.
+    saved['records'] = saved['records'][:1]
+    (tmp_path / 'records.json').write_text(json.dumps(saved))
+    (tmp_path / 'logs' / 'toy_sgd_base_s0.log').unlink()
+    again = run_suite([TOY], ['base', 'arsam'], repeats=2, resume=True,
+                      **kwargs)
+    assert [(r['optimizer'], r['seed']) for r in again['records']] == [
+        ('base', 0), ('base', 1), ('arsam', 0), ('arsam', 1)]
+    assert again['records'][0] == first['records'][0]  # kept, not rerun
+    assert not (tmp_path / 'logs' / 'toy_sgd_base_s0.log').exists()
+    assert again['records'][2]['result']['sam'] == \
+        first['records'][1]['result']['sam']  # same seed, same schedule
+    assert again['environment'] == first['environment']
+    # The report alone, from the records, with the recorded command.
+    (tmp_path / 'report.md').unlink()
+    rendered = write_report(str(tmp_path))
+    assert rendered['rows'] == again['rows']
+    assert (tmp_path / 'report.md').read_text() == again['markdown']
+    with pytest.raises(ValueError, match=r"rho was 0\.05, now 0\.1"):
+        run_suite([TOY], ['base'], repeats=1, rho=0.1, resume=True,
+                  **kwargs)
+    with pytest.raises(FileNotFoundError, match='records.json'):
+        write_report(str(tmp_path / 'empty'))
+
+
 def test_suite_rejects_bad_input(tmp_path):
     with pytest.raises(ValueError, match='iters'):
         run_suite([TOY], ['base'], iters=0, repeats=1,
@@ -132,6 +190,8 @@ def test_cli_help():
                          cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0
     assert '--optimizers' in out.stdout and '--quick' in out.stdout
+    assert '--resume' in out.stdout and '(default 200; --quick: 30)' in \
+        out.stdout
 
 
 def test_iteration_schedulers_stretch_with_the_budget():

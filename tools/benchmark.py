@@ -3,6 +3,12 @@
     python tools/benchmark.py CONFIG [CONFIG ...] --optimizers base sam arsam \
         --iters N --repeats R [--work-dir DIR] [--cfg-options ...]
     python tools/benchmark.py --quick      # what `make bench` runs
+    python tools/benchmark.py ... --resume # keep the runs already done
+    python tools/benchmark.py --work-dir DIR --report-only
+
+Every finished run is recorded in WORK_DIR/records.json at once, so an
+interrupted suite loses only the run in progress: rerun the same command
+with --resume, or render the report of what finished with --report-only.
 
 Each (config, optimizer, seed) trains in a fresh process on the same seed,
 data and iteration budget; the report (JSON, Markdown, PNG plots) goes to
@@ -15,7 +21,7 @@ from mmengine.config import DictAction
 from rich.console import Console
 from rich.progress import Progress
 
-from arsam_mm.benchmark.suite import run_suite
+from arsam_mm.benchmark.suite import run_suite, write_report
 from arsam_mm.benchmark.variants import OPTIMIZERS
 
 #: `make bench`: one quick config per task, on built-in data.
@@ -61,19 +67,34 @@ def parse_args() -> argparse.Namespace:
                         help='overrides applied to every config')
     parser.add_argument('--quick', action='store_true',
                         help='the quick suite of `make bench`')
+    parser.add_argument('--resume', action='store_true',
+                        help='keep the runs recorded in the work dir and '
+                        'run only the missing ones')
+    parser.add_argument('--report-only', action='store_true',
+                        help='run nothing: write the report of the runs '
+                        'recorded in the work dir')
     args = parser.parse_args()
     if args.quick and not args.configs:
         args.configs = QUICK['configs']
     for name in ('iters', 'repeats', 'evals'):
         if getattr(args, name) is None:
             setattr(args, name, (QUICK if args.quick else DEFAULTS)[name])
-    if not args.configs:
+    if not args.configs and not args.report_only:
         parser.error('give at least one config, or --quick')
     return args
 
 
+def show(report: dict) -> None:
+    """Print the report's Markdown and where it was written."""
+    sys.stdout.write(report['markdown'])
+    sys.stdout.write(f"report: {report['paths'][1]}\n")
+
+
 def main() -> None:
     args = parse_args()
+    if args.report_only:
+        show(write_report(args.work_dir))
+        return
     console = Console()
     with Progress(console=console, transient=True) as progress:
         runs = len(args.configs) * len(args.optimizers) * args.repeats
@@ -88,9 +109,9 @@ def main() -> None:
             args.work_dir, evals=args.evals, skip=args.skip, rho=args.rho,
             arsam=args.arsam, cfg_options=args.cfg_options,
             targets=args.target,
-            command=' '.join(['python'] + sys.argv), progress=advance)
-    sys.stdout.write(report['markdown'])
-    sys.stdout.write(f"report: {report['paths'][1]}\n")
+            command=' '.join(['python'] + sys.argv), progress=advance,
+            resume=args.resume)
+    show(report)
 
 
 if __name__ == '__main__':

@@ -5,7 +5,9 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from .worker import METRIC_KEYS
 
-__all__ = ['aggregate', 'markdown_table', 'metric_key']
+__all__ = [
+    'aggregate', 'gain_table', 'markdown_table', 'metric_key', 'recovered_gain'
+]
 
 
 def _mean_sd(values: Sequence[float]):
@@ -97,8 +99,16 @@ def aggregate(records: List[Dict[str, Any]], skip: int = 3,
 
 
 def recovered_gain(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
-    """Per task: share of SAM's metric gain over base that ARSAM keeps,
-    and that share per extra gradient evaluation per iteration."""
+    """Per task: the share of SAM's metric gain over the base optimizer that
+    ARSAM (and ``periodic``, where it ran) keeps, and that share per extra
+    gradient evaluation per iteration.
+
+    Returns:
+        dict: Per task ``sam_gain``, ``arsam_gain``, ``share``,
+        ``share_per_extra_eval`` and, with a ``periodic`` row,
+        ``periodic_gain``, ``periodic_share`` and
+        ``periodic_share_per_extra_eval`` (NaN where undefined).
+    """
     result = {}
     for task in dict.fromkeys(r['task'] for r in rows):
         by = {r['optimizer']: r for r in rows if r['task'] == task}
@@ -106,14 +116,39 @@ def recovered_gain(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
         if not set(needed) <= by.keys() or any(
                 by[k]['metric_mean'] is None for k in needed):
             continue
-        gain = by['sam']['metric_mean'] - by['base']['metric_mean']
-        kept = by['arsam']['metric_mean'] - by['base']['metric_mean']
-        extra = by['arsam']['grad_evals_per_iter'] - 1
-        share = kept / gain if gain else math.nan
-        result[task] = dict(
-            sam_gain=gain, arsam_gain=kept, share=share,
-            share_per_extra_eval=share / extra if extra > 0 else math.nan)
+        base = by['base']['metric_mean']
+        gain = by['sam']['metric_mean'] - base
+        entry = dict(sam_gain=gain)
+        for name, prefix in (('arsam', ''), ('periodic', 'periodic_')):
+            row = by.get(name)
+            if row is None or row['metric_mean'] is None:
+                continue
+            kept = row['metric_mean'] - base
+            extra = row['grad_evals_per_iter'] - 1
+            share = kept / gain if gain else math.nan
+            entry[f'{name}_gain'] = kept
+            entry[f'{prefix}share'] = share
+            entry[f'{prefix}share_per_extra_eval'] = (
+                share / extra if extra > 0 else math.nan)
+        result[task] = entry
     return result
+
+
+def gain_table(gains: Dict[str, Any]) -> str:
+    """:func:`recovered_gain` as a Markdown table."""
+    lines = [
+        '| task | SAM gain over base | ARSAM gain | share kept | share per '
+        'extra grad eval | periodic gain | periodic share | periodic share '
+        'per extra grad eval |', '|---|---|---|---|---|---|---|---|'
+    ]
+    for task, g in gains.items():
+        cells = [_fmt(g.get(k), spec) for k, spec in (
+            ('sam_gain', '.4f'), ('arsam_gain', '.4f'), ('share', '.2f'),
+            ('share_per_extra_eval', '.2f'), ('periodic_gain', '.4f'),
+            ('periodic_share', '.2f'),
+            ('periodic_share_per_extra_eval', '.2f'))]
+        lines.append(f"| {task} | {' | '.join(cells)} |")
+    return '\n'.join(lines)
 
 
 def _fmt(value, spec='.3f', sd=None) -> str:

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from .plots import plot_task
-from .report import aggregate, markdown_table, recovered_gain
+from .report import aggregate, gain_table, markdown_table, recovered_gain
 
-__all__ = ['run_suite', 'environment', 'default_arsam']
+__all__ = ['run_suite', 'write_report', 'environment', 'default_arsam']
 
 
 def environment() -> Dict[str, Any]:
@@ -68,6 +68,44 @@ def _run_process(spec: Dict[str, Any], log_path: str) -> Dict[str, Any]:
             return json.load(f)
 
 
+#: Written after every run: the settings and the records so far.
+RECORDS_FILE = 'records.json'
+
+
+def _settings(configs, optimizers, iters, repeats, evals, skip, rho, arsam,
+              cfg_options, targets) -> Dict[str, Any]:
+    return dict(configs=list(configs), optimizers=list(optimizers),
+                iters=iters, repeats=repeats, evals=evals, skip=skip, rho=rho,
+                arsam=arsam, cfg_options=cfg_options or {},
+                targets=targets or {})
+
+
+#: Settings that change the runs themselves; a resumed suite must match.
+_RUN_SETTINGS = ('iters', 'evals', 'rho', 'arsam', 'cfg_options')
+
+
+def _resumed_records(path: Path, settings: Dict[str, Any]) -> List[Dict]:
+    if not path.exists():
+        return []
+    saved = json.loads(path.read_text())
+    for name in _RUN_SETTINGS:
+        if saved['settings'].get(name) != settings[name]:
+            raise ValueError(
+                f'cannot resume {path}: {name} was '
+                f"{saved['settings'].get(name)!r}, now {settings[name]!r}")
+    return saved['records']
+
+
+def _periodic_interval(records: List[Dict[str, Any]], task: str,
+                       iters: int) -> int:
+    """``periodic``'s k: the gradient-evaluation budget ARSAM measured."""
+    done = [r for r in records
+            if r['task'] == task and r['optimizer'] == 'arsam']
+    extra = sum(r['result']['grad_evals'][-1] / len(r['result']['seconds'])
+                for r in done) / len(done) - 1
+    return max(1, round(1 / extra)) if extra > 0 else iters
+
+
 def run_suite(configs: List[str],
               optimizers: List[str],
               iters: int,
@@ -80,9 +118,14 @@ def run_suite(configs: List[str],
               cfg_options: Optional[Dict[str, Any]] = None,
               targets: Optional[Dict[str, float]] = None,
               command: str = '',
-              progress: Optional[Callable[[str], None]] = None
-              ) -> Dict[str, Any]:
+              progress: Optional[Callable[[str], None]] = None,
+              resume: bool = False) -> Dict[str, Any]:
     """Run and report.
+
+    Every finished run is appended to ``<work_dir>/records.json`` at once,
+    so a suite cut short loses only the run in progress: ``resume=True``
+    keeps the runs recorded there and runs the rest, and
+    :func:`write_report` re-renders a report from the file alone.
 
     Args:
         configs (list[str]): Baseline configs (their own optimizer).
@@ -101,6 +144,9 @@ def run_suite(configs: List[str],
         targets (dict, optional): Metric targets per task name.
         command (str): The command line, for the report.
         progress (callable, optional): Called with a label before each run.
+        resume (bool): Keep the runs already in ``records.json`` (their
+            iterations, evaluations, rho, ARSAM arguments and overrides
+            must match); without it an existing file is replaced.
 
     Returns:
         dict: ``rows``, ``records``, ``environment``, ``markdown`` and the
@@ -116,21 +162,24 @@ def run_suite(configs: List[str],
     order = [o for o in ('base', 'sam', 'arsam', 'periodic')
              if o in optimizers]
     arsam = arsam if arsam is not None else default_arsam(iters)
+    settings = _settings(configs, order, iters, repeats, evals, skip, rho,
+                         arsam, cfg_options, targets)
     out = Path(work_dir)
     (out / 'logs').mkdir(parents=True, exist_ok=True)
-    records: List[Dict[str, Any]] = []
+    records_path = out / RECORDS_FILE
+    records = _resumed_records(records_path, settings) if resume else []
+    env = (json.loads(records_path.read_text())['environment']
+           if records else environment())
+    done = {(r['task'], r['optimizer'], r['seed']) for r in records}
     for config in configs:
         task = Path(config).stem
         for optimizer in order:
             interval = 1
             if optimizer == 'periodic':
-                done = [r for r in records
-                        if r['task'] == task and r['optimizer'] == 'arsam']
-                extra = sum(r['result']['grad_evals'][-1] /
-                            len(r['result']['seconds'])
-                            for r in done) / len(done) - 1
-                interval = max(1, round(1 / extra)) if extra > 0 else iters
+                interval = _periodic_interval(records, task, iters)
             for seed in range(repeats):
+                if (task, optimizer, seed) in done:
+                    continue
                 label = f'{task} {optimizer} seed {seed}'
                 if progress:
                     progress(label)
@@ -144,22 +193,50 @@ def run_suite(configs: List[str],
                 records.append(dict(task=task, optimizer=optimizer,
                                     seed=seed, interval=interval,
                                     result=result))
-    rows = aggregate(records, skip=skip, targets=targets)
-    env = environment()
-    env['device'] = records[0]['result']['device'] if records else env[
-        'device']
+                records_path.write_text(json.dumps(
+                    dict(command=command, environment=env,
+                         settings=settings, records=records), indent=1))
+    return write_report(str(out), command=command)
+
+
+def write_report(work_dir: str, command: Optional[str] = None
+                 ) -> Dict[str, Any]:
+    """Aggregate ``<work_dir>/records.json`` and write the report.
+
+    Writes ``report.json`` (environment, settings, rows and every raw
+    record), ``report.md`` and the plots. The environment (date, machine,
+    versions) is the one recorded when the runs started, with the devices
+    the runs reported.
+
+    Args:
+        work_dir (str): A suite's work dir.
+        command (str, optional): The command line for the report; default
+            the one recorded with the runs.
+
+    Returns:
+        dict: As :func:`run_suite`.
+    """
+    out = Path(work_dir)
+    path = out / RECORDS_FILE
+    if not path.exists():
+        raise FileNotFoundError(
+            f'work_dir {work_dir!r} holds no {RECORDS_FILE}: nothing to '
+            'report')
+    saved = json.loads(path.read_text())
+    records, settings = saved['records'], saved['settings']
+    command = saved['command'] if command is None else command
+    rows = aggregate(records, skip=settings['skip'],
+                     targets=settings['targets'])
+    env = dict(saved['environment'])
+    devices = sorted({r['result']['device'] for r in records})
+    env['device'] = ', '.join(devices) if devices else env['device']
     plots = []
     for task in dict.fromkeys(r['task'] for r in records):
         plots += plot_task(task, [r for r in records if r['task'] == task],
                            out / 'plots')
     gains = recovered_gain(rows)
-    text = _markdown(rows, gains, env, command, iters, repeats, skip, rho,
-                     arsam, plots, out)
-    report = dict(environment=env, command=command,
-                  settings=dict(iters=iters, repeats=repeats, evals=evals,
-                                skip=skip, rho=rho, arsam=arsam,
-                                cfg_options=cfg_options or {},
-                                targets=targets or {}),
+    text = _markdown(rows, gains, env, command, settings, plots, out)
+    report = dict(environment=env, command=command, settings=settings,
                   rows=rows, recovered_gain=gains, records=records)
     (out / 'report.json').write_text(json.dumps(report, indent=1))
     (out / 'report.md').write_text(text)
@@ -169,8 +246,7 @@ def run_suite(configs: List[str],
     return report
 
 
-def _markdown(rows, gains, env, command, iters, repeats, skip, rho, arsam,
-              plots, out) -> str:
+def _markdown(rows, gains, env, command, settings, plots, out) -> str:
     lines = [
         '# Benchmark: base optimizer vs SAM vs ARSAM', '',
         f"- date: {env['date']}",
@@ -179,9 +255,10 @@ def _markdown(rows, gains, env, command, iters, repeats, skip, rho, arsam,
         '- versions: ' + ', '.join(f'{k} {v}'
                                    for k, v in env['versions'].items()),
         f'- command: `{command}`',
-        f'- settings: {iters} iterations per run, {repeats} seed(s), '
-        f'first {skip} iterations left out of the timing, rho {rho}, '
-        f'ARSAM {arsam}', '',
+        f"- settings: {settings['iters']} iterations per run, "
+        f"{settings['repeats']} seed(s), first {settings['skip']} "
+        f"iterations left out of the timing, rho {settings['rho']}, "
+        f"ARSAM {settings['arsam']}", '',
         markdown_table(rows), '',
         's/iter: mean over seeds of the mean step time (device synchronised '
         'around each step, validation excluded), ± the spread over seeds; '
@@ -190,13 +267,12 @@ def _markdown(rows, gains, env, command, iters, repeats, skip, rho, arsam,
         'end of the run, mean ± spread over seeds.', ''
     ]
     if gains:
-        lines += ['| task | SAM gain over base | ARSAM gain | share kept | '
-                  'share per extra grad eval |', '|---|---|---|---|---|']
-        for task, g in gains.items():
-            lines.append(f"| {task} | {g['sam_gain']:.4f} | "
-                         f"{g['arsam_gain']:.4f} | {g['share']:.2f} | "
-                         f"{g['share_per_extra_eval']:.2f} |")
-        lines.append('')
+        lines += [gain_table(gains), '',
+                  "Gain: final metric minus the base optimizer's; share: "
+                  "a method's gain over SAM's; per extra grad eval: that "
+                  'share divided by the gradient evaluations per iteration '
+                  'the method adds to the base optimizer (SAM scores 1.0).',
+                  '']
     for path in plots:
         lines.append(f'![{path.stem}]({osp.relpath(path, out)})')
     lines.append('')

@@ -155,8 +155,11 @@ def test_suite_resume_and_report_only(tmp_path, monkeypatch):
     saved['records'] = saved['records'][:1]
     (tmp_path / 'records.json').write_text(json.dumps(saved))
     (tmp_path / 'logs' / 'toy_sgd_base_s0.log').unlink()
+    labels = []
     again = run_suite([TOY], ['base', 'arsam'], repeats=2, resume=True,
-                      **kwargs)
+                      progress=labels.append, **kwargs)
+    assert labels == ['toy_sgd base seed 0 (recorded)', 'toy_sgd base seed 1',
+                      'toy_sgd arsam seed 0', 'toy_sgd arsam seed 1']
     assert [(r['optimizer'], r['seed']) for r in again['records']] == [
         ('base', 0), ('base', 1), ('arsam', 0), ('arsam', 1)]
     assert again['records'][0] == first['records'][0]  # kept, not rerun

@@ -332,6 +332,46 @@ def test_quick_configs_shrink_only_the_run(name, variant):
         assert quick_cfg[f'{split}_dataloader'].dataset.data_root == root
 
 
+LABEL_NOISE = CONFIGS / 'label_noise'
+
+
+def test_label_noise_configs():
+    """The accuracy report's setting (reports/label_noise): the quick digits
+    run on the 30%-noisy data, random crop without Cutout, 3600 iterations;
+    SAM and ARSAM at rho 0.1, ARSAM with a window of 20 and 54 warm-up
+    iterations, nothing else changed."""
+    name = 'resnet18-w16_1xb16_digits-noise30'
+    assert {p.stem for p in LABEL_NOISE.glob('*.py')} == {
+        f'{name}_{v}' for v in VARIANTS}
+    quick = as_dict(load(quick_config('resnet18-w16_1xb16_digits', 'sgd')))
+    sgd_cfg = load(LABEL_NOISE / f'{name}_sgd.py')
+    sgd = as_dict(sgd_cfg)
+    changed = {k for k in quick.keys() | sgd.keys()
+               if quick.get(k) != sgd.get(k)}
+    assert changed == {'train_dataloader', 'val_dataloader',
+                       'test_dataloader', 'train_cfg', 'param_scheduler',
+                       'default_hooks', 'data_root', 'max_iters'}
+    for split in ('train', 'val', 'test'):
+        assert sgd_cfg[f'{split}_dataloader'].dataset.data_root == \
+            'data/digits_noise30'
+    assert [t.type for t in sgd_cfg.train_dataloader.dataset.pipeline] == [
+        'RandomCrop', 'PackInputs']
+    assert sgd_cfg.train_cfg.max_iters == 3600
+    assert sgd_cfg.param_scheduler[0].T_max == 3600
+    assert sgd_cfg.optim_wrapper == quick['optim_wrapper']
+    for variant, extra in (('sam', dict(rho=0.1)),
+                           ('arsam', dict(rho=0.1, window=20,
+                                          warmup_iters=54))):
+        other = as_dict(load(LABEL_NOISE / f'{name}_{variant}.py'))
+        changed = {k for k in sgd.keys() | other.keys()
+                   if sgd.get(k) != other.get(k)}
+        assert changed <= FRAGMENT_KEYS, changed - FRAGMENT_KEYS
+        wrapper = other['optim_wrapper']
+        assert wrapper['optimizer'] == sgd['optim_wrapper']['optimizer']
+        assert {k: wrapper[k] for k in extra} == extra
+        assert other['custom_hooks'] == [dict(type='ARSAMHook')]
+
+
 # ---------------------------------------------------------------------------
 # Training through tools/train.py's path
 # ---------------------------------------------------------------------------

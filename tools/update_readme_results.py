@@ -4,16 +4,20 @@
 
 Replaces the text between ``<!-- results:start -->`` and
 ``<!-- results:end -->`` in README.md with, for each report below that
-exists, its date, device, command, main table and first plot.
+exists, its date, device, command, main table, the share of SAM's gain
+that ARSAM and periodic SAM keep, and its first plot.
 """
 import json
 import re
 from pathlib import Path
 
-from arsam_mm.benchmark.report import markdown_table
+from arsam_mm.benchmark.report import (gain_table, markdown_table,
+                                       recovered_gain)
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = [
+    ('Label noise: 30%-noisy UCI digits, no Cutout, 3600 iterations, '
+     'rho 0.1 (CPU)', 'reports/label_noise'),
     ('Accuracy on noisy UCI digits, 600 iterations (CPU)',
      'reports/accuracy'),
     ('Accuracy on noisy UCI digits, 2400 iterations, rho 0.1 (CPU)',
@@ -41,6 +45,9 @@ def section() -> str:
             f'[{folder}/report.md]({folder}/report.md).', '',
             markdown_table(rep['rows']), ''
         ]
+        gains = recovered_gain(rep['rows'])
+        if gains:
+            parts += [gain_table(gains), '']
         plots = sorted((ROOT / folder / 'plots').glob('*_metric.png'))
         if plots:
             rel = plots[0].relative_to(ROOT).as_posix()

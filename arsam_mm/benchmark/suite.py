@@ -143,7 +143,8 @@ def run_suite(configs: List[str],
         cfg_options (dict, optional): Overrides applied to every config.
         targets (dict, optional): Metric targets per task name.
         command (str): The command line, for the report.
-        progress (callable, optional): Called with a label before each run.
+        progress (callable, optional): Called with a label before each run
+            (and once for each run kept by ``resume``).
         resume (bool): Keep the runs already in ``records.json`` (their
             iterations, evaluations, rho, ARSAM arguments and overrides
             must match); without it an existing file is replaced.
@@ -178,9 +179,11 @@ def run_suite(configs: List[str],
             if optimizer == 'periodic':
                 interval = _periodic_interval(records, task, iters)
             for seed in range(repeats):
-                if (task, optimizer, seed) in done:
-                    continue
                 label = f'{task} {optimizer} seed {seed}'
+                if (task, optimizer, seed) in done:
+                    if progress:
+                        progress(f'{label} (recorded)')
+                    continue
                 if progress:
                     progress(label)
                 run_dir = out / 'runs' / f'{task}_{optimizer}_s{seed}'

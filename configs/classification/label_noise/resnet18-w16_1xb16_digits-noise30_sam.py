@@ -1,0 +1,6 @@
+# 30%-noisy digits, SAM around the same SGD; rho 0.1 as in the report.
+_base_ = [
+    './_base_/resnet18-w16_1xb16_digits-noise30.py', '../../_base_/sam.py'
+]
+optim_wrapper = dict(_base_.sam_optim_wrapper, rho=0.1)
+custom_hooks = {{_base_.sam_custom_hooks}}

@@ -135,8 +135,11 @@ def test_suite_end_to_end_on_toy(tmp_path, monkeypatch):
     for r in rows.values():
         assert r['metric'] == 'accuracy/top1' and r['metric_mean'] > 40
     saved = json.loads((tmp_path / 'report.json').read_text())
-    assert len(saved['records']) == 3
-    assert len(saved['records'][1]['result']['seconds']) == 12
+    assert saved['rows'] == report['rows']
+    assert saved['records'] == 'records.json'
+    raw = json.loads((tmp_path / 'records.json').read_text())
+    assert raw['records'] == report['records'] and len(raw['records']) == 3
+    assert len(raw['records'][1]['result']['seconds']) == 12
     text = (tmp_path / 'report.md').read_text()
     assert '| toy_sgd | arsam |' in text and 'device' in text
     assert (tmp_path / 'plots' / 'toy_sgd_metric.png').stat().st_size > 0

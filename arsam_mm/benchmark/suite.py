@@ -198,7 +198,7 @@ def run_suite(configs: List[str],
                                     result=result))
                 records_path.write_text(json.dumps(
                     dict(command=command, environment=env,
-                         settings=settings, records=records), indent=1))
+                         settings=settings, records=records)))
     return write_report(str(out), command=command)
 
 
@@ -206,10 +206,10 @@ def write_report(work_dir: str, command: Optional[str] = None
                  ) -> Dict[str, Any]:
     """Aggregate ``<work_dir>/records.json`` and write the report.
 
-    Writes ``report.json`` (environment, settings, rows and every raw
-    record), ``report.md`` and the plots. The environment (date, machine,
-    versions) is the one recorded when the runs started, with the devices
-    the runs reported.
+    Writes ``report.json`` (environment, settings, rows and gains; the
+    raw records stay in ``records.json``), ``report.md`` and the plots.
+    The environment (date, machine, versions) is the one recorded when the
+    runs started, with the devices the runs reported.
 
     Args:
         work_dir (str): A suite's work dir.
@@ -240,10 +240,10 @@ def write_report(work_dir: str, command: Optional[str] = None
     gains = recovered_gain(rows)
     text = _markdown(rows, gains, env, command, settings, plots, out)
     report = dict(environment=env, command=command, settings=settings,
-                  rows=rows, recovered_gain=gains, records=records)
+                  rows=rows, recovered_gain=gains, records=RECORDS_FILE)
     (out / 'report.json').write_text(json.dumps(report, indent=1))
     (out / 'report.md').write_text(text)
-    report['markdown'] = text
+    report.update(records=records, markdown=text)
     report['paths'] = [str(out / 'report.json'), str(out / 'report.md')] + [
         str(p) for p in plots]
     return report

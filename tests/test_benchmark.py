@@ -240,3 +240,16 @@ def test_recovered_gain_skips_tasks_without_metric():
     for r in recs:
         r['result']['evals'] = []
     assert recovered_gain(aggregate(recs, skip=0)) == {}
+
+
+def test_metric_curves_average_the_seeds():
+    from arsam_mm.benchmark.plots import _curves
+    runs = [_record('t', 'sam', s, [1.0] * 4, [1] * 4, m)
+            for s, m in enumerate((90, 92, 97))]
+    mean, y, sd = _curves(runs, 'accuracy/top1')
+    assert list(mean['iter']) == [2, 4]
+    assert list(mean['train_seconds']) == [2.0, 4.0]
+    assert y == pytest.approx([92, 93])
+    assert sd == pytest.approx([math.sqrt(13)] * 2)  # sample sd, as tables
+    _, _, sd = _curves(runs[:1], 'accuracy/top1')
+    assert list(sd) == [0.0, 0.0]

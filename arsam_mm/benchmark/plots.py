@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import matplotlib
+import numpy as np
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
@@ -17,39 +18,85 @@ _COLORS = dict(base='tab:gray', sam='tab:red', arsam='tab:blue',
                periodic='tab:green')
 
 
+def _curves(runs: List[Dict[str, Any]], key: str):
+    """Mean over seeds, per validation, of wall-clock, gradient
+    evaluations, iteration and metric, and the metric's sample standard
+    deviation."""
+    evals = [r['result']['evals'] for r in runs]
+    n = min(len(e) for e in evals)
+    mean = {}
+    for field in ('train_seconds', 'grad_evals', 'iter'):
+        mean[field] = np.array([[e[i][field] for i in range(n)]
+                                for e in evals], dtype=float).mean(0)
+    ys = np.array([[e[i]['metrics'].get(key, np.nan) for i in range(n)]
+                   for e in evals], dtype=float)
+    sd = ys.std(0, ddof=1) if len(runs) > 1 else np.zeros(n)
+    return mean, ys.mean(0), sd  # sample sd, as the report's table
+
+
+def _plot_metric(task: str, records: List[Dict[str, Any]], key: str,
+                 path: Path) -> None:
+    """Metric vs wall-clock, vs gradient evaluations, and (zoomed) over the
+    second half of the run: mean over seeds with a band of +- one standard
+    deviation, each seed faint."""
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    late = []
+    for optimizer in dict.fromkeys(r['optimizer'] for r in records):
+        runs = [r for r in records if r['optimizer'] == optimizer
+                and r['result']['evals']]
+        if not runs:
+            continue
+        color = _COLORS.get(optimizer)
+        interval = runs[0].get('interval')
+        label = (f'periodic (k={interval})'
+                 if optimizer == 'periodic' and interval else optimizer)
+        label += f' ({len(runs)} seed{"s" if len(runs) > 1 else ""})'
+        mean, y, sd = _curves(runs, key)
+        half = mean['iter'] >= mean['iter'][-1] / 2
+        late += list(y[half] - sd[half]) + list(y[half] + sd[half])
+        for ax, field in zip(axes, ('train_seconds', 'grad_evals', 'iter')):
+            ax.plot(mean[field], y, marker='o', markersize=3, color=color,
+                    label=label)
+            ax.fill_between(mean[field], y - sd, y + sd, color=color,
+                            alpha=0.15, linewidth=0)
+            if len(runs) > 1 and field != 'iter':
+                for r in runs:
+                    ev = r['result']['evals']
+                    ax.plot([e[field] for e in ev],
+                            [e['metrics'].get(key) for e in ev],
+                            color=color, alpha=0.2, linewidth=0.8)
+    for ax, xlabel in zip(axes, ('training wall-clock (s)',
+                                 'gradient evaluations',
+                                 'iteration (second half, zoomed)')):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+    late = [v for v in late if np.isfinite(v)]
+    if late:
+        low, high = min(late), max(late)
+        pad = max(0.1 * (high - low), 1e-3 * max(abs(high), 1.0))
+        axes[2].set_ylim(low - pad, high + pad)
+        axes[2].set_xlim(left=min(
+            [r['result']['evals'][-1]['iter'] for r in records
+             if r['result']['evals']]) / 2)
+    axes[2].legend(fontsize=7)
+    fig.suptitle(f'{task}: {key}, mean over seeds (band: +- 1 sd)')
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot_task(task: str, records: List[Dict[str, Any]],
               out_dir: Path) -> List[Path]:
     """Write the plots of one task; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    key = None
-    for rec in records:
-        res = rec['result']
-        key = key or metric_key(res['evals'])
-        if not res['evals'] or key is None:
-            continue
-        xs_t = [e['train_seconds'] for e in res['evals']]
-        xs_g = [e['grad_evals'] for e in res['evals']]
-        ys = [e['metrics'].get(key) for e in res['evals']]
-        label = f"{rec['optimizer']} (seed {rec['seed']})"
-        color = _COLORS.get(rec['optimizer'])
-        axes[0].plot(xs_t, ys, marker='o', color=color, label=label,
-                     alpha=0.8)
-        axes[1].plot(xs_g, ys, marker='o', color=color, label=label,
-                     alpha=0.8)
-    axes[0].set_xlabel('training wall-clock (s)')
-    axes[1].set_xlabel('gradient evaluations')
-    for ax in axes:
-        ax.set_ylabel(key or 'metric')
-        ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=7)
-    fig.suptitle(f'{task}: {key} vs cost')
-    fig.tight_layout()
-    path = out_dir / f'{task}_metric.png'
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    paths.append(path)
+    key = next((metric_key(r['result']['evals']) for r in records
+                if r['result']['evals']), None)
+    if key is not None:
+        path = out_dir / f'{task}_metric.png'
+        _plot_metric(task, records, key, path)
+        paths.append(path)
 
     arsam = [r for r in records if r['optimizer'] == 'arsam']
     if arsam:

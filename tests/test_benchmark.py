@@ -102,7 +102,7 @@ def test_recovered_gain_of_periodic_and_its_table():
         _record('t', 'periodic', 0, [2, 1, 2, 1], [1, 0, 1, 0], 84,
                 interval=2),
         _record('u', 'base', 0, [1] * 4, [0] * 4, 50),
-        _record('u', 'sam', 0, [2] * 4, [1] * 4, 50),
+        _record('u', 'sam', 0, [2] * 4, [1] * 4, 49),
         _record('u', 'arsam', 0, [1] * 4, [0] * 4, 52),
     ]
     gains = recovered_gain(aggregate(recs, skip=0))
@@ -110,12 +110,12 @@ def test_recovered_gain_of_periodic_and_its_table():
     assert t['periodic_gain'] == 4 and t['periodic_share'] == 0.4
     assert t['periodic_share_per_extra_eval'] == pytest.approx(0.8)
     assert t['share_per_extra_eval'] == pytest.approx(1.4)
-    u = gains['u']  # no SAM gain, no extra evaluation: undefined, not 0
+    u = gains['u']  # SAM loses, no extra evaluation: undefined, not < 0
     assert math.isnan(u['share']) and math.isnan(u['share_per_extra_eval'])
     lines = gain_table(gains).splitlines()
     assert lines[2] == ('| t | 10.0000 | 7.0000 | 0.70 | 1.40 | 4.0000 | '
                         '0.40 | 0.80 |')
-    assert lines[3] == '| u | 0.0000 | 2.0000 | - | - | - | - | - |'
+    assert lines[3] == '| u | -1.0000 | 2.0000 | - | - | - | - | - |'
 
 
 def test_suite_end_to_end_on_toy(tmp_path, monkeypatch):

@@ -107,7 +107,9 @@ def recovered_gain(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
         dict: Per task ``sam_gain``, ``arsam_gain``, ``share``,
         ``share_per_extra_eval`` and, with a ``periodic`` row,
         ``periodic_gain``, ``periodic_share`` and
-        ``periodic_share_per_extra_eval`` (NaN where undefined).
+        ``periodic_share_per_extra_eval``. A share is NaN (undefined) where
+        SAM does not beat the base optimizer, and per extra evaluation where
+        the method adds none.
     """
     result = {}
     for task in dict.fromkeys(r['task'] for r in rows):
@@ -125,7 +127,7 @@ def recovered_gain(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
                 continue
             kept = row['metric_mean'] - base
             extra = row['grad_evals_per_iter'] - 1
-            share = kept / gain if gain else math.nan
+            share = kept / gain if gain > 0 else math.nan
             entry[f'{name}_gain'] = kept
             entry[f'{prefix}share'] = share
             entry[f'{prefix}share_per_extra_eval'] = (

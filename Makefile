@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 QUIET := grep -v 'is ignored: it is neither a file nor a directory' || true
 PYTEST_ARGS ?=
 
-.PHONY: env test test-all bench data clean
+.PHONY: env test test-all bench data devsite wheels312 clean
 
 # Built-in data of the quick configs (tools/generate_data.py); each
 # generator writes arsam_mm_meta.json last, which serves as the stamp.
@@ -46,6 +46,18 @@ data: $(QUICK_DATA)
 
 bench: env data
 	$(BIN)/python tools/benchmark.py --quick --work-dir work_dirs/benchmark/quick
+
+# What the scripts in tools/device/ carry to a lent GPU machine (Python
+# 3.12, its own torch, no network): pure-Python packages copied from .venv
+# for gpu_checks.sh, cp312 wheels for gpu_bench.sh.
+DEVSITE_PACKAGES := mmengine addict yapf yapf_third_party termcolor platformdirs
+devsite: env
+	rm -rf build/_devsite && mkdir -p build/_devsite
+	site=$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+	for p in $(DEVSITE_PACKAGES); do cp -r "$$site/$$p" build/_devsite/; done
+
+wheels312: env
+	bash tools/device/fetch_wheels312.sh build/wheels312
 
 clean:
 	rm -rf $(VENV)

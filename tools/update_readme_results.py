@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 REPORTS = [
     ('Label noise: 30%-noisy UCI digits, no Cutout, 3600 iterations, '
      'rho 0.1 (CPU)', 'reports/label_noise'),
+    ("The same, ARSAM with the authors' window of 50 (CPU)",
+     'reports/label_noise_window50'),
     ('Accuracy on noisy UCI digits, 600 iterations (CPU)',
      'reports/accuracy'),
     ('Accuracy on noisy UCI digits, 2400 iterations, rho 0.1 (CPU)',

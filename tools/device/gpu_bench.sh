@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Segmentation and pose benchmarks on a lent GPU machine (no network there).
-# Wheels for its Python (3.12) travel in build/wheels312 (downloaded here
-# with `pip download --python-version 3.12 --only-binary=:all: ...`, see
-# NOTES.md); xtcocotools is built there from its sdist.
+# Wheels for its Python (3.12) travel in build/wheels312 (`make wheels312`
+# here, then carry build/wheels312); xtcocotools is built there from its
+# sdist.
 # Usage on the device, from the repo root: bash tools/device/gpu_bench.sh
 # Every finished run lands in $OUT/seg_pose/records.json at once. If a
 # session ran out of device time, commit what came back to

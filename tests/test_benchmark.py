@@ -253,3 +253,11 @@ def test_metric_curves_average_the_seeds():
     assert sd == pytest.approx([math.sqrt(13)] * 2)  # sample sd, as tables
     _, _, sd = _curves(runs[:1], 'accuracy/top1')
     assert list(sd) == [0.0, 0.0]
+
+
+def test_default_arsam_scales_with_the_run():
+    from arsam_mm.benchmark.suite import default_arsam
+    assert default_arsam(30) == dict(window=4, warmup_iters=1)
+    assert default_arsam(3600) == dict(window=24, warmup_iters=54)
+    # the authors' 200 CIFAR epochs of 391 iterations: window 50, 3 epochs
+    assert default_arsam(200 * 391) == dict(window=50, warmup_iters=1173)

@@ -59,7 +59,8 @@ def parse_args() -> argparse.Namespace:
                         help='SAM, ARSAM and periodic radius (default 0.05)')
     parser.add_argument('--arsam', nargs='+', action=DictAction,
                         help='ARSAMOptimWrapper arguments, e.g. window=10 '
-                        '(default: window iters/10, warmup_iters iters/20)')
+                        '(default: window iters/150 within [4, 50], '
+                        'warmup_iters 1.5%% of iters)')
     parser.add_argument('--target', nargs='+', action=DictAction,
                         help='metric to reach per task, e.g. TASK=0.5')
     parser.add_argument('--work-dir', default='work_dirs/benchmark')

@@ -20,6 +20,8 @@ REPORTS = [
      'rho 0.1 (CPU)', 'reports/label_noise'),
     ("The same, ARSAM with the authors' window of 50 (CPU)",
      'reports/label_noise_window50'),
+    ('The same, ARSAM with a window of 10 (CPU)',
+     'reports/label_noise_window10'),
     ('Accuracy on noisy UCI digits, 600 iterations (CPU)',
      'reports/accuracy'),
     ('Accuracy on noisy UCI digits, 2400 iterations, rho 0.1 (CPU)',

@@ -91,16 +91,18 @@ def _settings(configs, optimizers, iters, repeats, evals, skip, rho, arsam,
 _RUN_SETTINGS = ('iters', 'evals', 'rho', 'arsam', 'cfg_options')
 
 
-def _resumed_records(path: Path, settings: Dict[str, Any]) -> List[Dict]:
+def _resumed(path: Path, settings: Dict[str, Any]) -> Dict[str, Any]:
+    """The saved ``records.json`` of a suite to resume, checked against the
+    settings that change the runs; empty when there is none."""
     if not path.exists():
-        return []
+        return {}
     saved = json.loads(path.read_text())
     for name in _RUN_SETTINGS:
         if saved['settings'].get(name) != settings[name]:
             raise ValueError(
                 f'cannot resume {path}: {name} was '
                 f"{saved['settings'].get(name)!r}, now {settings[name]!r}")
-    return saved['records']
+    return saved
 
 
 def _periodic_interval(records: List[Dict[str, Any]], task: str,
@@ -175,9 +177,9 @@ def run_suite(configs: List[str],
     out = Path(work_dir)
     (out / 'logs').mkdir(parents=True, exist_ok=True)
     records_path = out / RECORDS_FILE
-    records = _resumed_records(records_path, settings) if resume else []
-    env = (json.loads(records_path.read_text())['environment']
-           if records else environment())
+    saved = _resumed(records_path, settings) if resume else {}
+    records = saved.get('records', [])
+    env = saved['environment'] if records else environment()
     done = {(r['task'], r['optimizer'], r['seed']) for r in records}
     for config in configs:
         task = Path(config).stem

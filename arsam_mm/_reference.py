@@ -71,8 +71,11 @@ class ReferenceSchedule:
         return max(-1.0, min(1.0, change))
 
     def add_record(self, a: float, g: float) -> None:
+        if math.isnan(a) or math.isinf(a) or math.isnan(g) or \
+                math.isinf(g) or g <= 0:
+            return  # no sample from a failed step or a zero gradient
         self.a_values.append(a)
-        self.r_values.append(a / g if g > 0 else 0.0)
+        self.r_values.append(a / g)
         self.s_values.append(self.spread())
 
     def decide(self) -> Tuple[bool, float]:

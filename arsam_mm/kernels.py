@@ -19,7 +19,7 @@ from torch import Tensor
 
 __all__ = [
     'default_foreach', 'global_norm', 'perturb_', 'restore_', 'psf_',
-    'mix_', 'scale_', 'copy_', 'zero_'
+    'mix_', 'scale_', 'copy_', 'zero_', 'fallback_'
 ]
 
 TensorList = Sequence[Tensor]
@@ -266,3 +266,19 @@ def zero_(tensors: TensorList, foreach: Optional[bool] = None) -> None:
     else:
         for t in tensors:
             t.zero_()
+
+
+def fallback_(grads: TensorList, kept: TensorList, ok: Tensor) -> None:
+    """In place ``grads <- grads if ok else kept``, decided on the device.
+
+    Used after pass 2: when ``g_s`` is not finite the step falls back to the
+    first-pass gradient ``g`` without the host reading ``ok``. (torch has no
+    foreach ``where``; one kernel per tensor, on SAM steps only.)
+
+    Args:
+        grads (Sequence[Tensor]): ``g_s``, overwritten.
+        kept (Sequence[Tensor]): ``g``, same shapes.
+        ok (Tensor): 0-d bool on the device.
+    """
+    for g, k in zip(grads, kept):
+        torch.where(ok.to(g.device), g, k, out=g)

@@ -36,13 +36,22 @@ ARSAM's abstract (see ``DESIGN.md`` section 2.2):
    SAM step, mixes the stored PSF with weight ``beta ** k`` while
    ``k <= max_reuse_steps`` and with weight 0 (a plain base step) after.
 
-The first window after warm-up: with ``n = 1`` its single SAM step falls at a
-uniformly random position (``p = 1 / K``, forced at the end), so up to K - 1
-iterations may pass without one, and after ``max_reuse_steps`` of them the
-steps are plain base steps. The predecessor code shows the same behaviour; it
-is kept deliberately, because starting from the cheapest count and letting
-the statistics raise it is the method's premise; use a longer warm-up or a
-smaller ``window`` to shorten that stretch (quick configs do).
+A sample whose PSF or gradient norm is not finite (a failed pass 2, e.g. an
+fp16 overflow) or whose gradient norm is 0 is not kept: it carries no ratio,
+and a 0 in the sorted history would inflate the spread. ``window`` must be
+at least ``2 * num_blocks``, otherwise every block of the spread holds one
+value at most, ``s`` is identically 0 and ``alpha[1]`` does nothing.
+
+The first window after warm-up: with ``n = 1`` each iteration is a SAM step
+with probability ``1 / K`` until one is taken, and the step is forced at the
+window's last iteration if none was; that happens with probability
+``(1 - 1/K) ** (K - 1)``, about 37% for K = 50, so the position is not
+uniform. Up to K - 1 iterations may pass without a SAM step, and after
+``max_reuse_steps`` of them the steps are plain base steps. (The
+predecessor vSAM's code takes no SAM step at all in that window.) Starting
+from the cheapest count and letting the statistics raise it is the method's
+premise; use a longer warm-up or a smaller ``window`` to shorten that
+stretch (the quick configs do).
 
 Statistics reach the host without stalling the device: ``record`` starts a
 non-blocking copy and the values are read at the next window boundary, when
@@ -59,7 +68,7 @@ from torch import Tensor
 
 __all__ = [
     'StepPlan', 'StepSchedule', 'PeriodicSchedule', 'ARSAMSchedule',
-    'block_spread', 'mean_relative_change'
+    'block_spread', 'derive_seed', 'mean_relative_change'
 ]
 
 
@@ -141,6 +150,26 @@ class PeriodicSchedule(StepSchedule):
         self.iter = int(state['iter'])
 
 
+def derive_seed(base: int) -> int:
+    """A schedule seed from a run's seed, decorrelated from it.
+
+    One round of SplitMix64's finaliser: the schedule's generator does not
+    replay the stream that torch's global generator draws from the same
+    seed.
+
+    Args:
+        base (int): E.g. ``torch.initial_seed()``.
+
+    Returns:
+        int: A seed in ``[0, 2**63)``.
+    """
+    mask = (1 << 64) - 1
+    z = (base + 0x9E3779B97F4A7C15) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return (z ^ (z >> 31)) >> 1
+
+
 def block_spread(values: Sequence[float], num_blocks: int) -> float:
     """Mean over blocks of the variance of the sorted values.
 
@@ -187,7 +216,9 @@ class ARSAMSchedule(StepSchedule):
         warmup_iters (int): Leading iterations that are all SAM steps.
             Defaults to 0.
         window (int): Window length K. Defaults to 50.
-        num_blocks (int): Blocks B of the spread statistic. Defaults to 5.
+        num_blocks (int, optional): Blocks B of the spread statistic; at
+            most ``window // 2``. Defaults to None: the authors' 5, or
+            ``window // 2`` for windows shorter than 10.
         max_sam_ratio (float): Upper bound of ``n / K``, in (0, 1].
             Defaults to 0.8.
         alpha (tuple[float, float]): Gains of the ratio and spread changes.
@@ -198,8 +229,12 @@ class ARSAMSchedule(StepSchedule):
         stat_tensors (int): Number N of trailing parameter tensors the
             statistics cover. Defaults to 10.
         seed (int, optional): Seed of the schedule's generator. Defaults to
-            None: drawn from torch's default generator (which mmengine seeds
-            identically on every rank).
+            None: derived from ``torch.initial_seed()`` (which mmengine sets
+            identically on every rank) without drawing from torch's global
+            generator, so building the schedule does not change the random
+            numbers that follow it (weight initialisation, data order): a
+            run with ARSAM starts from the same weights as one with SGD or
+            SAM under the same seed.
     """
 
     reuses_psf = True
@@ -208,7 +243,7 @@ class ARSAMSchedule(StepSchedule):
     def __init__(self,
                  warmup_iters: int = 0,
                  window: int = 50,
-                 num_blocks: int = 5,
+                 num_blocks: Optional[int] = None,
                  max_sam_ratio: float = 0.8,
                  alpha: Tuple[float, float] = (0.13, 0.13),
                  beta: float = 0.7,
@@ -217,7 +252,16 @@ class ARSAMSchedule(StepSchedule):
                  seed: Optional[int] = None) -> None:
         self.warmup_iters = _check_int('warmup_iters', warmup_iters, 0)
         self.window = _check_int('window', window, 1)
+        if num_blocks is None:
+            num_blocks = max(1, min(5, self.window // 2))
         self.num_blocks = _check_int('num_blocks', num_blocks, 1)
+        if self.window >= 2 and self.window < 2 * self.num_blocks:
+            raise ValueError(
+                f'window ({window}) must be at least 2 * num_blocks '
+                f'({2 * num_blocks}): with fewer values than two per block '
+                'the spread statistic is always 0 and alpha[1] has no '
+                f'effect; use num_blocks <= {max(1, window // 2)} or a '
+                'longer window')
         self.max_sam_ratio = _check_float('max_sam_ratio', max_sam_ratio)
         if not 0 < self.max_sam_ratio <= 1:
             raise ValueError(
@@ -234,7 +278,7 @@ class ARSAMSchedule(StepSchedule):
                                           0)
         self.stat_tensors = _check_int('stat_tensors', stat_tensors, 1)
         if seed is None:
-            seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))
+            seed = derive_seed(torch.initial_seed())
         self.seed = _check_int('seed', seed, 0)
         self.generator = torch.Generator(device='cpu')
         self.generator.manual_seed(self.seed)
@@ -279,8 +323,10 @@ class ARSAMSchedule(StepSchedule):
         self._pending.clear()
 
     def _push(self, a: float, g: float) -> None:
+        if not (math.isfinite(a) and math.isfinite(g) and g > 0):
+            return  # a failed SAM step or a zero gradient: no sample
         self.a_hist.append(a)
-        self.r_hist.append(a / g if g > 0 and math.isfinite(g) else 0.0)
+        self.r_hist.append(a / g)
         self.s_hist.append(block_spread(self.a_hist, self.num_blocks))
 
     def _update_count(self) -> None:

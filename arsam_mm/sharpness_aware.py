@@ -19,26 +19,41 @@ keeps its own small state beside it. One iteration is::
 PyTorch loops; the mmengine optimizer wrappers call the pieces.
 
 Memory beyond the base optimizer: one parameter-sized buffer per parameter.
-With a reusing schedule (ARSAM) it holds ``g`` during pass 2 and the PSF
+It holds ``g`` during pass 2 and, with a reusing schedule (ARSAM), the PSF
 ``v = g_s - g`` afterwards; the perturbation ``e = scale * g`` is recomputed
-from it, bit-identically, to restore the weights. Without reuse (SAM) it
-holds ``e``. A transient second copy exists only while the weights are
-restored (after pass 2's backward, when activations are freed), so the peak
-of ARSAM equals SAM's. Restoring subtracts the very ``e`` that was added:
-``(w + e) - e`` equals ``w`` up to one rounding of the perturbed value, as in
-the common SAM implementations.
+from it, bit-identically, to restore the weights. ASAM (``adaptive=True``)
+keeps ``e = scale * w**2 * g`` instead, because ``w`` is perturbed when the
+weights are restored. A transient second copy exists only while the weights
+are restored (after pass 2's backward, when activations are freed), so the
+peak of ARSAM equals SAM's. Restoring subtracts the very ``e`` that was
+added: ``(w + e) - e`` equals ``w`` up to one rounding of the perturbed
+value, as in the common SAM implementations.
 
-Non-finite first-pass gradients make the perturbation scale 0 (weights
-restored, no host sync); :meth:`perturb` returns the device flag, and a
-non-finite PSF is stored as zeros so it never poisons reuse steps.
+Non-finite gradients, decided on the device (no host sync):
+
+* Pass 1 not finite: the perturbation scale is 0 (the weights are not
+  moved); :meth:`perturb` returns the device flag.
+* Pass 2 not finite (the loss is finite at ``w`` but not at ``w + e``): the
+  step falls back to a plain base-optimizer step with ``g`` (without a loss
+  scaler; with one, the gradients stay non-finite so the scaler skips the
+  step and lowers its scale, as for any overflow). ASAM cannot recompute
+  ``g`` and skips the update instead, which needs one host read on its SAM
+  steps (:attr:`skip_update`).
+* Either way the stored PSF becomes zeros, the schedule's statistics do not
+  record the step, and it is not counted as a SAM step (:attr:`sam_steps`
+  folds the device flags when it is read; mmengine reads the loss on the
+  host every iteration anyway, so the wrappers' logging costs no extra
+  wait). It still cost two gradient evaluations (:attr:`grad_evals`).
 """
+import contextlib
 import math
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from . import kernels as K
+from .pass_context import frozen_batchnorm, replay_rng, rng_state
 from .schedule import PeriodicSchedule, StepPlan, StepSchedule
 
 __all__ = ['SharpnessAware']
@@ -108,7 +123,12 @@ class SharpnessAware:
             _check_rho(group['rho'])
 
         self.iters = 0
-        self.sam_steps = 0
+        self.passes = 0
+        self._sam_runs = 0
+        self._sam_failed = 0
+        self._failed_flags: List[Tensor] = []
+        #: True when ASAM's pass 2 was not finite: skip this update.
+        self.skip_update = False
         self.plan = StepPlan(sam=False)
         #: Per-parameter buffer, keyed by flat index in optimizer order.
         self._buffers: Dict[int, Tensor] = {}
@@ -132,8 +152,27 @@ class SharpnessAware:
 
     @property
     def grad_evals(self) -> int:
-        """Forward-backward passes over the iteration batch so far."""
-        return self.iters + self.sam_steps
+        """Forward-backward passes over the iteration batch so far: one per
+        iteration, plus one per second pass actually run."""
+        return self.passes
+
+    @property
+    def sam_steps(self) -> int:
+        """Iterations whose update used the SAM gradient ``g_s``.
+
+        Second passes that were skipped (AMP, non-finite pass 1) or whose
+        gradients were not finite do not count. Reading it folds the pending
+        device flags (a host wait on CUDA; see the module doc).
+        """
+        if self._failed_flags:
+            self._sam_failed += sum(int(f) for f in self._failed_flags)
+            self._failed_flags.clear()
+        return self._sam_runs - self._sam_failed
+
+    @property
+    def sam_fraction(self) -> float:
+        """:attr:`sam_steps` over iterations so far (0 before any)."""
+        return self.sam_steps / self.iters if self.iters else 0.0
 
     def _entries(self) -> List[_Entry]:
         """Parameters with a gradient, in optimizer order."""
@@ -168,8 +207,8 @@ class SharpnessAware:
         """
         self.plan = self.schedule.plan()
         self.iters += 1
-        if self.plan.sam:
-            self.sam_steps += 1
+        self.passes += 1
+        self.skip_update = False
         return self.plan
 
     @torch.no_grad()
@@ -187,6 +226,8 @@ class SharpnessAware:
         """
         if self.perturbed:
             raise RuntimeError('perturb() called twice without restore()')
+        self.passes += 1
+        self._sam_runs += 1
         entries = self._entries()
         self._active = entries
         if not entries:
@@ -224,24 +265,29 @@ class SharpnessAware:
             if inv is not None:  # applied to scaled gradients
                 scale = scale * inv.to(norm.device)
             self._scales[gi] = scale
-            if self.reuses_psf:
+            if not self.adaptive:
                 K.copy_(bufs, gs, foreach=self.foreach)  # keep g
             K.perturb_(ps, gs, scale, self.adaptive, foreach=self.foreach)
-            if not self.reuses_psf:
+            if self.adaptive:
                 K.copy_(bufs, gs, foreach=self.foreach)  # keep e
         K.zero_(grads, foreach=self.foreach)
         self._finite = finite
         return finite
 
     @torch.no_grad()
-    def restore(self, grad_scale: Optional[Tensor] = None) -> None:
-        """After pass 2: restore the weights; grads hold ``g_s``.
+    def restore(self, grad_scale: Optional[Tensor] = None) -> Tensor:
+        """After pass 2: restore the weights; grads hold the update's
+        gradient.
 
-        With a reusing schedule also stores ``v = g_s - g`` (unscaled, zeros
-        if not finite) and records the statistics.
+        That is ``g_s``, or ``g`` when either pass was not finite (see the
+        module doc). With a reusing schedule also stores ``v = g_s - g``
+        (unscaled, zeros if not finite) and records the statistics.
 
         Args:
             grad_scale (Tensor, optional): The loss scale of both passes.
+
+        Returns:
+            Tensor: 0-d bool on the device, True when the SAM step succeeded.
         """
         if not self.perturbed:
             raise RuntimeError('restore() called without perturb()')
@@ -252,24 +298,37 @@ class SharpnessAware:
             K.restore_(
                 ps,
                 bufs,
-                self._scales[gi] if self.reuses_psf else None,
+                None if self.adaptive else self._scales[gi],
                 foreach=self.foreach)
         self._finite = None
-        if not self.reuses_psf or not self._active:
-            return
+        if not self._active:
+            return finite
         bufs = [self._buffers[i] for i, _, _ in self._active]
         grads = [p.grad for _, _, p in self._active]
+        ok = finite.to(grads[0].device) & torch.isfinite(
+            K.global_norm(grads, foreach=self.foreach))
+        self._failed_flags.append(~ok)
+        if self.adaptive:
+            # ASAM kept e, not g: skip the update (one host read).
+            if grad_scale is None and not bool(ok):
+                self.skip_update = True
+            return ok
+        if grad_scale is None:  # a loss scaler must see the overflow
+            K.fallback_(grads, bufs, ok)
+        if not self.reuses_psf:
+            return ok
         K.psf_(bufs, grads, foreach=self.foreach)
         if grad_scale is not None:
             K.scale_(bufs, 1.0 / grad_scale.float(), foreach=self.foreach)
-        psf_norm = K.global_norm(bufs, foreach=self.foreach)
-        ok = finite.to(psf_norm.device) & torch.isfinite(psf_norm)
         for buf in bufs:
             buf.masked_fill_(~ok.to(buf.device), 0)
-        self.psf_norm = torch.where(ok, psf_norm, torch.zeros_like(psf_norm))
+        psf_norm = K.global_norm(bufs, foreach=self.foreach)
+        self.psf_norm = psf_norm
         n = self.schedule.stat_tensors  # type: ignore[attr-defined]
         tail = K.global_norm(bufs[-n:], foreach=self.foreach)
-        self.schedule.record(tail, self._stat_grad_norm)
+        nan = torch.full_like(tail, math.nan)
+        self.schedule.record(torch.where(ok, tail, nan), self._stat_grad_norm)
+        return ok
 
     @torch.no_grad()
     def clear_psf(self) -> None:
@@ -296,31 +355,46 @@ class SharpnessAware:
                weight if grad_scale is None else weight * grad_scale,
                foreach=self.foreach)
 
-    def step(self, closure: Callable[[], Tensor]) -> Tensor:
+    def step(self,
+             closure: Callable[[], Tensor],
+             module: Optional[nn.Module] = None,
+             replay_random: bool = True) -> Tensor:
         """One whole iteration for plain PyTorch loops.
+
+        Pass 2 behaves as in the mmengine wrappers: with ``module`` given,
+        BatchNorm running statistics (and ``num_batches_tracked``) are left
+        as pass 1 left them, and with ``replay_random`` the global RNG is
+        replayed from the state before pass 1, so dropout draws the same
+        masks; afterwards the RNG continues as if pass 2 had drawn nothing.
 
         Args:
             closure (Callable): Computes the loss on the iteration's batch
                 and calls ``backward()``; it must not zero the gradients.
                 Called once, or twice on SAM steps (same batch).
+            module (nn.Module, optional): The model, for BatchNorm.
+            replay_random (bool): Replay the RNG in pass 2. Defaults to True.
 
         Returns:
             Tensor: The first-pass loss.
         """
         plan = self.begin()
         self.optimizer.zero_grad()
+        state = rng_state() if plan.sam and replay_random else None
         with torch.enable_grad():
             loss = closure()
         if plan.sam:
             self.perturb()
+            frozen = contextlib.nullcontext() if module is None else \
+                frozen_batchnorm(module)
             try:
-                with torch.enable_grad():
+                with torch.enable_grad(), frozen, replay_rng(state):
                     closure()
             finally:
                 self.restore()
         else:
             self.mix(plan.mix_weight)
-        self.optimizer.step()
+        if not self.skip_update:
+            self.optimizer.step()
         return loss
 
     # --- checkpointing ------------------------------------------------
@@ -330,8 +404,12 @@ class SharpnessAware:
             raise RuntimeError(
                 'state_dict() while the weights are perturbed')
         state: Dict[str, Any] = {
+            'schedule_type': type(self.schedule).__name__,
             'iters': self.iters,
-            'sam_steps': self.sam_steps,
+            'passes': self.passes,
+            'sam_runs': self._sam_runs,
+            'sam_failed': self._sam_runs - self.sam_steps,
+            'plan': (self.plan.sam, self.plan.mix_weight),
             'schedule': self.schedule.state_dict(),
         }
         if self.reuses_psf:
@@ -339,9 +417,35 @@ class SharpnessAware:
         return state
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`; the next updates continue exactly."""
+        """Restore :meth:`state_dict`; the next updates continue exactly.
+
+        Raises:
+            ValueError: When the state was written with another schedule
+                (e.g. a SAM checkpoint resumed with ARSAM), naming both.
+        """
+        kind = state.get('schedule_type')
+        if kind is None:  # written before the type was recorded
+            kind = 'ARSAMSchedule' if 'n' in state.get('schedule', {}) \
+                else 'PeriodicSchedule'
+        if kind != type(self.schedule).__name__:
+            raise ValueError(
+                f'the checkpoint\'s SAM state was written with a {kind} '
+                f'and cannot drive this {type(self.schedule).__name__}: '
+                'resume with the optimizer wrapper that wrote it, or start '
+                'from its weights only (load_from without resume)')
         self.iters = int(state['iters'])
-        self.sam_steps = int(state['sam_steps'])
+        if 'passes' in state:
+            self.passes = int(state['passes'])
+            self._sam_runs = int(state['sam_runs'])
+            self._sam_failed = int(state['sam_failed'])
+        else:  # earlier format: every planned SAM step counted
+            self._sam_runs = int(state['sam_steps'])
+            self._sam_failed = 0
+            self.passes = self.iters + self._sam_runs
+        self._failed_flags = []
+        if 'plan' in state:
+            sam, weight = state['plan']
+            self.plan = StepPlan(sam=bool(sam), mix_weight=float(weight))
         self.schedule.load_state_dict(state['schedule'])
         self._buffers = {}
         params = [

@@ -145,7 +145,8 @@ def test_arsam_resume_is_bit_identical(tmp_path):
     assert len(opt['state']) == 4
     assert all('momentum_buffer' in s for s in opt['state'].values())
     assert all(g['rho'] == 0.05 for g in opt['param_groups'])
-    assert {'iters', 'sam_steps', 'schedule', 'psf'} <= set(opt['arsam'])
+    assert {'iters', 'passes', 'sam_runs', 'schedule', 'psf',
+            'wrapper'} <= set(opt['arsam'])
     assert len(opt['arsam']['psf']) == 4
     assert opt['arsam']['schedule']['iter'] == 10
     sched = {k: c['optimizer']['arsam']['schedule'] for k, c in ckpts.items()}

@@ -11,7 +11,6 @@ arsam_optim_wrapper = dict(
     type='ARSAMOptimWrapper',
     rho=0.05,
     window=50,
-    num_blocks=5,
     max_sam_ratio=0.8,
     alpha=(0.13, 0.13),
     beta=0.7,

@@ -29,6 +29,7 @@ rank; the schedule's seed is broadcast from rank 0, so every rank takes the
 same decisions and runs the same collectives, and weights stay bit-identical.
 """
 import contextlib
+import logging
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import torch
@@ -39,9 +40,10 @@ from mmengine.optim import OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 from torch import nn
 
+from ...pass_context import frozen_batchnorm, replay_rng, rng_state
 from ...schedule import ARSAMSchedule, PeriodicSchedule, StepSchedule
 from ...sharpness_aware import SharpnessAware
-from .pass_context import frozen_batchnorm, replay_rng, rng_state
+from .packed_batch import pack, unpack
 
 __all__ = ['SharpnessAwareMixin', 'SAMOptimWrapper', 'ARSAMOptimWrapper']
 
@@ -68,7 +70,11 @@ class SharpnessAwareMixin:
         self._model: Optional[nn.Module] = None
         self._batches: List[Tuple[Any, int, Any]] = []
         self._planned = False
+        self._cycle_len = 0
         self._seed_synced = False
+        #: Forward-backward passes run so far, micro-batches counted one by
+        #: one (pass 2 included).
+        self.passes = 0
 
     # --- properties used by ARSAMHook and the benchmark ---------------
     @property
@@ -109,11 +115,12 @@ class SharpnessAwareMixin:
             model (nn.Module): The training model (possibly DDP-wrapped).
         """
         self._model = model
-        if self._inner_count % self._accumulative_counts == 0:
+        if not self._planned:  # the first micro-batch of a cycle
             if not self._seed_synced:
                 self._sync_seed()
             self.sa.begin()
             self._batches.clear()
+            self._cycle_len = 0
             self._planned = True
         handle = None
         if self.sa.plan.sam:
@@ -155,13 +162,14 @@ class SharpnessAwareMixin:
                 '`optim_context(model)`: the model\'s train_step bypasses '
                 'optim_context, so the second pass cannot be run. Use an '
                 'mmengine BaseModel whose train_step is not overridden.')
-        if self.sa.plan.sam and len(self._batches) != (
-                self._inner_count % self._accumulative_counts) + 1:
+        if self.sa.plan.sam and len(self._batches) != self._cycle_len + 1:
             raise RuntimeError(
                 'the batch of this micro-step was not captured: the model '
                 'must call its data_preprocessor inside optim_context')
         loss = self.scale_loss(loss)  # type: ignore[attr-defined]
         self.backward(loss)  # type: ignore[attr-defined]
+        self._cycle_len += 1
+        self.passes += 1
         if not self.should_update():  # type: ignore[attr-defined]
             return
         self._planned = False
@@ -170,7 +178,8 @@ class SharpnessAwareMixin:
             self._second_pass()
         elif plan.mix_weight:
             self.sa.mix(plan.mix_weight, grad_scale=self._grad_scale())
-        self.step(**(step_kwargs or {}))  # type: ignore[attr-defined]
+        if not self.sa.skip_update:
+            self.step(**(step_kwargs or {}))  # type: ignore[attr-defined]
         self.zero_grad(**(zero_kwargs or {}))  # type: ignore[attr-defined]
 
     def _second_pass(self) -> None:
@@ -196,6 +205,7 @@ class SharpnessAwareMixin:
                     finally:
                         self._inner_count = saved
                     self._backward_pass2(loss)
+                    self.passes += 1
         finally:
             self.sa.restore(grad_scale=self._grad_scale())
 
@@ -219,14 +229,50 @@ class SharpnessAwareMixin:
     # --- checkpoints --------------------------------------------------
     def state_dict(self) -> dict:
         """The base wrapper's state plus all SAM/ARSAM state under
-        ``'arsam'``."""
+        ``'arsam'``.
+
+        Saved inside a gradient-accumulation cycle (an epoch of odd length
+        with ``accumulative_counts=2``, say), it also holds the cycle: the
+        gradients accumulated so far and, on a SAM step, the kept
+        micro-batches (:mod:`.packed_batch`), so a resumed run ends with the
+        weights of the uninterrupted one. In a distributed run those
+        gradients are local to each rank and only rank 0 saves, so the cycle
+        is not kept there: the first cycle after such a resume is shorter,
+        as with mmengine's own wrappers (a warning says so).
+        """
         state = super().state_dict()  # type: ignore[misc]
-        state['arsam'] = self.sa.state_dict()
+        arsam = self.sa.state_dict()
+        arsam['wrapper'] = type(self).__name__
+        arsam['passes'] = self.passes
+        if self._planned and self._cycle_len:
+            distributed = is_distributed() and get_world_size() > 1
+            cycle: Dict[str, Any] = {'length': self._cycle_len}
+            if not distributed:
+                cycle['grads'] = {
+                    index: p.grad.detach().clone()
+                    for index, p in enumerate(self._params())
+                    if p.grad is not None
+                }
+                cycle['batches'] = [(pack(batch), count, state_)
+                                    for batch, count, state_ in self._batches]
+            arsam['cycle'] = cycle
+        state['arsam'] = arsam
         return state
+
+    def _params(self) -> List[torch.Tensor]:
+        return [
+            p for group in self.optimizer.param_groups
+            for p in group['params']
+        ]
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Load :meth:`state_dict`; warns for checkpoints without
-        ``'arsam'`` (the schedule then starts afresh)."""
+        ``'arsam'`` (the schedule then starts afresh).
+
+        Raises:
+            ValueError: For SAM state written by a wrapper with another
+                schedule (a SAM checkpoint resumed with ARSAM), naming it.
+        """
         state_dict = dict(state_dict)
         arsam = state_dict.pop('arsam', None)
         if arsam is None:
@@ -235,13 +281,59 @@ class SharpnessAwareMixin:
                 'state (saved by another optimizer wrapper?); the SAM '
                 'schedule and the stored PSF start afresh.',
                 logger='current',
-                level=30)
+                level=logging.WARNING)
+        else:
+            self._check_writer(arsam)
         super().load_state_dict(state_dict)  # type: ignore[misc]
         for group in self.optimizer.param_groups:
             group.setdefault('rho', self.optimizer.defaults['rho'])
-        if arsam is not None:
-            self.sa.load_state_dict(arsam)
-            self._seed_synced = True
+        if arsam is None:
+            return
+        self.sa.load_state_dict(arsam)
+        self._seed_synced = True
+        self.passes = int(arsam.get('passes', self.sa.grad_evals))
+        self._load_cycle(arsam.get('cycle'))
+
+    def _check_writer(self, arsam: Dict[str, Any]) -> None:
+        mine = type(self.sa.schedule).__name__
+        theirs = arsam.get('schedule_type')
+        if theirs is None:
+            theirs = 'ARSAMSchedule' if 'n' in arsam.get('schedule', {}) \
+                else 'PeriodicSchedule'
+        if theirs != mine:
+            writer = arsam.get(
+                'wrapper', 'a wrapper with a ' + theirs.replace(
+                    'Schedule', '') + ' schedule')
+            raise ValueError(
+                f'cannot resume {type(self).__name__} from this checkpoint: '
+                f'its SAM state was written by {writer}. Resume with '
+                f'optim_wrapper.type={writer!r}, or start from its weights '
+                'only (load_from=CKPT, resume=False)')
+
+    def _load_cycle(self, cycle: Optional[Dict[str, Any]]) -> None:
+        """Continue an accumulation cycle the checkpoint was saved in."""
+        self._planned = False
+        self._batches = []
+        self._cycle_len = 0
+        if not cycle:
+            return
+        if 'grads' not in cycle:
+            print_log(
+                f'{type(self).__name__}: the checkpoint was saved inside a '
+                'gradient-accumulation cycle of a distributed run; its '
+                'partial gradients were not kept, so the first cycle after '
+                'resuming is shorter (as with mmengine\'s OptimWrapper).',
+                logger='current',
+                level=logging.WARNING)
+            return
+        params = self._params()
+        for index, grad in cycle['grads'].items():
+            param = params[int(index)]
+            param.grad = grad.to(device=param.device, dtype=param.dtype)
+        self._batches = [(unpack(batch), count, state_)
+                         for batch, count, state_ in cycle['batches']]
+        self._cycle_len = int(cycle['length'])
+        self._planned = True
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -287,7 +379,9 @@ class ARSAMOptimWrapper(SharpnessAwareMixin, OptimWrapper):
             ``ARSAMHook(warmup_epochs=...)`` or ``(warmup_ratio=...)`` sets it
             from the run length instead. Defaults to 0.
         window (int): Window length K. Defaults to 50.
-        num_blocks (int): Blocks of the spread statistic. Defaults to 5.
+        num_blocks (int, optional): Blocks of the spread statistic, at most
+            ``window // 2``. Defaults to None: 5, or ``window // 2`` for
+            windows shorter than 10.
         max_sam_ratio (float): Largest SAM-step share of a window, (0, 1].
             Defaults to 0.8.
         alpha (tuple[float, float]): Gains of the ratio and spread changes.
@@ -306,7 +400,7 @@ class ARSAMOptimWrapper(SharpnessAwareMixin, OptimWrapper):
                  rho: float = 0.05,
                  warmup_iters: int = 0,
                  window: int = 50,
-                 num_blocks: int = 5,
+                 num_blocks: Optional[int] = None,
                  max_sam_ratio: float = 0.8,
                  alpha: Tuple[float, float] = (0.13, 0.13),
                  beta: float = 0.7,

@@ -1,9 +1,13 @@
-"""Context managers that make pass 2 see what pass 1 saw."""
+"""Context managers that make pass 2 see what pass 1 saw, torch only.
+
+Used by :meth:`arsam_mm.SharpnessAware.step` (plain loops) and by the
+mmengine optimizer wrappers alike.
+"""
 import contextlib
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 __all__ = ['frozen_batchnorm', 'rng_state', 'replay_rng']
@@ -12,28 +16,35 @@ __all__ = ['frozen_batchnorm', 'rng_state', 'replay_rng']
 @contextlib.contextmanager
 def frozen_batchnorm(module: nn.Module) -> Iterator[None]:
     """BatchNorm layers normalise with batch statistics as usual but leave
-    their running statistics and ``num_batches_tracked`` untouched.
+    their running statistics and ``num_batches_tracked`` as they were.
+
+    The statistics are saved and written back, not frozen with
+    ``momentum = 0``: an inf activation in the block would otherwise make
+    them NaN for good (``0 * inf``). They are small (two vectors per
+    layer), so the copy costs nothing next to a forward pass. Works for any
+    depth of BatchNorm layers, SyncBN included, and for ``momentum=None``
+    (cumulative averages).
 
     Args:
-        module (nn.Module): The model (any depth of BatchNorm layers, SyncBN
-            included).
+        module (nn.Module): The model.
     """
-    saved: List[tuple] = []
+    saved: List[Tuple[_BatchNorm, List[Optional[Tensor]]]] = []
     for m in module.modules():
         if isinstance(m, _BatchNorm) and m.training and \
                 m.track_running_stats:
-            count = None
-            if m.num_batches_tracked is not None:
-                count = m.num_batches_tracked.clone()
-            saved.append((m, m.momentum, count))
-            m.momentum = 0.0
+            stats = [m.running_mean, m.running_var, m.num_batches_tracked]
+            saved.append(
+                (m, [None if t is None else t.clone() for t in stats]))
     try:
         yield
     finally:
-        for m, momentum, count in saved:
-            m.momentum = momentum
-            if count is not None:
-                m.num_batches_tracked.copy_(count)
+        with torch.no_grad():
+            for m, (mean, var, count) in saved:
+                for live, kept in ((m.running_mean, mean),
+                                   (m.running_var, var),
+                                   (m.num_batches_tracked, count)):
+                    if live is not None and kept is not None:
+                        live.copy_(kept)
 
 
 def rng_state() -> Dict[str, Any]:

@@ -261,3 +261,157 @@ def test_default_arsam_scales_with_the_run():
     assert default_arsam(3600) == dict(window=24, warmup_iters=54)
     # the authors' 200 CIFAR epochs of 391 iterations: window 50, 3 epochs
     assert default_arsam(200 * 391) == dict(window=50, warmup_iters=1173)
+
+
+def _fake_runs(monkeypatch, calls=None):
+    """Replace the per-run process with a canned record (no training)."""
+    from arsam_mm.benchmark import suite
+
+    def run(spec, log_path):
+        if calls is not None:
+            calls.append(spec)
+        sam = [0] * spec['iters'] if spec['optimizer'] == 'base' else \
+            [1] * spec['iters']
+        return _record('t', spec['optimizer'], spec['seed'],
+                       [1.0] * spec['iters'], sam, 50.0)['result']
+
+    monkeypatch.setattr(suite, '_run_process', run)
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _dump_cut_short(monkeypatch):
+    """Make the next ``json.dump`` write part of its text, then fail, as a
+    process killed while writing."""
+    real = json.dump
+
+    def dump(obj, f, **kwargs):
+        f.write(json.dumps(obj, **kwargs)[:20])
+        raise _Interrupted('killed while writing')
+
+    monkeypatch.setattr(json, 'dump', dump)
+    return real
+
+
+def test_interrupted_write_keeps_the_previous_files(tmp_path, monkeypatch):
+    _fake_runs(monkeypatch)
+    kwargs = dict(iters=4, repeats=1, work_dir=str(tmp_path), evals=1,
+                  skip=0, arsam=dict(window=2, warmup_iters=1))
+    run_suite([TOY], ['base'], **kwargs)
+    records = (tmp_path / 'records.json').read_text()
+    report = (tmp_path / 'report.json').read_text()
+    # Resuming into a second seed is killed while records.json is written.
+    _dump_cut_short(monkeypatch)
+    with pytest.raises(_Interrupted):
+        run_suite([TOY], ['base'], **dict(kwargs, repeats=2), resume=True)
+    assert (tmp_path / 'records.json').read_text() == records
+    with pytest.raises(_Interrupted):
+        write_report(str(tmp_path))
+    assert (tmp_path / 'report.json').read_text() == report
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        'logs', 'plots', 'records.json', 'report.json', 'report.md']
+    monkeypatch.undo()
+    _fake_runs(monkeypatch)
+    again = run_suite([TOY], ['base'], **dict(kwargs, repeats=2),
+                      resume=True)
+    assert [r['seed'] for r in again['records']] == [0, 1]
+
+
+@pytest.mark.parametrize('text', [
+    '', '{"command": "python tools/benchmark.py", "environm', '[]',
+    '{"records": []}', '\xff\xfe'
+])
+def test_damaged_records_name_the_file(tmp_path, monkeypatch, text):
+    from arsam_mm.benchmark.records import RecordsError
+    calls = []
+    _fake_runs(monkeypatch, calls)
+    path = tmp_path / 'records.json'
+    path.write_bytes(text.encode('latin-1'))
+    with pytest.raises(RecordsError, match=f'{path} is damaged') as err:
+        write_report(str(tmp_path))
+    assert 'delete it' in str(err.value) and '--resume' in str(err.value)
+    with pytest.raises(RecordsError, match=f'{path} is damaged'):
+        run_suite([TOY], ['base'], iters=2, repeats=1,
+                  work_dir=str(tmp_path), resume=True)
+    assert not calls and path.read_bytes() == text.encode('latin-1')
+
+
+def test_cli_reports_damaged_records_without_traceback(tmp_path):
+    path = tmp_path / 'records.json'
+    path.write_text('{"command": "python tools/benchmark.py", "envir')
+    for extra in (['--report-only'],
+                  [TOY, '--resume', '--iters', '2', '--repeats', '1']):
+        out = subprocess.run(
+            [sys.executable, 'tools/benchmark.py', '--work-dir',
+             str(tmp_path)] + extra,
+            cwd=ROOT, capture_output=True, text=True)
+        assert out.returncode != 0, extra
+        assert f'{path} is damaged' in out.stderr, out.stderr
+        assert 'Traceback' not in out.stderr, out.stderr
+    assert not (tmp_path / 'runs').exists()
+
+
+def test_resume_refuses_a_changed_config(tmp_path, monkeypatch):
+    from arsam_mm.benchmark import suite
+    from arsam_mm.benchmark.records import RecordsError
+    calls, warnings = [], []
+    _fake_runs(monkeypatch, calls)
+    monkeypatch.setattr(suite, 'print_log',
+                        lambda msg, **kwargs: warnings.append(msg))
+    base = tmp_path / 'base.py'
+    base.write_text(Path(TOY).read_text())
+    config = tmp_path / 'toy_child.py'
+    config.write_text("_base_ = ['./base.py']\n")
+    kwargs = dict(iters=4, repeats=1, work_dir=str(tmp_path / 'work'),
+                  evals=1, skip=0, arsam=dict(window=2, warmup_iters=1))
+    run_suite([str(config)], ['base', 'sam'], **kwargs)
+    assert len(calls) == 2
+    records_path = tmp_path / 'work' / 'records.json'
+    saved = json.loads(records_path.read_text())
+    digests = {r['config_sha256'] for r in saved['records']}
+    assert len(digests) == 1 and len(digests.pop()) == 64
+    # A comment does not change the content; a value in a base does.
+    base.write_text('# a comment\n' + base.read_text())
+    run_suite([str(config)], ['base', 'sam'], resume=True, **kwargs)
+    assert len(calls) == 2 and not warnings
+    base.write_text(base.read_text().replace('lr=0.1', 'lr=0.2'))
+    with pytest.raises(RecordsError, match=(
+            f'content of config {config} changed since 2 of its runs')):
+        run_suite([str(config)], ['base', 'sam'], resume=True, **kwargs)
+    assert len(calls) == 2
+    assert json.loads(records_path.read_text()) == saved
+    # Records from before digests existed are kept, with a warning.
+    for r in saved['records']:
+        del r['config_sha256']
+    records_path.write_text(json.dumps(saved))
+    again = run_suite([str(config)], ['base', 'sam'], resume=True, **kwargs)
+    assert len(calls) == 2 and len(again['records']) == 2
+    assert len(warnings) == 1 and 'predate config digests' in warnings[0]
+    assert str(config) in warnings[0]
+
+
+@pytest.mark.parametrize('name', ['quick', 'label_noise'])
+def test_committed_records_still_resume_and_report(tmp_path, monkeypatch,
+                                                   name):
+    monkeypatch.chdir(ROOT)
+    calls, warnings = [], []
+    _fake_runs(monkeypatch, calls)
+    from arsam_mm.benchmark import suite
+    monkeypatch.setattr(suite, 'print_log',
+                        lambda msg, **kwargs: warnings.append(msg))
+    src = ROOT / 'reports' / name / 'records.json'
+    (tmp_path / 'records.json').write_bytes(src.read_bytes())
+    saved = json.loads(src.read_text())
+    s = saved['settings']
+    again = run_suite(s['configs'], s['optimizers'], iters=s['iters'],
+                      repeats=s['repeats'], work_dir=str(tmp_path),
+                      evals=s['evals'], skip=s['skip'], rho=s['rho'],
+                      arsam=s['arsam'], cfg_options=s['cfg_options'],
+                      targets=s['targets'], resume=True)
+    assert not calls and len(warnings) == len(s['configs'])
+    assert again['records'] == saved['records']
+    committed = json.loads(
+        (ROOT / 'reports' / name / 'report.json').read_text())
+    assert again['rows'] == committed['rows']

@@ -6,9 +6,11 @@
     python tools/benchmark.py ... --resume # keep the runs already done
     python tools/benchmark.py --work-dir DIR --report-only
 
-Every finished run is recorded in WORK_DIR/records.json at once, so an
-interrupted suite loses only the run in progress: rerun the same command
-with --resume, or render the report of what finished with --report-only.
+Every finished run is recorded in WORK_DIR/records.json at once (the file
+is replaced atomically), so an interrupted suite loses only the run in
+progress: rerun the same command with --resume, or render the report of
+what finished with --report-only. --resume refuses runs recorded with other
+settings or from a config whose content has changed since.
 
 Each (config, optimizer, seed) trains in a fresh process on the same seed,
 data and iteration budget; the report (JSON, Markdown, PNG plots) goes to
@@ -21,6 +23,7 @@ from mmengine.config import DictAction
 from rich.console import Console
 from rich.progress import Progress
 
+from arsam_mm.benchmark.records import RecordsError
 from arsam_mm.benchmark.suite import run_suite, write_report
 from arsam_mm.benchmark.variants import OPTIMIZERS
 
@@ -93,8 +96,20 @@ def show(report: dict) -> None:
 
 def main() -> None:
     args = parse_args()
+    try:
+        benchmark(args)
+    except RecordsError as err:  # a message that says what to do
+        raise SystemExit(f'error: {err}')
+
+
+def benchmark(args: argparse.Namespace) -> None:
+    """Run the suite (or only the report) that ``args`` describe."""
     if args.report_only:
-        show(write_report(args.work_dir))
+        try:
+            report = write_report(args.work_dir)
+        except FileNotFoundError as err:
+            raise SystemExit(f'error: {err}')
+        show(report)
         return
     console = Console()
     with Progress(console=console, transient=True) as progress:

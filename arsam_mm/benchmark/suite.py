@@ -1,6 +1,7 @@
 """Run a benchmark suite: every config with every optimizer and seed, each
 run in a fresh process; then aggregate, plot and write the report."""
 import json
+import logging
 import os
 import os.path as osp
 import platform
@@ -12,10 +13,16 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
+from mmengine.logging import print_log
+
 from .plots import plot_task
+from .records import RecordsError, atomic_write, config_digest, load_records
 from .report import aggregate, gain_table, markdown_table, recovered_gain
 
-__all__ = ['run_suite', 'write_report', 'environment', 'default_arsam']
+__all__ = [
+    'run_suite', 'write_report', 'environment', 'default_arsam',
+    'RecordsError'
+]
 
 
 def environment() -> Dict[str, Any]:
@@ -91,17 +98,42 @@ def _settings(configs, optimizers, iters, repeats, evals, skip, rho, arsam,
 _RUN_SETTINGS = ('iters', 'evals', 'rho', 'arsam', 'cfg_options')
 
 
-def _resumed(path: Path, settings: Dict[str, Any]) -> Dict[str, Any]:
+def _resumed(path: Path, settings: Dict[str, Any],
+             digests: Dict[str, str]) -> Dict[str, Any]:
     """The saved ``records.json`` of a suite to resume, checked against the
-    settings that change the runs; empty when there is none."""
+    settings that change the runs and against the content of the configs
+    (``digests``: :func:`config_digest` per config); empty when there is
+    none."""
     if not path.exists():
         return {}
-    saved = json.loads(path.read_text())
+    saved = load_records(path)
     for name in _RUN_SETTINGS:
         if saved['settings'].get(name) != settings[name]:
-            raise ValueError(
+            raise RecordsError(
                 f'cannot resume {path}: {name} was '
-                f"{saved['settings'].get(name)!r}, now {settings[name]!r}")
+                f"{saved['settings'].get(name)!r}, now {settings[name]!r}; "
+                'resume with the recorded value, or start over in another '
+                '--work-dir')
+    for config, digest in digests.items():
+        task = Path(config).stem
+        runs = [r for r in saved['records'] if r['task'] == task]
+        changed = [r for r in runs
+                   if r.get('config_sha256', digest) != digest]
+        if changed:
+            raise RecordsError(
+                f'cannot resume {path}: the content of config {config} '
+                f'changed since {len(changed)} of its runs were recorded '
+                f"(resolved config sha256 {changed[0]['config_sha256'][:12]}"
+                f' then, {digest[:12]} now). Restore the config, or remove '
+                f"the records of task {task!r} from {path.name} (or rerun "
+                'without --resume, which redoes every run).')
+        unknown = sum('config_sha256' not in r for r in runs)
+        if unknown:
+            print_log(
+                f'{path}: {unknown} recorded run(s) of {config} predate '
+                'config digests, so whether its content changed since '
+                'cannot be checked; they are kept.',
+                logger='current', level=logging.WARNING)
     return saved
 
 
@@ -134,7 +166,10 @@ def run_suite(configs: List[str],
     Every finished run is appended to ``<work_dir>/records.json`` at once,
     so a suite cut short loses only the run in progress: ``resume=True``
     keeps the runs recorded there and runs the rest, and
-    :func:`write_report` re-renders a report from the file alone.
+    :func:`write_report` re-renders a report from the file alone. The file
+    is replaced atomically (:func:`~.records.atomic_write`), and each run
+    records ``config_sha256``, the :func:`~.records.config_digest` of its
+    config's resolved content.
 
     Args:
         configs (list[str]): Baseline configs (their own optimizer).
@@ -156,11 +191,18 @@ def run_suite(configs: List[str],
             (and once for each run kept by ``resume``).
         resume (bool): Keep the runs already in ``records.json`` (their
             iterations, evaluations, rho, ARSAM arguments and overrides
-            must match); without it an existing file is replaced.
+            must match, and so must the content of their config where the
+            run recorded its digest; runs recorded before digests existed
+            are kept with a warning); without it an existing file is
+            replaced.
 
     Returns:
         dict: ``rows``, ``records``, ``environment``, ``markdown`` and the
         written ``paths``.
+
+    Raises:
+        RecordsError: With ``resume``, when ``records.json`` is damaged or
+            its runs do not match these settings or configs.
     """
     for name, value in (('iters', iters), ('repeats', repeats),
                         ('evals', evals)):
@@ -177,7 +219,8 @@ def run_suite(configs: List[str],
     out = Path(work_dir)
     (out / 'logs').mkdir(parents=True, exist_ok=True)
     records_path = out / RECORDS_FILE
-    saved = _resumed(records_path, settings) if resume else {}
+    digests = {config: config_digest(config) for config in configs}
+    saved = _resumed(records_path, settings, digests) if resume else {}
     records = saved.get('records', [])
     env = saved['environment'] if records else environment()
     done = {(r['task'], r['optimizer'], r['seed']) for r in records}
@@ -204,10 +247,12 @@ def run_suite(configs: List[str],
                     spec, str(out / 'logs' / f'{run_dir.name}.log'))
                 records.append(dict(task=task, optimizer=optimizer,
                                     seed=seed, interval=interval,
+                                    config_sha256=digests[config],
                                     result=result))
-                records_path.write_text(json.dumps(
-                    dict(command=command, environment=env,
-                         settings=settings, records=records)))
+                content = dict(command=command, environment=env,
+                               settings=settings, records=records)
+                atomic_write(records_path,
+                             lambda f: json.dump(content, f))
     return write_report(str(out), command=command)
 
 
@@ -227,6 +272,10 @@ def write_report(work_dir: str, command: Optional[str] = None
 
     Returns:
         dict: As :func:`run_suite`.
+
+    Raises:
+        FileNotFoundError: When ``work_dir`` holds no ``records.json``.
+        RecordsError: When it is damaged.
     """
     out = Path(work_dir)
     path = out / RECORDS_FILE
@@ -234,7 +283,7 @@ def write_report(work_dir: str, command: Optional[str] = None
         raise FileNotFoundError(
             f'work_dir {work_dir!r} holds no {RECORDS_FILE}: nothing to '
             'report')
-    saved = json.loads(path.read_text())
+    saved = load_records(path)
     records, settings = saved['records'], saved['settings']
     command = saved['command'] if command is None else command
     rows = aggregate(records, skip=settings['skip'],
@@ -250,8 +299,9 @@ def write_report(work_dir: str, command: Optional[str] = None
     text = _markdown(rows, gains, env, command, settings, plots, out)
     report = dict(environment=env, command=command, settings=settings,
                   rows=rows, recovered_gain=gains, records=RECORDS_FILE)
-    (out / 'report.json').write_text(json.dumps(report, indent=1))
-    (out / 'report.md').write_text(text)
+    atomic_write(out / 'report.json',
+                 lambda f: json.dump(report, f, indent=1))
+    atomic_write(out / 'report.md', lambda f: f.write(text))
     report.update(records=records, markdown=text)
     report['paths'] = [str(out / 'report.json'), str(out / 'report.md')] + [
         str(p) for p in plots]

@@ -3,6 +3,7 @@
 Usage::
 
     python tools/generate_data.py cityscapes --out data/cityscapes
+    python tools/generate_data.py ade20k --out data/ade/ADEChallengeData2016
     python tools/generate_data.py coco --out data/coco
     python tools/generate_data.py cifar10 --out data/cifar10
     python tools/generate_data.py cifar100 --out data/cifar100
@@ -18,7 +19,7 @@ import argparse
 import time
 from typing import Any, Dict, List, Optional
 
-from arsam_mm.data import (write_cifar, write_cityscapes,
+from arsam_mm.data import (write_ade20k, write_cifar, write_cityscapes,
                            write_coco_keypoints, write_digits)
 
 
@@ -34,7 +35,7 @@ def _size(text: str) -> List[int]:
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Write small generated data sets in the Cityscapes, '
-        'COCO keypoints and CIFAR formats (no network needed)')
+        'ADE20K, COCO keypoints and CIFAR formats (no network needed)')
     sub = parser.add_subparsers(dest='command', required=True)
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -53,6 +54,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--num-val', type=int, default=16)
     p.add_argument(
         '--size', type=_size, default=[256, 512], help='HxW (256x512)')
+
+    p = add('ade20k', 'shapes on a background, ADE20K layout')
+    p.add_argument('--num-train', type=int, default=32)
+    p.add_argument('--num-val', type=int, default=8)
+    p.add_argument(
+        '--size', type=_size, default=[256, 320], help='HxW (256x320)')
 
     p = add('coco', 'stick figures, COCO person keypoints')
     p.add_argument('--num-train', type=int, default=128, help='images')
@@ -99,6 +106,13 @@ def generate(args: argparse.Namespace) -> Dict[str, Any]:
             num_val=args.num_val,
             size=tuple(args.size),
             **common)
+    if args.command == 'ade20k':
+        return write_ade20k(
+            args.out,
+            num_train=args.num_train,
+            num_val=args.num_val,
+            size=tuple(args.size),
+            **common)
     if args.command == 'coco':
         return write_coco_keypoints(
             args.out,
@@ -128,6 +142,10 @@ def summary(command: str, record: Dict[str, Any], seconds: float) -> str:
         h, w = record['size']
         what = (f"{record['num_train']} train + {record['num_val']} val "
                 f'images ({h}x{w}, 19 classes)')
+    elif command == 'ade20k':
+        h, w = record['size']
+        what = (f"{record['num_train']} train + {record['num_val']} val "
+                f'images ({h}x{w}, 19 of the 150 classes)')
     elif command == 'coco':
         h, w = record['image_size']
         what = (f"{record['num_train']} train + {record['num_val']} val "

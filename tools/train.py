@@ -6,18 +6,37 @@ The interface of mmsegmentation's and mmpose's ``tools/train.py``::
         [--cfg-options KEY=VALUE ...] [--launcher {none,pytorch,slurm,mpi}]
 
 Multi-GPU: ``tools/dist_train.sh CONFIG GPUS`` (torchrun).
+
+A few iterations of any model-zoo config on a CPU, with generated data and
+no downloads (``arsam_mm/engine/smoke.py`` says what changes)::
+
+    python tools/train.py CONFIG --smoke [ITERS] [--smoke-data DIR]
+        [--smoke-shrink F] [--smoke-batch B]
 """
 import argparse
 import os
+from typing import List, Optional
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from arsam_mm.engine.cli import (check_data_roots, init_cpu_distributed,
                                  merge_train_args)
+from arsam_mm.engine.smoke import apply_smoke
 
 
-def parse_args() -> argparse.Namespace:
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f'expected an integer >= 1, got {text!r}')
+    return value
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Train a model (SGD, SAM or ARSAM) from a config')
     parser.add_argument('config', help='train config file path')
@@ -45,20 +64,61 @@ def parse_args() -> argparse.Namespace:
         default='none',
         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
+    smoke = parser.add_argument_group(
+        'smoke run', 'a few iterations on a CPU with generated data: no '
+        'pretrained weights, image sizes shrunk, SyncBN -> BN without CUDA, '
+        'the pipelines, optimizer and hooks otherwise the config\'s own')
+    smoke.add_argument(
+        '--smoke',
+        nargs='?',
+        type=_positive,
+        const=3,
+        metavar='ITERS',
+        help='train ITERS iterations (default 3), then validate once')
+    smoke.add_argument(
+        '--smoke-data',
+        default='data/smoke',
+        metavar='DIR',
+        help='where generated data is cached (default: data/smoke)')
+    smoke.add_argument(
+        '--smoke-shrink',
+        type=_positive,
+        default=8,
+        metavar='F',
+        help='divide image sizes by at most F (default 8)')
+    smoke.add_argument(
+        '--smoke-batch',
+        type=_positive,
+        default=2,
+        metavar='B',
+        help='batch size of every loader at most B (default 2)')
+    args = parser.parse_args(argv)
+    if args.smoke is None and any(
+            getattr(args, k) != parser.get_default(k)
+            for k in ('smoke_data', 'smoke_shrink', 'smoke_batch')):
+        parser.error('--smoke-data, --smoke-shrink and --smoke-batch only '
+                     'apply with --smoke')
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Optional[List[str]] = None) -> Runner:
+    args = parse_args(argv)
     cfg = Config.fromfile(args.config)
+    if args.smoke is not None:  # before --cfg-options, so that they win
+        apply_smoke(
+            cfg,
+            iters=args.smoke,
+            data_dir=args.smoke_data,
+            shrink=args.smoke_shrink,
+            batch_size=args.smoke_batch)
     cfg = merge_train_args(cfg, args)
     check_data_roots(cfg)
     init_cpu_distributed(cfg)  # --launcher pytorch without CUDA
     runner = Runner.from_cfg(cfg)
     runner.train()
+    return runner
 
 
 if __name__ == '__main__':

@@ -2,6 +2,7 @@
 formats the OpenMMLab datasets read.
 
 - :func:`write_cityscapes`: Cityscapes layout (mmseg ``CityscapesDataset``).
+- :func:`write_ade20k`: ADE20K layout (mmseg ``ADE20KDataset``).
 - :func:`write_coco_keypoints`: COCO person keypoints (mmpose
   ``CocoDataset``, ``CocoMetric``).
 - :func:`write_cifar`: CIFAR-10/100 python batches (mmpretrain ``CIFAR10``,
@@ -16,13 +17,14 @@ here. Each writes ``arsam_mm_meta.json`` recording what it did, and the same
 arguments always give byte-identical files.
 """
 from ._common import META_FILE
+from .ade20k import ADE20K_NUM_CLASSES, write_ade20k
 from .cifar import CIFAR10_CLASSES, write_cifar
 from .cityscapes import CITYSCAPES_CLASSES, write_cityscapes
 from .coco_keypoints import COCO_KEYPOINT_NAMES, write_coco_keypoints
 from .digits import DIGIT_CLASSES, write_digits
 
 __all__ = [
-    'META_FILE', 'write_cityscapes', 'write_coco_keypoints', 'write_cifar',
-    'write_digits', 'CITYSCAPES_CLASSES', 'COCO_KEYPOINT_NAMES',
-    'CIFAR10_CLASSES', 'DIGIT_CLASSES'
+    'META_FILE', 'write_cityscapes', 'write_ade20k', 'write_coco_keypoints',
+    'write_cifar', 'write_digits', 'CITYSCAPES_CLASSES', 'ADE20K_NUM_CLASSES',
+    'COCO_KEYPOINT_NAMES', 'CIFAR10_CLASSES', 'DIGIT_CLASSES'
 ]

@@ -8,10 +8,12 @@ import datetime
 import os
 import os.path as osp
 import warnings
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Dict, Iterator, Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config, ConfigDict
+
+from .smoke import sync_bn_to_bn
 
 __all__ = [
     'AMP_TWINS', 'to_amp', 'merge_train_args', 'check_data_roots',
@@ -28,6 +30,7 @@ AMP_TWINS: Dict[str, str] = {
 #: Dataset type -> the generator sub-command that writes data it reads.
 _GENERATORS: Dict[str, str] = {
     'CityscapesDataset': 'cityscapes',
+    'ADE20KDataset': 'ade20k',
     'CocoDataset': 'coco',
     'CIFAR10': 'cifar10',
     'CIFAR100': 'cifar100',
@@ -89,9 +92,11 @@ def merge_train_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
-def _datasets(cfg: Config) -> Iterator[Tuple[str, ConfigDict]]:
-    """(split, dataset config) for every dataset the run will read."""
-    for split in ('train', 'val', 'test'):
+def _datasets(cfg: Config,
+              splits: Sequence[str]) -> Iterator[Tuple[str, ConfigDict]]:
+    """(split, dataset config) for every dataset of ``splits`` the run
+    reads (a split without a loader or a loop config is skipped)."""
+    for split in splits:
         loader = cfg.get(f'{split}_dataloader', None)
         if not loader or cfg.get(f'{split}_cfg', None) is None:
             continue
@@ -128,23 +133,33 @@ def _hint(dataset: ConfigDict, root: str) -> str:
             "toolbox's dataset preparation guide).")
 
 
-def check_data_roots(cfg: Config) -> None:
+def check_data_roots(cfg: Config,
+                     splits: Sequence[str] = ('train', 'val')) -> None:
     """Fail before training when a dataset's files are missing.
 
     Checks ``data_root`` and, when it is relative to it, ``ann_file`` of
-    every dataset of the enabled train/val/test loops, then the files read
+    every dataset of the enabled loops of ``splits``, then the files read
     as given (relative to the working directory): a dataset's
     ``bbox_file`` (mmpose's detected person boxes) and the evaluators'
-    ``ann_file`` (e.g. ``CocoMetric``).
+    ``ann_file`` (e.g. ``CocoMetric``). By default only the splits
+    ``runner.train()`` reads: the test split of a training config is never
+    read, so its files need not exist.
 
     Args:
         cfg (Config): The merged config.
+        splits (Sequence[str]): Splits to check, of ``'train'``, ``'val'``,
+            ``'test'``. Defaults to ``('train', 'val')``.
 
     Raises:
+        ValueError: For an unknown split.
         FileNotFoundError: Naming the split, the missing path, and how to
             generate or obtain the data.
     """
-    for split, dataset in _datasets(cfg):
+    if isinstance(splits, str) or any(
+            s not in ('train', 'val', 'test') for s in splits):
+        raise ValueError("splits must be a sequence of 'train', 'val', "
+                         f"'test', got {splits!r}")
+    for split, dataset in _datasets(cfg, splits):
         root: Optional[str] = dataset.get('data_root', None)
         ann = dataset.get('ann_file', None)
         missing = None
@@ -167,7 +182,7 @@ def check_data_roots(cfg: Config) -> None:
                 f'ground-truth boxes: --cfg-options {split}_dataloader.'
                 'dataset.bbox_file=None (the generated data has no '
                 'detection results).')
-    for split in ('val', 'test'):
+    for split in (s for s in ('val', 'test') if s in splits):
         if not cfg.get(f'{split}_dataloader', None) or \
                 cfg.get(f'{split}_cfg', None) is None:
             continue
@@ -194,8 +209,10 @@ def init_cpu_distributed(cfg: Config) -> None:
     process group itself (the Runner then skips ``init_dist``), with the
     config's ``env_cfg.dist_cfg`` (``nccl``, which needs CUDA, becomes
     ``gloo``), and sets ``model_wrapper_cfg`` to ``MMDistributedDataParallel``
-    with ``device_ids=None`` unless the config has its own. A no-op for
-    other launchers, with CUDA, or when a process group exists.
+    with ``device_ids=None`` unless the config has its own. ``SyncBN``
+    layers (CUDA only) become ``BN``, with a warning: each process then
+    normalizes with its own batch's statistics. A no-op for other
+    launchers or with CUDA.
 
     Args:
         cfg (Config): The merged config (``launcher`` set).
@@ -226,3 +243,8 @@ def init_cpu_distributed(cfg: Config) -> None:
     if cfg.model_wrapper_cfg.get('type', 'MMDistributedDataParallel') in (
             'MMDistributedDataParallel', 'DistributedDataParallel'):
         cfg.model_wrapper_cfg.setdefault('device_ids', None)
+    changes = sync_bn_to_bn(cfg._cfg_dict)
+    if changes:
+        warnings.warn('no CUDA device: SyncBN needs CUDA and was replaced by '
+                      'BN (each process normalizes over its own batch): ' +
+                      '; '.join(changes))

@@ -116,6 +116,10 @@ class StepSchedule:
     def record(self, psf_norm: Tensor, grad_norm: Tensor) -> None:
         """Receive the statistics of the SAM step just taken."""
 
+    def log_scalars(self) -> Dict[str, float]:
+        """Figures worth logging every iteration (host values only)."""
+        return {}
+
     def state_dict(self) -> Dict[str, Any]:
         """Everything that changes future decisions."""
         raise NotImplementedError
@@ -376,6 +380,27 @@ class ARSAMSchedule(StepSchedule):
             self.lam *= self.beta
             return StepPlan(sam=False, mix_weight=self.lam)
         return StepPlan(sam=False)
+
+    def log_scalars(self) -> Dict[str, float]:
+        """``sam_count``: the current window's target ``n``."""
+        return {'sam_count': self.n}
+
+    def set_warmup(self, warmup_iters: int) -> None:
+        """Set the warm-up from the run length, before the first plan.
+
+        Args:
+            warmup_iters (int): Leading SAM steps, >= 0.
+
+        Raises:
+            RuntimeError: Once iterations past the new or old warm-up
+                have been planned.
+        """
+        warmup_iters = _check_int('warmup_iters', warmup_iters, 0)
+        if self.iter > min(warmup_iters, self.warmup_iters):
+            raise RuntimeError(
+                f'cannot change warmup_iters to {warmup_iters} after '
+                f'{self.iter} planned iterations')
+        self.warmup_iters = warmup_iters
 
     @property
     def sam_fraction(self) -> float:

@@ -416,6 +416,15 @@ class SharpnessAware:
             state['psf'] = dict(self._buffers)
         return state
 
+    @staticmethod
+    def schedule_type_of(state: Dict[str, Any]) -> str:
+        """The schedule class name a :meth:`state_dict` was written with."""
+        kind = state.get('schedule_type')
+        if kind is None:  # written before the type was recorded
+            kind = 'ARSAMSchedule' if 'n' in state.get('schedule', {}) \
+                else 'PeriodicSchedule'
+        return kind
+
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         """Restore :meth:`state_dict`; the next updates continue exactly.
 
@@ -423,16 +432,13 @@ class SharpnessAware:
             ValueError: When the state was written with another schedule
                 (e.g. a SAM checkpoint resumed with ARSAM), naming both.
         """
-        kind = state.get('schedule_type')
-        if kind is None:  # written before the type was recorded
-            kind = 'ARSAMSchedule' if 'n' in state.get('schedule', {}) \
-                else 'PeriodicSchedule'
-        if kind != type(self.schedule).__name__:
+        kind, mine = self.schedule_type_of(state), type(self.schedule).__name__
+        if kind != mine:
             raise ValueError(
                 f'the checkpoint\'s SAM state was written with a {kind} '
-                f'and cannot drive this {type(self.schedule).__name__}: '
-                'resume with the optimizer wrapper that wrote it, or start '
-                'from its weights only (load_from without resume)')
+                f'and cannot drive this {mine}: resume with the optimizer '
+                'wrapper that wrote it, or start from its weights only '
+                '(load_from without resume)')
         self.iters = int(state['iters'])
         if 'passes' in state:
             self.passes = int(state['passes'])

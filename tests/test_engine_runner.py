@@ -12,7 +12,7 @@ import uuid
 import pytest
 import torch
 from mmengine.hooks import EMAHook, Hook
-from mmengine.optim import OptimWrapper, OptimWrapperDict
+from mmengine.optim import OptimWrapper, OptimWrapperDict, build_optim_wrapper
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
@@ -329,11 +329,11 @@ def test_ema_hook_never_sees_perturbed_weights(tmp_path):
 
 
 # --------------------------------------------------------------------------
-# 4. ARSAMHook
+# 4. what the wrappers log by themselves, and the optional ARSAMHook
 # --------------------------------------------------------------------------
 
 
-def test_hook_logs_scalars(tmp_path):
+def test_wrapper_logs_scalars_without_a_hook(tmp_path):
     iters = 14
     model = toy()
     model.record = True
@@ -357,8 +357,7 @@ def test_hook_logs_scalars(tmp_path):
         model,
         cfg,
         max_iters=iters,
-        custom_hooks=[dict(type='ARSAMHook'),
-                      Recorder(record)])
+        custom_hooks=[Recorder(record)])
     runner.train()
     sa = runner.optim_wrapper.sa
     assert len(rows) == iters
@@ -385,13 +384,15 @@ def test_hook_logs_scalars(tmp_path):
         assert name in text
 
 
-def _sam_pattern_runner(tmp_path, hook, **kwargs):
+def _sam_pattern_runner(tmp_path, hook, warmup_ratio=None,
+                        warmup_epochs=None, **kwargs):
     pattern = []
 
     def record(runner):
         pattern.append(int(runner.optim_wrapper.sa.plan.sam))
 
-    cfg = dict(ARSAM, warmup_iters=0, window=4, max_reuse_steps=2)
+    cfg = dict(ARSAM, warmup_iters=0, window=4, max_reuse_steps=2,
+               warmup_ratio=warmup_ratio, warmup_epochs=warmup_epochs)
     runner = make_runner(
         tmp_path, toy(), cfg, custom_hooks=[hook, Recorder(record)],
         **kwargs)
@@ -399,13 +400,17 @@ def _sam_pattern_runner(tmp_path, hook, **kwargs):
     return runner, pattern
 
 
-def test_hook_warmup_epochs(tmp_path):
+@pytest.mark.parametrize('where', ['wrapper', 'hook'])
+def test_warmup_epochs(tmp_path, where):
+    hook = dict(type='ARSAMHook', warmup_epochs=1) if where == 'hook' \
+        else dict(type='EmptyCacheHook')
     runner, pattern = _sam_pattern_runner(
         tmp_path,
-        dict(type='ARSAMHook', warmup_epochs=1),
+        hook,
         by_epoch=True,
         max_epochs=2,
-        dataset_size=32)
+        dataset_size=32,
+        **({} if where == 'hook' else dict(warmup_epochs=1)))
     assert len(runner.train_dataloader) == 4
     assert runner.optim_wrapper.sa.schedule.warmup_iters == 4
     # 4 warm-up SAM steps, then one window of 4 with n = 1 SAM step.
@@ -413,33 +418,44 @@ def test_hook_warmup_epochs(tmp_path):
     assert len(pattern) == 8 and sum(pattern[4:]) == 1
 
 
-def test_hook_warmup_ratio(tmp_path):
+@pytest.mark.parametrize('where', ['wrapper', 'hook'])
+def test_warmup_ratio(tmp_path, where):
+    hook = dict(type='ARSAMHook', warmup_ratio=0.5) if where == 'hook' \
+        else dict(type='EmptyCacheHook')
     runner, pattern = _sam_pattern_runner(
-        tmp_path, dict(type='ARSAMHook', warmup_ratio=0.5), max_iters=10)
+        tmp_path, hook, max_iters=10,
+        **({} if where == 'hook' else dict(warmup_ratio=0.5)))
     assert runner.optim_wrapper.sa.schedule.warmup_iters == 5
     assert pattern[:5] == [1] * 5
     assert len(pattern) == 10
     assert sum(pattern[5:9]) == 1  # the first window after warm-up
 
 
-def test_hook_refuses_to_save_perturbed_weights():
+def test_state_dict_refused_while_perturbed():
     model = toy()
     wrapper = SAMOptimWrapper(
         optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
-
-    class FakeRunner:
-        optim_wrapper = wrapper
-
-    hook = ARSAMHook()
     wrapper.sa.begin()
     for p in model.parameters():
         p.grad = torch.ones_like(p)
-    hook.before_save_checkpoint(FakeRunner, {})  # not perturbed: fine
+    wrapper.state_dict()  # not perturbed: fine
     wrapper.sa.perturb()
     with pytest.raises(RuntimeError, match='perturbed'):
-        hook.before_save_checkpoint(FakeRunner, {})
+        wrapper.state_dict()
     wrapper.sa.restore()
-    hook.before_save_checkpoint(FakeRunner, {})
+    wrapper.state_dict()
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(warmup_iters=3, warmup_ratio=0.1),
+    dict(warmup_epochs=1, warmup_ratio=0.1),
+    dict(warmup_epochs=-1),
+    dict(warmup_ratio=1.5),
+])
+def test_wrapper_rejects_bad_warmup(kwargs):
+    with pytest.raises(ValueError, match='warmup'):
+        ARSAMOptimWrapper(
+            optimizer=torch.optim.SGD(toy().parameters(), lr=0.1), **kwargs)
 
 
 @pytest.mark.parametrize('kwargs', [
@@ -618,12 +634,14 @@ class OwnTrainStep(ToyModel):
         return log_vars
 
 
-def test_overridden_train_step_refused_by_hook(tmp_path):
+@pytest.mark.parametrize('hooks', [[], [dict(type='ARSAMHook')]])
+def test_overridden_train_step_refused_before_training(tmp_path, hooks):
     torch.manual_seed(0)
     model = OwnTrainStep(noise=0.0)
     model.record = True
     initial = weights(model)
-    runner = make_runner(tmp_path, model, ARSAM, ckpt_interval=1)
+    runner = make_runner(tmp_path, model, ARSAM, ckpt_interval=1,
+                         custom_hooks=hooks)
     with pytest.raises(ValueError, match='train_step'):
         runner.train()
     _assert_nothing_trained(tmp_path, model, initial)
@@ -631,20 +649,44 @@ def test_overridden_train_step_refused_by_hook(tmp_path):
 
 @pytest.mark.parametrize('wrapper_type',
                          ['SAMOptimWrapper', 'ARSAMOptimWrapper'])
-def test_bypassed_optim_context_fails_at_first_update(tmp_path, wrapper_type):
+def test_bypassed_optim_context_fails_at_first_update(wrapper_type):
+    """Outside a Runner (no check before training) the first update fails
+    before changing anything."""
     torch.manual_seed(0)
     model = OwnTrainStep(noise=0.0)
     model.record = True
     initial = weights(model)
-    runner = make_runner(
-        tmp_path,
-        model,
-        dict(type=wrapper_type, optimizer=SGD),
-        ckpt_interval=1,
-        custom_hooks=[])
+    wrapper = build_optim_wrapper(model, dict(type=wrapper_type,
+                                              optimizer=SGD))
+    data = next(iter(torch.utils.data.DataLoader(ToyDataset(8),
+                                                 batch_size=8)))
     with pytest.raises(RuntimeError, match='optim_context'):
-        runner.train()
+        model.train_step(data, wrapper)
     assert len(model.seen) == 1  # pass 1's forward ran, then the update
     assert all(p.grad is None for p in model.parameters())
-    assert glob.glob(str(tmp_path / '*.pth')) == []
     assert_bit_identical(weights(model), initial)
+
+
+def test_missing_data_preprocessor_refused_before_training(tmp_path):
+    model = toy()
+    model.data_preprocessor = None
+    initial = weights(model)
+    runner = make_runner(tmp_path, model, ARSAM, ckpt_interval=1,
+                         custom_hooks=[])
+    with pytest.raises(ValueError, match='data_preprocessor'):
+        runner.train()
+    assert_bit_identical(weights(model), initial)
+
+
+@pytest.mark.parametrize('cfg, name, close', [
+    (dict(ARSAM, windw=20), 'windw', 'window'),
+    (dict(type='SAMOptimWrapper', optimizer=SGD, rhoo=0.1), 'rhoo', 'rho'),
+    (dict(type='SAMOptimWrapper', optimizer=SGD, accumulative_count=2),
+     'accumulative_count', 'accumulative_counts'),
+])
+def test_typo_names_the_argument_and_the_valid_ones(cfg, name, close):
+    with pytest.raises(TypeError) as info:
+        build_optim_wrapper(toy(), copy.deepcopy(cfg))
+    text = str(info.value)
+    assert repr(name) in text and f'did you mean {close!r}' in text
+    assert 'valid arguments' in text and 'clip_grad' in text

@@ -62,14 +62,19 @@ class BenchmarkRecorder(Hook):
                          outputs: Optional[dict] = None) -> None:
         _sync()
         self.seconds.append(time.perf_counter() - self.timer.start)
-        sa = getattr(runner.optim_wrapper, 'sa', None)
+        wrapper = runner.optim_wrapper
+        sa = getattr(wrapper, 'sa', None)
         if sa is None:
             self.grad_evals.append(len(self.seconds))
             self.sam.append(0)
             self.count.append(None)
             return
-        self.grad_evals.append(sa.grad_evals)
-        self.sam.append(int(sa.plan.sam))
+        # True passes (micro-batches and second passes); a SAM step counts
+        # as one only when its update used the SAM gradient.
+        self.grad_evals.append(wrapper.passes)
+        hub = runner.message_hub.log_scalars.get('train/sam_step')
+        self.sam.append(int(hub.current()) if hub is not None else
+                        int(sa.plan.sam))
         self.count.append(getattr(sa.schedule, 'n', None))
 
     def after_val_epoch(self, runner,

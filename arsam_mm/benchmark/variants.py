@@ -3,7 +3,8 @@
 The variants wrap the config's own base optimizer (and keep its
 ``paramwise_cfg``, ``clip_grad`` and ``accumulative_counts``); only the
 wrapper type and its own arguments change, so every variant trains with the
-same seed, data, schedule and iteration budget.
+same seed, data, schedule and iteration budget. The config's hooks are
+kept as they are: the wrappers log their figures without a hook.
 """
 import copy
 from typing import Any, Dict, Optional
@@ -54,10 +55,7 @@ def make_variant(cfg: Config,
     imports = set(cfg.get('custom_imports', {}).get('imports', []))
     cfg.custom_imports = dict(
         imports=sorted(imports | {'arsam_mm'}), allow_failed_imports=False)
-    hooks = [h for h in cfg.get('custom_hooks', []) or []
-             if h.get('type') != 'ARSAMHook']
     if optimizer == 'base':
-        cfg.custom_hooks = hooks
         return cfg
     prefix = 'Amp' if amp else ''
     if optimizer == 'arsam':
@@ -67,5 +65,4 @@ def make_variant(cfg: Config,
         wrapper.type = f'{prefix}SAMOptimWrapper'
         wrapper.update(
             dict(rho=rho, interval=interval if optimizer == 'periodic' else 1))
-    cfg.custom_hooks = hooks + [dict(type='ARSAMHook')]
     return cfg

@@ -1,44 +1,38 @@
-"""Checks, warm-up conversion and per-iteration logging for SAM/ARSAM."""
-from typing import Optional, Union
+"""An optional hook, for configs written before the wrappers stood alone."""
+from typing import Optional
 
-from mmengine.hooks import Hook, LoggerHook
-from mmengine.model import BaseModel, is_model_wrapper
+from mmengine.hooks import Hook
 from mmengine.optim import OptimWrapperDict
 from mmengine.registry import HOOKS
 
-from ...schedule import ARSAMSchedule
-from ..optim_wrappers.sam_optim_wrapper import SharpnessAwareMixin
-
-DATA_BATCH = Optional[Union[dict, tuple, list]]
+from ..optim_wrappers.sam_optim_wrapper import (ARSAMOptimWrapper,
+                                                SharpnessAwareMixin)
 
 __all__ = ['ARSAMHook']
 
 
 @HOOKS.register_module()
 class ARSAMHook(Hook):
-    """Companion hook of :class:`SAMOptimWrapper` / :class:`ARSAMOptimWrapper`.
+    """Optional companion of :class:`SAMOptimWrapper` and
+    :class:`ARSAMOptimWrapper`; a config does not need it.
 
-    * Before training: refuses an :class:`OptimWrapperDict` holding a SAM
-      wrapper, a plain optimizer wrapper, and a model whose ``train_step`` is
-      overridden (the second pass needs mmengine's ``train_step``); converts
-      ``warmup_epochs`` or ``warmup_ratio`` into ARSAM's ``warmup_iters``.
-    * After every iteration: writes to the MessageHub (so they reach the text
-      log and every visualization backend) ``train/sam_step`` (1 or 0),
-      ``train/sam_fraction`` (running share of SAM steps),
-      ``train/grad_evals`` (forward-backward passes so far, per
-      accumulation cycle), ``train/rho`` and, for ARSAM, ``train/sam_count``
-      (the window's target ``n``). ``train/psf_norm`` is written on logging
-      iterations only, because reading it waits for the device.
-    * Before saving a checkpoint: refuses while the weights are perturbed.
+    The wrappers check the model before the first iteration and write their
+    figures (``train/sam_step``, ``train/sam_fraction``, ``train/grad_evals``,
+    ``train/rho``, ``train/sam_count``, ``train/psf_norm``) to the MessageHub
+    themselves, and ARSAM takes ``warmup_ratio`` / ``warmup_epochs`` as
+    arguments. This hook remains for configs that use it: before training it
+    refuses a run whose optimizer wrapper is not a SAM-family one (the
+    likely mistake when a config lists this hook) and hands its warm-up
+    arguments to the ARSAM wrapper.
 
     Args:
-        warmup_epochs (int, optional): ARSAM warm-up in epochs (epoch-based
-            loops). Defaults to None.
+        warmup_epochs (int, optional): ARSAM warm-up in epochs. Defaults to
+            None.
         warmup_ratio (float, optional): ARSAM warm-up as a share of the run,
             in [0, 1]. Defaults to None.
     """
 
-    priority = 'NORMAL'  # before LoggerHook (BELOW_NORMAL) after each iter
+    priority = 'NORMAL'
 
     def __init__(self,
                  warmup_epochs: Optional[int] = None,
@@ -59,77 +53,24 @@ class ARSAMHook(Hook):
                 f'warmup_ratio must be in [0, 1], got {warmup_ratio!r}')
         self.warmup_epochs = warmup_epochs
         self.warmup_ratio = warmup_ratio
-        self._log_interval = 1
 
-    @staticmethod
-    def check_runner(runner) -> SharpnessAwareMixin:
-        """Validate the optimizer wrapper and the model of ``runner``.
-
-        Returns:
-            SharpnessAwareMixin: The SAM/ARSAM optimizer wrapper.
-        """
+    def before_train(self, runner) -> None:
         wrapper = runner.optim_wrapper
         if isinstance(wrapper, OptimWrapperDict):
             raise ValueError(
-                'SAM/ARSAM optimizer wrappers do not support OptimWrapperDict '
-                '(several optimizers, e.g. GANs); got optim_wrapper with '
-                f'keys {list(wrapper.keys())}')
+                'SAM-family optimizer wrappers do not support '
+                'OptimWrapperDict (several optimizers, e.g. GANs); got '
+                f'optim_wrapper with keys {list(wrapper.keys())}')
         if not isinstance(wrapper, SharpnessAwareMixin):
             raise ValueError(
-                'ARSAMHook needs optim_wrapper.type SAMOptimWrapper, '
-                'ARSAMOptimWrapper or their Amp twins, got '
+                'ARSAMHook needs a SAM-family optim_wrapper.type '
+                '(SAMOptimWrapper, ARSAMOptimWrapper, their Amp twins), got '
                 f'{type(wrapper).__name__}')
-        model = runner.model
-        module = model.module if is_model_wrapper(model) else model
-        if not isinstance(module, BaseModel) or \
-                type(module).train_step is not BaseModel.train_step:
-            raise ValueError(
-                f'{type(module).__name__} overrides train_step (or is not an '
-                'mmengine BaseModel); SAM/ARSAM run their second pass inside '
-                "mmengine's own train_step and cannot train this model")
-        return wrapper
-
-    def before_train(self, runner) -> None:
-        wrapper = self.check_runner(runner)
-        for hook in runner.hooks:
-            if isinstance(hook, LoggerHook):
-                self._log_interval = hook.interval
-        schedule = wrapper.sa.schedule
-        if not isinstance(schedule, ARSAMSchedule):
+        if self.warmup_epochs is None and self.warmup_ratio is None:
             return
-        accumulate = wrapper._accumulative_counts
-        if self.warmup_epochs is not None:
-            iters = self.warmup_epochs * len(runner.train_dataloader)
-        elif self.warmup_ratio is not None:
-            iters = int(self.warmup_ratio * runner.max_iters)
-        else:
-            return
-        schedule.warmup_iters = iters // accumulate
-        runner.logger.info(f'ARSAMHook: warm-up of {schedule.warmup_iters} '
-                           'optimizer steps')
-
-    def after_train_iter(self,
-                         runner,
-                         batch_idx: int,
-                         data_batch: DATA_BATCH = None,
-                         outputs: Optional[dict] = None) -> None:
-        wrapper = runner.optim_wrapper
-        sa = wrapper.sa
-        hub = runner.message_hub
-        hub.update_scalar('train/sam_step', int(sa.plan.sam))
-        hub.update_scalar('train/sam_fraction',
-                          sa.sam_steps / max(1, sa.iters))
-        hub.update_scalar('train/grad_evals', sa.grad_evals)
-        hub.update_scalar('train/rho', wrapper.rho)
-        schedule = sa.schedule
-        if isinstance(schedule, ARSAMSchedule):
-            hub.update_scalar('train/sam_count', schedule.n)
-        if sa.psf_norm is not None and self.every_n_train_iters(
-                runner, self._log_interval):
-            hub.update_scalar('train/psf_norm', float(sa.psf_norm))
-
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        wrapper = runner.optim_wrapper
-        if isinstance(wrapper, SharpnessAwareMixin) and wrapper.sa.perturbed:
-            raise RuntimeError('refusing to save a checkpoint while the '
-                               'weights are perturbed (inside a SAM step)')
+        if not isinstance(wrapper, ARSAMOptimWrapper):
+            raise ValueError('ARSAMHook warmup_epochs/warmup_ratio need '
+                             'ARSAMOptimWrapper, got '
+                             f'{type(wrapper).__name__}')
+        wrapper.warmup_ratio = self.warmup_ratio
+        wrapper.warmup_epochs = self.warmup_epochs

@@ -29,13 +29,15 @@ rank; the schedule's seed is broadcast from rank 0, so every rank takes the
 same decisions and runs the same collectives, and weights stay bit-identical.
 """
 import contextlib
+import difflib
+import inspect
 import logging
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import torch
 from mmengine.dist import broadcast, get_world_size, is_distributed
-from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
+from mmengine.logging import MessageHub, print_log
+from mmengine.model import BaseModel, is_model_wrapper
 from mmengine.optim import OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 from torch import nn
@@ -75,8 +77,92 @@ class SharpnessAwareMixin:
         #: Forward-backward passes run so far, micro-batches counted one by
         #: one (pass 2 included).
         self.passes = 0
+        self._sam_logged = 0
+        self._warmup_resolved = False
 
-    # --- properties used by ARSAMHook and the benchmark ---------------
+    @classmethod
+    def _check_kwargs(cls, kwargs: Dict[str, Any]) -> None:
+        """Reject an unknown argument before anything is built, naming it,
+        the closest valid name and all valid ones (a typo such as
+        ``windw=20`` would otherwise surface as an unexpected keyword of
+        ``OptimWrapper.__init__``)."""
+        valid = set()
+        for klass in cls.__mro__:
+            init = klass.__dict__.get('__init__')
+            if init is None or klass is object:
+                continue
+            for name, param in inspect.signature(init).parameters.items():
+                if name != 'self' and param.kind not in (
+                        param.VAR_KEYWORD, param.VAR_POSITIONAL):
+                    valid.add(name)
+        unknown = sorted(set(kwargs) - valid)
+        if unknown:
+            name = unknown[0]
+            close = difflib.get_close_matches(name, sorted(valid), n=1)
+            hint = f' (did you mean {close[0]!r}?)' if close else ''
+            raise TypeError(
+                f'{cls.__name__} got an unknown argument {name!r}{hint}; '
+                f'valid arguments: {", ".join(sorted(valid))}')
+
+    # --- the runner's view --------------------------------------------
+    def initialize_count_status(self, model: nn.Module, init_counts: int,
+                                max_counts: int) -> None:
+        """Called by the Runner before the first iteration: checks that the
+        model can run a second pass, then mmengine's accumulation setup.
+
+        Raises:
+            ValueError: For a model that overrides ``train_step`` (the second
+                pass runs inside mmengine's own; GANs with an
+                ``OptimWrapperDict`` do this) or has no data preprocessor.
+        """
+        module = model.module if is_model_wrapper(model) else model
+        if not isinstance(module, BaseModel) or \
+                type(module).train_step is not BaseModel.train_step:
+            raise ValueError(
+                f'{type(self).__name__} cannot train '
+                f'{type(module).__name__}: it overrides train_step (or is '
+                'not an mmengine BaseModel), and the second pass runs inside '
+                "mmengine's own train_step (models with several optimizers, "
+                'OptimWrapperDict, e.g. GANs, are not supported)')
+        if not isinstance(
+                getattr(module, 'data_preprocessor', None), nn.Module):
+            raise ValueError(
+                f'{type(self).__name__} needs a model with a '
+                '`data_preprocessor` module (pass 2 replays its output); '
+                f'{type(module).__name__} has none')
+        super().initialize_count_status(  # type: ignore[misc]
+            model, init_counts, max_counts)
+
+    def _log(self, updated: bool) -> None:
+        """Write the SAM figures of this iteration to the MessageHub, which
+        carries them to the text log and every visualization backend.
+
+        ``train/sam_step`` (1 or 0), ``train/sam_fraction`` (share of the
+        updates so far that used the SAM gradient), ``train/grad_evals``
+        (forward-backward passes so far, micro-batches and second passes
+        counted one by one), ``train/rho`` and, from the schedule,
+        ``train/sam_count`` (ARSAM's window target) and ``train/psf_norm``.
+        Reading the counts and the PSF norm waits for the device; mmengine
+        already reads the loss on the host every iteration (RuntimeInfoHook),
+        so this adds no stall of its own.
+        """
+        hub = MessageHub.get_current_instance()
+        sa = self.sa
+        if updated:
+            before, self._sam_logged = self._sam_logged, sa.sam_steps
+            sam_step = int(self._sam_logged > before)
+        else:
+            sam_step = int(sa.plan.sam)
+        hub.update_scalar('train/sam_step', sam_step)
+        hub.update_scalar('train/sam_fraction', sa.sam_fraction)
+        hub.update_scalar('train/grad_evals', self.passes)
+        hub.update_scalar('train/rho', self.rho)
+        for key, value in sa.schedule.log_scalars().items():
+            hub.update_scalar(f'train/{key}', value)
+        if sa.psf_norm is not None:
+            hub.update_scalar('train/psf_norm', float(sa.psf_norm))
+
+    # --- properties used by the benchmark -----------------------------
     @property
     def rho(self) -> float:
         """``rho`` of the first param group (schedulers may change it)."""
@@ -103,6 +189,10 @@ class SharpnessAwareMixin:
         schedule.seed = int(seed.item())
         schedule.generator.manual_seed(schedule.seed)
 
+    def _resolve_warmup(self) -> None:
+        """Turn a warm-up given relative to the run into optimizer steps
+        (before the first plan; the run length comes from the Runner)."""
+
     def _module(self) -> nn.Module:
         model = self._model
         return model.module if is_model_wrapper(model) else model
@@ -118,6 +208,9 @@ class SharpnessAwareMixin:
         if not self._planned:  # the first micro-batch of a cycle
             if not self._seed_synced:
                 self._sync_seed()
+            if not self._warmup_resolved:
+                self._warmup_resolved = True
+                self._resolve_warmup()
             self.sa.begin()
             self._batches.clear()
             self._cycle_len = 0
@@ -171,6 +264,7 @@ class SharpnessAwareMixin:
         self._cycle_len += 1
         self.passes += 1
         if not self.should_update():  # type: ignore[attr-defined]
+            self._log(updated=False)
             return
         self._planned = False
         plan = self.sa.plan
@@ -181,6 +275,7 @@ class SharpnessAwareMixin:
         if not self.sa.skip_update:
             self.step(**(step_kwargs or {}))  # type: ignore[attr-defined]
         self.zero_grad(**(zero_kwargs or {}))  # type: ignore[attr-defined]
+        self._log(updated=True)
 
     def _second_pass(self) -> None:
         """Perturb, pass 2 over the kept micro-batches, restore."""
@@ -292,14 +387,12 @@ class SharpnessAwareMixin:
         self.sa.load_state_dict(arsam)
         self._seed_synced = True
         self.passes = int(arsam.get('passes', self.sa.grad_evals))
+        self._sam_logged = self.sa.sam_steps
         self._load_cycle(arsam.get('cycle'))
 
     def _check_writer(self, arsam: Dict[str, Any]) -> None:
         mine = type(self.sa.schedule).__name__
-        theirs = arsam.get('schedule_type')
-        if theirs is None:
-            theirs = 'ARSAMSchedule' if 'n' in arsam.get('schedule', {}) \
-                else 'PeriodicSchedule'
+        theirs = SharpnessAware.schedule_type_of(arsam)
         if theirs != mine:
             writer = arsam.get(
                 'wrapper', 'a wrapper with a ' + theirs.replace(
@@ -360,9 +453,10 @@ class SAMOptimWrapper(SharpnessAwareMixin, OptimWrapper):
                  interval: int = 1,
                  replay_random: bool = True,
                  **kwargs) -> None:
+        self._check_kwargs(kwargs)
+        schedule = PeriodicSchedule(interval)
         super().__init__(**kwargs)
-        self._init_sharpness_aware(rho, adaptive, PeriodicSchedule(interval),
-                                   replay_random)
+        self._init_sharpness_aware(rho, adaptive, schedule, replay_random)
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -375,9 +469,14 @@ class ARSAMOptimWrapper(SharpnessAwareMixin, OptimWrapper):
 
     Args:
         rho (float): Perturbation radius, >= 0. Defaults to 0.05.
-        warmup_iters (int): Leading iterations that are all SAM steps.
-            ``ARSAMHook(warmup_epochs=...)`` or ``(warmup_ratio=...)`` sets it
-            from the run length instead. Defaults to 0.
+        warmup_iters (int): Leading optimizer steps that are all SAM steps.
+            Defaults to 0.
+        warmup_ratio (float, optional): The warm-up as a share of the run,
+            in [0, 1] (the authors' 3 of 200 epochs is 0.015), resolved from
+            the run length the Runner gives. Defaults to None.
+        warmup_epochs (int, optional): The warm-up in epochs, resolved from
+            the run length and ``max_epochs`` (epoch-based loops). Defaults
+            to None. At most one of the three may be given.
         window (int): Window length K. Defaults to 50.
         num_blocks (int, optional): Blocks of the spread statistic, at most
             ``window // 2``. Defaults to None: 5, or ``window // 2`` for
@@ -399,6 +498,8 @@ class ARSAMOptimWrapper(SharpnessAwareMixin, OptimWrapper):
     def __init__(self,
                  rho: float = 0.05,
                  warmup_iters: int = 0,
+                 warmup_ratio: Optional[float] = None,
+                 warmup_epochs: Optional[int] = None,
                  window: int = 50,
                  num_blocks: Optional[int] = None,
                  max_sam_ratio: float = 0.8,
@@ -410,6 +511,29 @@ class ARSAMOptimWrapper(SharpnessAwareMixin, OptimWrapper):
                  replay_random: bool = True,
                  **kwargs) -> None:
         # Validate everything before the base wrapper builds anything.
+        self._check_kwargs(kwargs)
+        given = [(name, value) for name, value in (
+            ('warmup_iters', warmup_iters or None),
+            ('warmup_ratio', warmup_ratio), ('warmup_epochs', warmup_epochs))
+                 if value is not None]
+        if len(given) > 1:
+            raise ValueError(
+                'give one of warmup_iters, warmup_ratio and warmup_epochs, '
+                f'got {dict(given)} (a child config that sets warmup_iters '
+                'over a base with warmup_ratio also sets warmup_ratio=None)')
+        if warmup_ratio is not None and (
+                isinstance(warmup_ratio, bool)
+                or not isinstance(warmup_ratio, (int, float))
+                or not 0 <= warmup_ratio <= 1):
+            raise ValueError(
+                f'warmup_ratio must be in [0, 1], got {warmup_ratio!r}')
+        if warmup_epochs is not None and (
+                isinstance(warmup_epochs, bool)
+                or not isinstance(warmup_epochs, int) or warmup_epochs < 0):
+            raise ValueError(
+                f'warmup_epochs must be an int >= 0, got {warmup_epochs!r}')
+        self.warmup_ratio = warmup_ratio
+        self.warmup_epochs = warmup_epochs
         schedule = ARSAMSchedule(
             warmup_iters=warmup_iters,
             window=window,
@@ -422,3 +546,31 @@ class ARSAMOptimWrapper(SharpnessAwareMixin, OptimWrapper):
             seed=seed)
         super().__init__(**kwargs)
         self._init_sharpness_aware(rho, False, schedule, replay_random)
+
+    def _resolve_warmup(self) -> None:
+        if self.warmup_ratio is None and self.warmup_epochs is None:
+            return
+        total = self._max_counts
+        name = 'warmup_ratio' if self.warmup_ratio is not None \
+            else 'warmup_epochs'
+        if total is None or total <= 0:
+            raise RuntimeError(
+                f'{name} needs the run length, which an mmengine Runner '
+                'gives the wrapper (initialize_count_status); outside a '
+                'Runner give warmup_iters')
+        if self.warmup_ratio is not None:
+            iters = int(self.warmup_ratio * total)
+        else:
+            max_epochs = MessageHub.get_current_instance().get_info(
+                'max_epochs')
+            if not max_epochs:
+                raise RuntimeError(
+                    'warmup_epochs needs an epoch-based run (max_epochs); '
+                    'give warmup_ratio or warmup_iters instead')
+            iters = self.warmup_epochs * (total // max_epochs)
+        steps = iters // self._accumulative_counts
+        self.sa.schedule.set_warmup(steps)
+        print_log(
+            f'{type(self).__name__}: {name} gives a warm-up of {steps} '
+            'optimizer steps',
+            logger='current')

@@ -14,11 +14,9 @@ train_cfg = {{_base_.quick.train_cfg}}
 param_scheduler = {{_base_.quick.param_scheduler}}
 default_hooks = {{_base_.quick.default_hooks}}
 log_processor = {{_base_.quick.log_processor}}
-# ARSAM sized for 20 iterations: the fragment's window of 50 and 1.5% warm-up
+# ARSAM sized for 20 iterations: the real variant's window of 50 and 1.5%
+# warm-up
 # (0 iterations here) would leave the run inside one window, likely without
 # a single SAM step. Instead: 4 warm-up SAM steps, then windows of 4
 # iterations (1 SAM step each at first), so both kinds of step occur.
-optim_wrapper = dict(warmup_iters=4, window=4)
-# The real variant's hooks, ARSAMHook without warmup_ratio (keep
-# warmup_iters).
-custom_hooks = [dict(type='SyncBuffersHook'), dict(type='ARSAMHook')]
+optim_wrapper = dict(warmup_iters=4, warmup_ratio=None, window=4)

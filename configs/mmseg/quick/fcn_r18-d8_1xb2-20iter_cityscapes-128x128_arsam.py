@@ -10,9 +10,9 @@ val_dataloader = {{_base_.quick.val_dataloader}}
 test_dataloader = {{_base_.quick.test_dataloader}}
 train_cfg = {{_base_.quick.train_cfg}}
 default_hooks = {{_base_.quick.default_hooks}}
-# ARSAM sized for 20 iterations: the fragment's window of 50 and 1.5% warm-up
+# ARSAM sized for 20 iterations: the real variant's window of 50 and 1.5%
+# warm-up
 # (0 iterations here) would leave the run inside one window, likely without
 # a single SAM step. Instead: 4 warm-up SAM steps, then windows of 4
 # iterations (1 SAM step each at first), so both kinds of step occur.
-optim_wrapper = dict(warmup_iters=4, window=4)
-custom_hooks = [dict(type='ARSAMHook')]  # no warmup_ratio: keep warmup_iters
+optim_wrapper = dict(warmup_iters=4, warmup_ratio=None, window=4)

@@ -1,11 +1,12 @@
 """ARSAM and SAM for mmengine-based toolboxes.
 
-Importing the package applies the compatibility layer (:mod:`.compat`) and,
-when mmengine is installed, registers the optimizer wrappers and the hook in
-mmengine's root registries; when mmpretrain is installed, it also registers
-the CIFAR backbones (:mod:`.models`) and the offline ``LocalCIFAR10``/
-``LocalCIFAR100`` datasets (:mod:`.data.local_cifar`) in mmpretrain's
-registries, which imports mmpretrain (and torchvision). The core
+Importing the package registers, when mmengine is installed, the optimizer
+wrappers and the hook in mmengine's root registries, and applies the
+environment fixes of :mod:`.compat` where they are needed (mmcv-lite's
+missing ``mmcv._ext``; mmengine checkpoints under torch >= 2.6). It imports
+neither mmpretrain nor torchvision: the mmpretrain registrations of the
+classification configs (CIFAR backbones, ``LocalCIFAR10``/``LocalCIFAR100``)
+are in :mod:`arsam_mm.mmpretrain`, imported explicitly. The core
 (:mod:`.kernels`, :mod:`.schedule`, :mod:`.sharpness_aware`) needs torch
 only.
 """
@@ -27,9 +28,3 @@ if importlib.util.find_spec('mmengine') is not None:
     from .engine import *  # noqa: F401,F403
     from .engine import __all__ as _engine_all
     __all__ += _engine_all
-
-if importlib.util.find_spec('mmpretrain') is not None:
-    # mmpretrain's registries: the CIFAR backbones and the offline CIFAR
-    # datasets of the classification configs (imports mmpretrain).
-    from . import models  # noqa: F401
-    from .data import local_cifar  # noqa: F401

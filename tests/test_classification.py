@@ -23,7 +23,7 @@ from mmpretrain.registry import DATASETS, MODELS
 from arsam_mm import ARSAMOptimWrapper, SAMOptimWrapper
 from arsam_mm.data import write_cifar, write_digits
 from arsam_mm.engine.cli import check_data_roots, merge_train_args
-from arsam_mm.models import PyramidNetCIFAR, WideResNetCIFAR
+from arsam_mm.mmpretrain import PyramidNetCIFAR, WideResNetCIFAR
 from arsam_mm.models.backbones.pyramidnet import PyramidBasicBlock
 from arsam_mm.models.backbones.wide_resnet import WideBasicBlock
 
@@ -46,7 +46,7 @@ SHRINK_KEYS = {
     'data_root', 'max_iters'
 }
 ARSAM_KEYS = {
-    'type', 'rho', 'window', 'num_blocks', 'max_sam_ratio', 'alpha', 'beta',
+    'type', 'rho', 'window', 'max_sam_ratio', 'alpha', 'beta',
     'max_reuse_steps', 'stat_tensors'
 }
 
@@ -82,14 +82,26 @@ def n_params(module):
 # ---------------------------------------------------------------------------
 
 
-def test_import_arsam_mm_registers_models_and_datasets():
-    # A fresh interpreter: nothing but ``import arsam_mm`` before the lookup.
-    code = ('import arsam_mm\n'
+def test_configs_register_models_and_datasets_through_custom_imports():
+    """``import arsam_mm`` leaves mmpretrain alone; a classification config's
+    ``custom_imports`` (``arsam_mm.mmpretrain``) registers the CIFAR
+    backbones and the LocalCIFAR datasets. In a fresh interpreter."""
+    config = quick_config(QUICK[1], 'arsam')
+    code = ('import sys\n'
+            'import arsam_mm\n'
+            'assert "mmpretrain" not in sys.modules\n'
             'from mmpretrain.registry import DATASETS, MODELS\n'
             'names = ["WideResNetCIFAR", "PyramidNetCIFAR"]\n'
-            'assert all(MODELS.get(n) for n in names)\n'
-            'assert DATASETS.get("LocalCIFAR10") and '
-            'DATASETS.get("LocalCIFAR100")\n')
+            'datasets = ["LocalCIFAR10", "LocalCIFAR100"]\n'
+            'assert not any(MODELS.get(n) for n in names)\n'
+            'assert not any(DATASETS.get(n) for n in datasets)\n'
+            'from mmengine.config import Config\n'
+            f'Config.fromfile({str(config)!r})\n'
+            'import arsam_mm.mmpretrain as registered\n'
+            'assert all(MODELS.get(n) is getattr(registered, n) '
+            'for n in names)\n'
+            'assert all(DATASETS.get(n) is getattr(registered, n) '
+            'for n in datasets)\n')
     subprocess.run([sys.executable, '-c', code], check=True, cwd=REPO)
     assert MODELS.get('WideResNetCIFAR') is WideResNetCIFAR
     assert MODELS.get('PyramidNetCIFAR') is PyramidNetCIFAR
@@ -223,7 +235,9 @@ def test_real_configs_build(name):
     model = None
     for variant in VARIANTS:
         cfg = load(real_config(name, variant))
-        assert cfg.custom_imports.imports == ['arsam_mm']
+        assert cfg.custom_imports.imports == [
+            'arsam_mm', 'arsam_mm.mmpretrain'
+        ]
         assert cfg.train_dataloader.batch_size == 128
         assert cfg.train_cfg.max_epochs == 200
         dataset = cfg.train_dataloader.dataset

@@ -15,11 +15,12 @@ bytes, so these subclasses replace only that check:
 
 Reading is the parent's code, unchanged. Use them in a config with::
 
-    custom_imports = dict(imports=['arsam_mm', 'arsam_mm.data.local_cifar'])
+    custom_imports = dict(imports=['arsam_mm', 'arsam_mm.mmpretrain'])
     train_dataloader = dict(dataset=dict(type='LocalCIFAR10', ...))
 
+(:mod:`arsam_mm.mmpretrain` imports this module and the CIFAR backbones.)
 Importing this module imports mmpretrain (and so torchvision); the
-generators do not.
+generators and ``import arsam_mm`` do not.
 """
 import json
 import os.path as osp

@@ -2,7 +2,7 @@
 ``MODELS`` registry (``default_scope='mmpretrain'``).
 
 Importing this package imports mmpretrain (and so torchvision);
-``import arsam_mm`` imports it only when mmpretrain is installed.
+``import arsam_mm`` does not import it, :mod:`arsam_mm.mmpretrain` does.
 """
 from .backbones import PyramidNetCIFAR, WideResNetCIFAR
 

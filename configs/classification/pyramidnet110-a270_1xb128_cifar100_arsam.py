@@ -5,5 +5,6 @@ _base_ = [
     './_base_/pyramidnet110-a270_1xb128_cifar100.py',
     '../_base_/arsam.py',
 ]
+custom_imports = {{_base_.classification_custom_imports}}
 optim_wrapper = {{_base_.arsam_optim_wrapper}}
 custom_hooks = {{_base_.arsam_custom_hooks}}

@@ -1,5 +1,4 @@
 # PyramidNet-110 (alpha=270) on CIFAR-10, the SAM papers' recipe with plain
 # SGD.
 _base_ = ['./_base_/pyramidnet110-a270_1xb128_cifar10.py']
-# `import arsam_mm` registers LocalCIFAR* and the CIFAR backbones.
-custom_imports = dict(imports=['arsam_mm'], allow_failed_imports=False)
+custom_imports = {{_base_.classification_custom_imports}}

@@ -2,5 +2,6 @@
 # 0.05; the authors' window of 50 and warm-up of 3 of 200 epochs) around the
 # same SGD.
 _base_ = ['./_base_/resnet18_1xb128_cifar10.py', '../_base_/arsam.py']
+custom_imports = {{_base_.classification_custom_imports}}
 optim_wrapper = {{_base_.arsam_optim_wrapper}}
 custom_hooks = {{_base_.arsam_custom_hooks}}

@@ -1,4 +1,3 @@
 # WRN-28-10 on CIFAR-100, the SAM papers' recipe with plain SGD.
 _base_ = ['./_base_/wide-resnet28-10_1xb128_cifar100.py']
-# `import arsam_mm` registers LocalCIFAR* and the CIFAR backbones.
-custom_imports = dict(imports=['arsam_mm'], allow_failed_imports=False)
+custom_imports = {{_base_.classification_custom_imports}}

@@ -6,7 +6,9 @@ _base_ = [
     '../classification/resnet18_1xb128_cifar100_sam.py',
     './_base_/lsq.py'
 ]
-custom_imports = {{_base_.lsq_custom_imports}}
+custom_imports = dict(
+    _base_.custom_imports,
+    imports=[*_base_.custom_imports.imports, 'arsam_mm.quantization'])
 model = dict(
     _delete_=True,
     type='LSQQuantizedModel',

@@ -6,7 +6,9 @@ _base_ = [
     '../mmpose/td-hm_res50_8xb64-210e_coco-256x192_adam.py',
     './_base_/lsq.py'
 ]
-custom_imports = {{_base_.lsq_custom_imports}}
+custom_imports = dict(
+    _base_.custom_imports,
+    imports=[*_base_.custom_imports.imports, 'arsam_mm.quantization'])
 model = dict(
     _delete_=True,
     type='LSQQuantizedModel',

@@ -5,6 +5,7 @@
 _base_ = [
     './_base_/resnet18-w16_1xb16_digits-noise30.py', '../../_base_/arsam.py'
 ]
+custom_imports = {{_base_.classification_custom_imports}}
 optim_wrapper = dict(
     _base_.arsam_optim_wrapper, rho=0.1, window=20, warmup_iters=54)
 custom_hooks = [dict(type='ARSAMHook')]  # no warmup_ratio: set above

@@ -2,5 +2,6 @@
 _base_ = [
     './_base_/resnet18-w16_1xb16_digits-noise30.py', '../../_base_/sam.py'
 ]
+custom_imports = {{_base_.classification_custom_imports}}
 optim_wrapper = dict(_base_.sam_optim_wrapper, rho=0.1)
 custom_hooks = {{_base_.sam_custom_hooks}}

@@ -1,5 +1,6 @@
 # Quick CPU run on the digits, ARSAM around the same SGD.
 _base_ = ['./_base_/resnet18-w16_1xb16_digits.py', '../../_base_/arsam.py']
+custom_imports = {{_base_.classification_custom_imports}}
 # 20 iterations, not 200 epochs: the authors' warm-up ratio (1.5%) would be
 # 0 iterations and a window of 50 longer than the run, so the warm-up is
 # explicit (4 SAM steps) and windows are 8 iterations (2 after warm-up,

@@ -1,12 +1,16 @@
 # LSQ quantization-aware training delta for any mmengine config (see
 # arsam_mm/quantization/mm_model.py). In a task config:
 #   _base_ = ['<float config>.py', '<this file>']
-#   custom_imports = {{_base_.lsq_custom_imports}}
+#   custom_imports = dict(
+#       _base_.custom_imports,
+#       imports=[*_base_.custom_imports.imports, 'arsam_mm.quantization'])
 #   model = dict(_delete_=True, type='LSQQuantizedModel',
 #                model={{_base_.model}}, w_bits=4, a_bits=4)
 #   optim_wrapper = dict(paramwise_cfg={{_base_.lsq_paramwise_cfg}})
 # (the last line only with weight decay: mmengine refuses decay_mult when
 # the optimizer has none, as the pose configs' Adam).
+# custom_imports are the float config's plus arsam_mm.quantization (a
+# classification config's include arsam_mm.mmpretrain).
 # The float config's optimizer wrapper (SGD/Adam, SAM or ARSAM), schedule,
 # data and hooks stay as they are; the first and last quantized layers keep
 # 8 bits (first_last_bits=8).
@@ -20,7 +24,4 @@
 # `--cfg-options load_from=<float checkpoint>`; the step sizes then
 # initialise from the loaded weights and the first batch (float checkpoints
 # load into the quantized model as they are).
-lsq_custom_imports = dict(
-    imports=['arsam_mm', 'arsam_mm.quantization'],
-    allow_failed_imports=False)
 lsq_paramwise_cfg = dict(custom_keys={'.step_size': dict(decay_mult=0.0)})

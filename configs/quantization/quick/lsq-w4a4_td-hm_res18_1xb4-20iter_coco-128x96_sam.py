@@ -6,7 +6,9 @@ _base_ = [
     '../../mmpose/quick/td-hm_res18_1xb4-20iter_coco-128x96_sam.py',
     '../_base_/lsq.py'
 ]
-custom_imports = {{_base_.lsq_custom_imports}}
+custom_imports = dict(
+    _base_.custom_imports,
+    imports=[*_base_.custom_imports.imports, 'arsam_mm.quantization'])
 model = dict(
     _delete_=True,
     type='LSQQuantizedModel',

@@ -1,49 +1,81 @@
-"""Compatibility layer for the OpenMMLab stack on CPU-only machines.
+"""What the pinned OpenMMLab stack needs from ``import arsam_mm``, and only
+where it needs it.
 
-:func:`apply_compat` runs when :mod:`arsam_mm` is imported and applies three
-independent fixes, each a no-op where the real component works:
+:func:`apply_compat` runs when :mod:`arsam_mm` is imported. It has two
+parts; each checks the environment first and changes nothing where the
+problem it fixes does not exist. With full mmcv and torch < 2.6 nothing at
+all is installed. Neither part imports mmcv, torchvision or mmpretrain.
 
-1. **mmcv-lite.** ``mmcv-lite`` ships the Python side of :mod:`mmcv.ops` but
-   not the compiled extension ``mmcv._ext``, so ``import mmseg.models`` (and
-   mmpose's and mmpretrain's) fails inside ``mmcv.ops``. A finder placed at
-   the end of :data:`sys.meta_path` answers ``import mmcv._ext`` only when no
-   real extension is found, with a stand-in whose every function raises a
-   :class:`RuntimeError` that says how to install full mmcv. The real
-   :mod:`mmcv.ops` then imports unchanged: its classes can be built,
-   subclassed and registered, its pure-PyTorch parts (``point_sample``,
-   ``MultiScaleDeformableAttention`` on CPU, ...) work, and a compiled kernel
-   raises when it is called.
-2. **torchvision.** mmpose imports torchvision in one visualization module
-   only. When torchvision is not installed, or raises on import (PyPI's
-   torchvision beside a CPU-only torch), ``import torchvision`` yields a stub
-   package whose every attribute raises :class:`ModuleNotFoundError` on use.
-   The check is lazy: nothing is imported before something asks for
-   torchvision, and a torchvision that imports is left as it is.
-3. **torch.load under torch >= 2.6.** mmengine 0.10 calls :func:`torch.load`
-   without ``weights_only``, which now defaults to ``True``; resuming then
-   fails on the numpy and mmengine objects of a checkpoint. Exactly those
-   globals are allow-listed with :func:`torch.serialization.add_safe_globals`
-   (numpy 1 and numpy 2 spellings alike); ``weights_only`` stays on, so a
-   checkpoint carrying any other global is still refused.
+1. **mmcv-lite has no ``mmcv._ext``.**
+
+   - *Who needs it:* environments with the ``mmcv-lite`` distribution, as
+     the pinned stack (full mmcv exists only as a source package that takes
+     minutes to build).
+   - *Why:* mmcv-lite ships the Python side of :mod:`mmcv.ops` but not its
+     compiled extension ``mmcv._ext``, which :mod:`mmcv.ops` loads at import
+     time. ``import mmseg.models`` and ``import mmpose.models`` (and so every
+     mmseg/mmpose Runner) then fail with ``No module named 'mmcv._ext'``,
+     even for models that never call a compiled op.
+   - *What:* a finder at the end of :data:`sys.meta_path` answers the single
+     module name ``mmcv._ext`` with a stand-in whose functions raise a
+     :class:`RuntimeError` naming the op and how to install full mmcv. The
+     real :mod:`mmcv.ops` then imports unchanged: its classes can be built,
+     subclassed and registered, its pure-PyTorch parts (``point_sample``,
+     ...) work, and a compiled kernel raises when it is called.
+   - *Scope:* installed only when the ``mmcv-lite`` distribution is
+     installed and mmcv's package folder holds no ``_ext`` extension (looked
+     up without importing mmcv). Full mmcv, even beside a leftover
+     mmcv-lite, gets nothing; so does a full mmcv whose extension is missing
+     or broken, whose own error then reaches the user.
+   - *Limit:* it works only in processes that import :mod:`arsam_mm`. A
+     config without ``custom_imports = dict(imports=['arsam_mm'])`` run by
+     mmseg's or mmpose's own ``tools/train.py`` still fails with
+     ``No module named 'mmcv._ext'`` (the README's troubleshooting section
+     says so): no code of this package runs in such a process, and a
+     ``.pth`` start-up hook that would run in every Python process of the
+     environment is the kind of global side effect this module avoids.
+
+2. **torch.load under torch >= 2.6 with mmengine 0.10.**
+
+   - *Who needs it:* torch >= 2.6 (``weights_only=True`` by default) with
+     mmengine installed; mmengine 0.10 calls :func:`torch.load` without
+     ``weights_only``, so resuming and ``load_from`` fail on the numpy and
+     mmengine objects a Runner checkpoint holds.
+   - *What:* exactly those globals are allow-listed with
+     :func:`torch.serialization.add_safe_globals`: numpy arrays, scalars and
+     dtypes (numpy 1 and numpy 2 spellings), mmengine's ``HistoryBuffer``
+     and a ``getattr`` that resolves only the (class, attribute) pairs of
+     :data:`_GETATTR_ALLOWED`. ``weights_only`` stays on, so a checkpoint
+     carrying any other global is still refused: an untrusted checkpoint
+     cannot run code.
+   - *Scope:* torch's allow-list is per process (torch offers no per-call
+     hook that mmengine's calls would pass through), so the entries also
+     apply to other ``torch.load(weights_only=True)`` calls of the process;
+     they are inert data types only. Nothing happens on torch < 2.6 or
+     without mmengine.
+
+What is deliberately not here: a torchvision fallback. The pinned
+``torch``/``torchvision`` pair imports, mmpretrain needs a real torchvision,
+and a missing or mismatched torchvision is best reported by its own import
+error (install the torchvision build that matches your torch).
 """
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.metadata
 import importlib.util
 import pickle
 import re
 import sys
 import types
-import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 __all__ = [
-    'apply_compat', 'mmcv_ops_available', 'install_mmcv_ext_stub',
-    'install_torchvision_fallback', 'allow_mmengine_checkpoint_globals'
+    'apply_compat', 'mmcv_ops_available', 'mmcv_lite_installed',
+    'install_mmcv_ext_stub', 'allow_mmengine_checkpoint_globals'
 ]
 
 _MMCV_EXT = 'mmcv._ext'
-_TORCHVISION = 'torchvision'
 
 # ---------------------------------------------------------------------------
 # 1. mmcv-lite: a stand-in for the compiled extension ``mmcv._ext``
@@ -92,6 +124,19 @@ def mmcv_ops_available() -> bool:
                                                     locations) is not None
 
 
+def mmcv_lite_installed() -> bool:
+    """Tell whether the ``mmcv-lite`` distribution is installed.
+
+    Returns:
+        bool: Whether its metadata is found on :data:`sys.path`.
+    """
+    try:
+        importlib.metadata.distribution('mmcv-lite')
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
 def _mmcv_op_error(name: str) -> RuntimeError:
     """Build the error raised by a compiled mmcv op that is missing.
 
@@ -104,7 +149,8 @@ def _mmcv_op_error(name: str) -> RuntimeError:
     version = getattr(sys.modules.get('mmcv'), '__version__', '2.1.0')
     return RuntimeError(
         f'mmcv op `{name}` needs full mmcv with compiled ops (the extension '
-        '`mmcv._ext`), but the installed mmcv has none (mmcv-lite). '
+        '`mmcv._ext`), but the installed mmcv has none (mmcv-lite; arsam_mm '
+        'stands in for the extension so that mmcv.ops imports). '
         'Install full mmcv, built from source: `pip uninstall -y mmcv-lite '
         f'&& MMCV_WITH_OPS=1 pip install --no-build-isolation mmcv=={version}`'
         f' (torch must be installed first), or `mim install mmcv=={version}`.')
@@ -147,7 +193,7 @@ class _MissingMmcvExt(types.ModuleType):
 
 
 class _MmcvExtFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Finds ``mmcv._ext`` when no other finder does, as a stand-in."""
+    """Finds ``mmcv._ext``, and nothing else, when no other finder does."""
 
     def find_spec(
         self,
@@ -170,212 +216,28 @@ class _MmcvExtFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 _MMCV_EXT_FINDER = _MmcvExtFinder()
 
 
-def install_mmcv_ext_stub() -> None:
-    """Let ``import mmcv._ext`` fall back to the raising stand-in.
+def install_mmcv_ext_stub() -> bool:
+    """Let ``import mmcv._ext`` fall back to the raising stand-in, on
+    mmcv-lite only.
 
     The finder goes last on :data:`sys.meta_path`, so a real extension is
     always found first. Calling it again changes nothing.
-    """
-    if _MMCV_EXT_FINDER not in sys.meta_path:
-        sys.meta_path.append(_MMCV_EXT_FINDER)
-
-
-# ---------------------------------------------------------------------------
-# 2. torchvision: a stub package when the real one is missing or broken
-# ---------------------------------------------------------------------------
-
-
-def _torchvision_error(what: str, reason: str) -> ModuleNotFoundError:
-    """Build the error raised when the torchvision stub is used.
-
-    Args:
-        what (str): Dotted name of what was used.
-        reason (str): Why torchvision is unavailable.
 
     Returns:
-        ModuleNotFoundError: The error to raise.
+        bool: Whether the stand-in is in place (mmcv-lite without
+        ``mmcv._ext``).
     """
-    return ModuleNotFoundError(
-        f'`{what}` needs torchvision, which {reason}; arsam_mm put a stub '
-        'in its place so that mmpose imports. Install the torchvision build '
-        'that matches your torch (same version line and index) to use it.',
-        name=_TORCHVISION)
-
-
-class _UnavailableMeta(type):
-    """Metaclass of stub classes: instantiating or using them raises."""
-
-    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        raise _torchvision_error(cls._arsam_mm_what, cls._arsam_mm_reason)
-
-    def __getattr__(cls, name: str) -> Any:
-        if name.startswith('__'):
-            raise AttributeError(name)
-        raise _torchvision_error(f'{cls._arsam_mm_what}.{name}',
-                                 cls._arsam_mm_reason)
-
-
-class _MissingTorchvision(types.ModuleType):
-    """Stub for torchvision or one of its submodules.
-
-    Any public name is a stub class that raises on use, so that
-    ``from torchvision.transforms import ToPILImage`` succeeds; reading
-    ``__version__`` raises :class:`ModuleNotFoundError`, which is how
-    mmengine's ``collect_env`` expects a missing torchvision to look.
-    """
-
-    def __init__(self, name: str, reason: str) -> None:
-        super().__init__(name)
-        self._arsam_mm_reason = reason
-
-    def __getattr__(self, name: str) -> Any:
-        if name == '__version__':
-            raise _torchvision_error(f'{self.__name__}.__version__',
-                                     self._arsam_mm_reason)
-        if name.startswith('__'):
-            raise AttributeError(name)
-        value = _UnavailableMeta(
-            name, (), {
-                '_arsam_mm_what': f'{self.__name__}.{name}',
-                '_arsam_mm_reason': self._arsam_mm_reason,
-                '__module__': self.__name__,
-            })
-        setattr(self, name, value)
-        return value
-
-
-class _StubLoader(importlib.abc.Loader):
-    """Creates :class:`_MissingTorchvision` modules."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-    def create_module(
-            self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
-        return _MissingTorchvision(spec.name, self.reason)
-
-    def exec_module(self, module: types.ModuleType) -> None:
-        pass
-
-
-def _stub_spec(name: str, reason: str) -> importlib.machinery.ModuleSpec:
-    """Return the spec of a stub torchvision (sub)package."""
-    return importlib.machinery.ModuleSpec(
-        name, _StubLoader(reason), is_package=True)
-
-
-def _drop_modules(prefix: str) -> None:
-    """Remove a package and its submodules from :data:`sys.modules`."""
-    for name in [
-            n for n in sys.modules if n == prefix or n.startswith(prefix + '.')
-    ]:
-        del sys.modules[name]
-
-
-class _GuardedLoader(importlib.abc.Loader):
-    """Runs the real torchvision loader and falls back to the stub."""
-
-    def __init__(self, finder: '_TorchvisionFinder',
-                 loader: importlib.abc.Loader) -> None:
-        self._finder = finder
-        self._loader = loader
-
-    def create_module(
-            self, spec: importlib.machinery.ModuleSpec
-    ) -> Optional[types.ModuleType]:
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module: types.ModuleType) -> None:
-        # torchvision runs with its own loader in place.
-        module.__spec__.loader = module.__loader__ = self._loader
-        try:
-            self._loader.exec_module(module)
-        except Exception as exc:
-            reason = f'failed to import ({type(exc).__name__}: {exc})'
-            _drop_modules(_TORCHVISION)
-            stub = _MissingTorchvision(_TORCHVISION, reason)
-            stub.__spec__ = _stub_spec(_TORCHVISION, reason)
-            stub.__loader__ = stub.__spec__.loader
-            stub.__path__ = []
-            stub.__package__ = _TORCHVISION
-            # The import system returns what sys.modules holds after this.
-            sys.modules[_TORCHVISION] = stub
-            warnings.warn(
-                f'torchvision {reason}; arsam_mm replaced it by a stub that '
-                'raises on use. Install the torchvision build that matches '
-                'your torch, or uninstall torchvision.', RuntimeWarning)
-        else:
-            self._finder.remove()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._loader, name)
-
-
-class _TorchvisionFinder(importlib.abc.MetaPathFinder):
-    """Sits first on :data:`sys.meta_path` until torchvision is imported.
-
-    For ``torchvision`` it asks the other finders; when none finds it, it
-    returns the stub package, and otherwise it wraps the real loader in
-    :class:`_GuardedLoader`. Once the stub is in :data:`sys.modules` it
-    also answers for the stub's submodules.
-    """
-
-    def find_spec(
-        self,
-        fullname: str,
-        path: Optional[Sequence[str]] = None,
-        target: Optional[types.ModuleType] = None
-    ) -> Optional[importlib.machinery.ModuleSpec]:
-        if fullname == _TORCHVISION:
-            spec = self._find_real(fullname, path, target)
-            if spec is None:
-                return _stub_spec(fullname, 'is not installed')
-            if spec.loader is not None:
-                spec.loader = _GuardedLoader(self, spec.loader)
-            return spec
-        parent = sys.modules.get(_TORCHVISION)
-        if (fullname.startswith(_TORCHVISION + '.')
-                and isinstance(parent, _MissingTorchvision)):
-            return _stub_spec(fullname, parent._arsam_mm_reason)
-        return None
-
-    def _find_real(
-        self, fullname: str, path: Optional[Sequence[str]],
-        target: Optional[types.ModuleType]
-    ) -> Optional[importlib.machinery.ModuleSpec]:
-        """Ask the other finders, in order, for the real module."""
-        for finder in list(sys.meta_path):
-            find_spec = getattr(finder, 'find_spec', None)
-            if finder is self or find_spec is None:
-                continue
-            spec = find_spec(fullname, path, target)
-            if spec is not None:
-                return spec
-        return None
-
-    def remove(self) -> None:
-        """Take this finder off :data:`sys.meta_path`."""
-        while self in sys.meta_path:
-            sys.meta_path.remove(self)
-
-
-_TORCHVISION_FINDER = _TorchvisionFinder()
-
-
-def install_torchvision_fallback() -> None:
-    """Make ``import torchvision`` fall back to the stub when it must.
-
-    Nothing happens when torchvision is already imported. Otherwise a finder
-    goes first on :data:`sys.meta_path`; it takes itself off again once the
-    real torchvision has imported. Calling it again changes nothing.
-    """
-    if _TORCHVISION in sys.modules or _TORCHVISION_FINDER in sys.meta_path:
-        return
-    sys.meta_path.insert(0, _TORCHVISION_FINDER)
+    if _MMCV_EXT_FINDER in sys.meta_path:
+        return True
+    if (_find_spec_quietly('mmcv') is None or mmcv_ops_available()
+            or not mmcv_lite_installed()):
+        return False
+    sys.meta_path.append(_MMCV_EXT_FINDER)
+    return True
 
 
 # ---------------------------------------------------------------------------
-# 3. torch.load(weights_only=True) and mmengine checkpoints
+# 2. torch.load(weights_only=True) and mmengine checkpoints
 # ---------------------------------------------------------------------------
 
 # Attributes that mmengine checkpoints reach through ``getattr`` (pickle
@@ -515,8 +377,6 @@ def _mmengine_safe_globals(named: bool) -> List[Any]:
     Returns:
         list: Entries for :func:`torch.serialization.add_safe_globals`.
     """
-    if _find_spec_quietly('mmengine') is None:
-        return []
     from mmengine.logging.history_buffer import HistoryBuffer
     entries: List[Any] = [HistoryBuffer]
     if named:
@@ -528,28 +388,27 @@ def _mmengine_safe_globals(named: bool) -> List[Any]:
 def allow_mmengine_checkpoint_globals() -> bool:
     """Allow-list the globals of mmengine checkpoints for ``torch.load``.
 
-    Only on torch >= 2.6, where ``weights_only=True`` is the default. The
-    entries are numpy arrays, scalars and dtypes, mmengine's
-    ``HistoryBuffer`` and a ``getattr`` restricted to the attributes in
-    :data:`_GETATTR_ALLOWED`. Calling it again changes nothing.
+    Only on torch >= 2.6, where ``weights_only=True`` is the default, and
+    with mmengine installed. The entries are numpy arrays, scalars and
+    dtypes, mmengine's ``HistoryBuffer`` and a ``getattr`` restricted to the
+    attributes in :data:`_GETATTR_ALLOWED`. Calling it again changes
+    nothing.
 
     Returns:
         bool: Whether globals were allow-listed.
     """
-    if _find_spec_quietly('torch') is None or _torch_version() < (2, 6):
+    if (_find_spec_quietly('torch') is None
+            or _find_spec_quietly('mmengine') is None
+            or _torch_version() < (2, 6)):
         return False
     import torch
     named = _named_safe_globals_supported()
     entries = _numpy_safe_globals(named) + _mmengine_safe_globals(named)
-    if not entries:
-        return False
     torch.serialization.add_safe_globals(entries)
     return True
 
 
 def apply_compat() -> None:
-    """Apply the three fixes of this module; safe to call repeatedly."""
-    if (_find_spec_quietly('mmcv') is not None and not mmcv_ops_available()):
-        install_mmcv_ext_stub()
-    install_torchvision_fallback()
+    """Apply both parts where they are needed; safe to call repeatedly."""
+    install_mmcv_ext_stub()
     allow_mmengine_checkpoint_globals()

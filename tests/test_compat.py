@@ -1,8 +1,9 @@
-"""The compatibility layer: both branches of each of its three parts.
+"""``import arsam_mm`` and the compatibility layer (:mod:`arsam_mm.compat`):
+what the import loads, and both branches of each part.
 
-Branches that need another import state (mmcv with or without compiled ops,
-torchvision absent, broken or present) run in fresh interpreters, started
-together by one fixture so that they overlap; the checkpoint cases run here.
+Branches that need another import state (a fresh interpreter, mmcv with or
+without compiled ops) run in fresh interpreters, started together by one
+fixture so that they overlap; the checkpoint cases run here.
 """
 import importlib.machinery
 import json
@@ -29,7 +30,7 @@ needs_safe_load = pytest.mark.skipif(
 
 
 def _installed(*names):
-    """Whether the packages are on the path (this module's finders aside)."""
+    """Whether the packages are on the path (this module's finder aside)."""
     find_spec = importlib.machinery.PathFinder.find_spec
     return all(find_spec(name) is not None for name in names)
 
@@ -38,12 +39,13 @@ needs_models = pytest.mark.skipif(
     not _installed('mmcv', 'mmengine', 'mmseg', 'mmpose'),
     reason='needs mmcv, mmengine, mmsegmentation and mmpose')
 needs_mmcv_lite = pytest.mark.skipif(
-    not _installed('mmcv') or compat.mmcv_ops_available(),
+    not _installed('mmcv') or compat.mmcv_ops_available()
+    or not compat.mmcv_lite_installed(),
     reason='needs mmcv-lite (mmcv without compiled ops)')
 
 # Shared by the scenario scripts: report an error as [type, message].
 _PRELUDE = '''
-import json, sys, warnings
+import json, sys
 
 def error_of(fn):
     try:
@@ -55,25 +57,26 @@ def error_of(fn):
 out = {}
 '''
 
-# mmcv-lite as installed here; torchvision absent (hidden from the path).
+# Nothing but ``import arsam_mm``: what it loads and installs.
+_LIGHT = '''
+finders = list(sys.meta_path)
+import arsam_mm, sys
+out['loaded'] = sorted(
+    name for name in ('mmpretrain', 'torchvision', 'mmcv', 'mmseg', 'mmpose',
+                      'mmdet') if name in sys.modules)
+out['finders'] = [type(f).__name__ for f in sys.meta_path
+                  if f not in finders]
+out['registered'] = error_of(lambda: __import__(
+    'mmengine.registry', fromlist=['OPTIM_WRAPPERS']).OPTIM_WRAPPERS.get(
+        'ARSAMOptimWrapper').__name__)
+'''
+
+# mmcv-lite as installed here.
 _LITE = '''
-import importlib.machinery
-
-_find = importlib.machinery.PathFinder.find_spec
-
-def _hide_torchvision(name, path=None, target=None):
-    if name.split('.')[0] == 'torchvision':
-        return None
-    return _find(name, path, target)
-
-importlib.machinery.PathFinder.find_spec = staticmethod(_hide_torchvision)
-
-with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter('always')
-    import arsam_mm
-    from arsam_mm import compat
-    import mmseg.models, mmpose.models, mmpose.visualization
-import torch, mmcv.ops, torchvision
+import arsam_mm
+from arsam_mm import compat
+import mmseg.models, mmpose.models, mmpose.visualization
+import torch, mmcv.ops
 from mmengine.utils.dl_utils import collect_env, mmcv_full_available
 
 out['ops_available'] = compat.mmcv_ops_available()
@@ -95,47 +98,11 @@ out['point_sample'] = list(
     mmcv.ops.point_sample(torch.rand(1, 1, 4, 4), torch.rand(1, 3, 2)).shape)
 out['compiler'] = mmcv.ops.get_compiler_version()
 out['mmcv_full_available'] = mmcv_full_available()
-out['tv_is_stub'] = isinstance(torchvision, compat._MissingTorchvision)
-from torchvision.transforms import ToPILImage
-
-class MyToPIL(ToPILImage):
-    pass
-
-out['tv_use'] = error_of(ToPILImage)
-out['tv_subclass'] = error_of(MyToPIL)
-# Called, not only read: once a submodule is imported (mmpretrain imports
-# torchvision.ops.boxes), torchvision.ops is a stub module whose names
-# are stub classes that raise on use.
-out['tv_attr'] = error_of(lambda: torchvision.ops.nms())
-out['env_has_torchvision'] = 'TorchVision' in collect_env()
-out['warnings'] = [str(w.message) for w in caught
-                   if 'arsam_mm' in str(w.message)]
+out['env'] = error_of(collect_env)
+out['other_name'] = error_of(lambda: __import__('mmcv._ext2'))
 '''
 
-# torchvision installed but raising at import (PyPI wheel, CPU torch); the
-# fixture puts such a package first on PYTHONPATH.
-_BROKEN = '''
-with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter('always')
-    import arsam_mm
-    from arsam_mm import compat
-    import mmpose.visualization
-import torchvision
-from mmengine.utils.dl_utils import collect_env
-
-out['tv_is_stub'] = isinstance(torchvision, compat._MissingTorchvision)
-out['leftovers'] = sorted(
-    name for name, module in sys.modules.items()
-    if name.startswith('torchvision')
-    and not isinstance(module, compat._MissingTorchvision))
-out['tv_use'] = error_of(lambda: torchvision.transforms.ToPILImage())
-out['tv_version'] = error_of(lambda: torchvision.__version__)
-out['env_has_torchvision'] = 'TorchVision' in collect_env()
-out['warnings'] = [str(w.message) for w in caught
-                   if 'arsam_mm' in str(w.message)]
-'''
-
-# Full mmcv (a compiled extension importable) and a working torchvision.
+# Full mmcv: a compiled extension importable as ``mmcv._ext``.
 _FULL = '''
 import types
 
@@ -149,41 +116,25 @@ fake = FakeExt('mmcv._ext')
 sys.modules['mmcv._ext'] = fake
 import arsam_mm
 from arsam_mm import compat
-import mmcv.ops, torchvision
+import mmcv.ops
 
 out['ops_available'] = compat.mmcv_ops_available()
 out['ext_finder_installed'] = compat._MMCV_EXT_FINDER in sys.meta_path
 out['ext_is_fake'] = sys.modules['mmcv.ops.nms'].ext_module is fake
 out['compiler'] = mmcv.ops.get_compiler_version()
-out['tv_is_stub'] = isinstance(torchvision, compat._MissingTorchvision)
-if not out['tv_is_stub']:
-    import torch
-    out['tv_version'] = torchvision.__version__
-    out['tv_loader'] = type(torchvision.__spec__.loader).__name__
-    out['tv_finder_left'] = compat._TORCHVISION_FINDER in sys.meta_path
-    out['tv_nms'] = torchvision.ops.nms(
-        torch.tensor([[0., 0., 2., 2.], [0., 0., 2., 1.]]),
-        torch.tensor([.9, .8]), 0.3).tolist()
-'''
-
-_BROKEN_TORCHVISION = '''\
-from . import extension  # a submodule that imports before the failure
-raise RuntimeError('operator torchvision::nms does not exist')
 '''
 
 
 class _Scenario:
     """One fresh interpreter; its result is read when first needed."""
 
-    def __init__(self, name, code, workdir, pythonpath=()):
+    def __init__(self, name, code, workdir):
         self.name = name
         self.stdout = workdir / f'{name}.out'
         self.stderr = workdir / f'{name}.err'
         env = dict(os.environ)
         env['PYTHONPATH'] = os.pathsep.join(
-            [*map(str, pythonpath),
-             str(REPO),
-             env.get('PYTHONPATH', '')]).rstrip(os.pathsep)
+            [str(REPO), env.get('PYTHONPATH', '')]).rstrip(os.pathsep)
         script = _PRELUDE + code + "\nprint('RESULT', json.dumps(out))\n"
         with open(self.stdout, 'w') as out, open(self.stderr, 'w') as err:
             self.proc = subprocess.Popen([sys.executable, '-c', script],
@@ -213,18 +164,39 @@ class _Scenario:
 @pytest.fixture(scope='module')
 def scenarios(tmp_path_factory):
     workdir = tmp_path_factory.mktemp('compat')
-    broken = workdir / 'broken_site'
-    (broken / 'torchvision').mkdir(parents=True)
-    (broken / 'torchvision' / '__init__.py').write_text(_BROKEN_TORCHVISION)
-    (broken / 'torchvision' / 'extension.py').write_text('')
     started = {
-        'lite': _Scenario('lite', _LITE, workdir),
-        'broken': _Scenario('broken', _BROKEN, workdir, [broken]),
-        'full': _Scenario('full', _FULL, workdir),
+        name: _Scenario(name, code, workdir)
+        for name, code in (('light', _LIGHT), ('lite', _LITE),
+                           ('full', _FULL))
     }
     yield started
     for scenario in started.values():
         scenario.stop()
+
+
+# ---------------------------------------------------------------------------
+# import arsam_mm
+# ---------------------------------------------------------------------------
+
+
+def test_import_is_light(scenarios):
+    """No toolbox, no torchvision, no mmcv; at most the mmcv._ext finder."""
+    out = scenarios['light'].result()
+    assert out['loaded'] == []
+    expected = []
+    if _installed('mmcv') and not compat.mmcv_ops_available() and \
+            compat.mmcv_lite_installed():
+        expected = ['_MmcvExtFinder']
+    assert out['finders'] == expected
+    if _installed('mmengine'):
+        assert out['registered'] is None
+
+
+def test_import_light_command():
+    """The check as a user would type it."""
+    code = ('import arsam_mm, sys; assert "mmpretrain" not in sys.modules '
+            'and "torchvision" not in sys.modules')
+    subprocess.run([sys.executable, '-c', code], check=True, cwd=REPO)
 
 
 # ---------------------------------------------------------------------------
@@ -256,6 +228,9 @@ def test_mmcv_lite_keeps_pure_python_ops_and_env_report(scenarios):
     assert out['compiler'].startswith('n/a')
     # mmengine now sees mmcv.ops as importable and checks DCN classes.
     assert out['mmcv_full_available'] is True
+    assert out['env'] is None  # collect_env (every Runner) works
+    # The finder answers mmcv._ext only.
+    assert out['other_name'][0] == 'ModuleNotFoundError'
 
 
 @needs_models
@@ -283,81 +258,66 @@ def test_mmcv_ops_available_looks_for_the_extension_file(
     assert 'mmcv' not in sys.modules
 
 
-def test_no_stub_without_mmcv(monkeypatch):
-    find_spec = compat._find_spec_quietly
-
-    def find_spec_without_mmcv(name):
-        return None if name == 'mmcv' else find_spec(name)
-
+@pytest.fixture
+def no_ext_finder(monkeypatch):
+    """``sys.meta_path`` without the stand-in's finder, restored after."""
     monkeypatch.setattr(
         sys, 'meta_path',
         [f for f in sys.meta_path if f is not compat._MMCV_EXT_FINDER])
-    monkeypatch.setattr(compat, '_find_spec_quietly', find_spec_without_mmcv)
+
+
+@pytest.mark.parametrize('case', ['no mmcv', 'full mmcv', 'not mmcv-lite'])
+def test_no_stand_in_unless_mmcv_lite_without_ext(monkeypatch, no_ext_finder,
+                                                  case):
+    find_spec = compat._find_spec_quietly
+    if case == 'no mmcv':
+        monkeypatch.setattr(
+            compat, '_find_spec_quietly',
+            lambda name: None if name == 'mmcv' else find_spec(name))
+    elif case == 'full mmcv':
+        monkeypatch.setattr(compat, 'mmcv_ops_available', lambda: True)
+    else:  # a full mmcv distribution whose extension is missing
+        monkeypatch.setattr(compat, 'mmcv_lite_installed', lambda: False)
+    assert compat.install_mmcv_ext_stub() is False
     compat.apply_compat()
     assert compat._MMCV_EXT_FINDER not in sys.meta_path
-    if find_spec('mmcv') is not None and not compat.mmcv_ops_available():
-        monkeypatch.setattr(compat, '_find_spec_quietly', find_spec)
-        compat.apply_compat()  # mmcv-lite: the stub goes in
-        assert sys.meta_path[-1] is compat._MMCV_EXT_FINDER
+
+
+@needs_mmcv_lite
+def test_stand_in_on_mmcv_lite(no_ext_finder):
+    assert compat.install_mmcv_ext_stub() is True
+    assert sys.meta_path[-1] is compat._MMCV_EXT_FINDER
+    assert compat.install_mmcv_ext_stub() is True
+    assert sys.meta_path.count(compat._MMCV_EXT_FINDER) == 1
+
+
+def test_mmcv_lite_installed_reads_the_metadata():
+    import importlib.metadata
+    try:
+        importlib.metadata.distribution('mmcv-lite')
+        expected = True
+    except importlib.metadata.PackageNotFoundError:
+        expected = False
+    assert compat.mmcv_lite_installed() is expected
 
 
 def test_mmcv_ext_stub_module():
     ext = compat._MissingMmcvExt('mmcv._ext')
-    with pytest.raises(RuntimeError, match='full mmcv with compiled ops'):
+    with pytest.raises(RuntimeError, match='full mmcv with compiled ops') \
+            as info:
         ext.roi_align_forward(torch.zeros(1))
+    assert '`roi_align_forward`' in str(info.value)
     assert ext.get_compiling_cuda_version().startswith('n/a')
     with pytest.raises(AttributeError):
         ext.__path__
+    finder = compat._MMCV_EXT_FINDER
+    assert finder.find_spec('mmcv._ext') is not None
+    for name in ('mmcv', 'mmcv.ops', 'mmcv._ext2', 'torchvision'):
+        assert finder.find_spec(name) is None
 
 
 # ---------------------------------------------------------------------------
-# 2. torchvision
-# ---------------------------------------------------------------------------
-
-
-@needs_models
-def test_torchvision_absent_gives_a_stub_for_mmpose(scenarios):
-    out = scenarios['lite'].result()  # imported mmpose.visualization
-    assert out['tv_is_stub'] is True
-    for key in ('tv_use', 'tv_subclass', 'tv_attr'):
-        kind, message = out[key]
-        assert kind == 'ModuleNotFoundError', (key, out[key])
-        assert 'needs torchvision, which is not installed' in message
-    assert 'torchvision.transforms.ToPILImage' in out['tv_use'][1]
-    assert 'torchvision.ops.nms' in out['tv_attr'][1]
-    assert out['env_has_torchvision'] is False
-    assert out['warnings'] == []
-
-
-@needs_models
-def test_broken_torchvision_is_replaced_by_the_stub(scenarios):
-    out = scenarios['broken'].result()  # imported mmpose.visualization
-    assert out['tv_is_stub'] is True
-    assert out['leftovers'] == []
-    kind, message = out['tv_use']
-    assert kind == 'ModuleNotFoundError'
-    assert 'operator torchvision::nms does not exist' in message
-    assert out['tv_version'][0] == 'ModuleNotFoundError'
-    # mmengine's collect_env (every Runner) survives a broken torchvision.
-    assert out['env_has_torchvision'] is False
-    assert len(out['warnings']) == 1
-    assert 'torchvision failed to import' in out['warnings'][0]
-
-
-@needs_models
-def test_working_torchvision_is_left_alone(scenarios):
-    if not _installed('torchvision'):
-        pytest.skip('torchvision is not installed')
-    out = scenarios['full'].result()
-    assert out['tv_is_stub'] is False, out
-    assert re.match(r'\d+\.\d+', out['tv_version'])
-    assert out['tv_loader'] == 'SourceFileLoader'
-    assert out['tv_finder_left'] is False
-    assert out['tv_nms'] == [0]
-
-
-# ---------------------------------------------------------------------------
-# 3. torch.load(weights_only=True) and mmengine checkpoints
+# 2. torch.load(weights_only=True) and mmengine checkpoints
 # ---------------------------------------------------------------------------
 
 
@@ -555,11 +515,22 @@ def test_allow_list_only_from_torch_2_6(monkeypatch):
         for entry in calls[0])
 
 
+def test_no_allow_list_without_mmengine(monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch.serialization, 'add_safe_globals', calls.append)
+    monkeypatch.setattr(compat, '_torch_version', lambda: (2, 6))
+    find_spec = compat._find_spec_quietly
+    monkeypatch.setattr(
+        compat, '_find_spec_quietly',
+        lambda name: None if name == 'mmengine' else find_spec(name))
+    assert compat.allow_mmengine_checkpoint_globals() is False
+    assert calls == []
+
+
 def test_apply_compat_is_idempotent():
     safe_globals = getattr(torch.serialization, 'get_safe_globals', list)
     before = len(safe_globals())
     compat.apply_compat()
     compat.apply_compat()
     assert sys.meta_path.count(compat._MMCV_EXT_FINDER) <= 1
-    assert sys.meta_path.count(compat._TORCHVISION_FINDER) <= 1
     assert len(safe_globals()) == before

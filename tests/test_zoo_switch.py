@@ -1,0 +1,445 @@
+"""Model-zoo configs switched by two keys, run on a CPU by ``--smoke``.
+
+The promise: an mmsegmentation or mmpose config switches to SAM or ARSAM
+with a child config of two keys,
+
+    custom_imports = dict(imports=['arsam_mm'], allow_failed_imports=False)
+    optim_wrapper = dict(type='ARSAMOptimWrapper', rho=0.05)
+
+and nothing else the config sets changes. Here mmseg's and mmpose's own FCN,
+SegFormer, SimpleBaseline and RTMPose configs are switched that way and
+trained for two iterations by ``tools/train.py CONFIG --smoke 2`` (generated
+data, no downloads). Each run must build the zoo's optimizer with the zoo's
+hyperparameters and parameter groups, the zoo's hooks and param schedulers,
+and log the SAM fields. SegFormer (ARSAM) and RTMPose (SAM) run by default;
+FCN and SimpleBaseline (ResNet-50) with ``--runslow``.
+
+Config-level cases (fast) check what the switch and ``--smoke`` change,
+the new ``configs/`` variants, and the data check.
+"""
+import copy
+import functools
+import importlib
+import importlib.util
+import os.path as osp
+import uuid
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import init_default_scope
+
+import arsam_mm  # noqa: F401  (compat layer before mmseg/mmpose models)
+from arsam_mm.engine.cli import check_data_roots
+from arsam_mm.engine.smoke import (apply_smoke, remove_pretrained,
+                                   shrink_factor, shrink_sizes,
+                                   smoke_data_root, sync_bn_to_bn)
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = osp.join(ROOT, 'configs')
+TRAIN_PY = osp.join(ROOT, 'tools', 'train.py')
+
+#: name -> (scope, model-zoo config)
+ZOO = {
+    'fcn': ('mmseg', 'mmseg::fcn/fcn_r50-d8_4xb2-40k_cityscapes-512x1024.py'),
+    'segformer':
+    ('mmseg', 'mmseg::segformer/segformer_mit-b0_8xb2-160k_ade20k-512x512.py'),
+    'simplebaseline':
+    ('mmpose', 'mmpose::body_2d_keypoint/topdown_heatmap/coco/'
+     'td-hm_res50_8xb64-210e_coco-256x192.py'),
+    'rtmpose': ('mmpose', 'mmpose::body_2d_keypoint/rtmpose/coco/'
+                'rtmpose-t_8xb256-420e_coco-256x192.py'),
+}
+IMPORTS = "dict(imports=['arsam_mm'], allow_failed_imports=False)"
+#: The fields the optimizer wrappers write to the MessageHub themselves.
+SAM_FIELDS = ('train/sam_step', 'train/sam_fraction', 'train/grad_evals',
+              'train/rho')
+ITERS = 2
+
+
+def write_child(folder, name, wrapper=None):
+    """The two-key child of a zoo config (``wrapper=None``: the baseline,
+    ``custom_imports`` only)."""
+    lines = [f'_base_ = [{ZOO[name][1]!r}]', f'custom_imports = {IMPORTS}']
+    if wrapper is not None:
+        lines.append(f'optim_wrapper = dict(type={wrapper!r}, rho=0.05)')
+    path = osp.join(str(folder), f'{name}_{wrapper or "base"}.py')
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def _parsed(name, wrapper):
+    import tempfile
+    folder = tempfile.mkdtemp(prefix='zoo_switch_')
+    return Config.fromfile(write_child(folder, name, wrapper))
+
+
+def parsed(name, wrapper=None):
+    """A private copy of the parsed child (parsing is slow)."""
+    return copy.deepcopy(_parsed(name, wrapper))
+
+
+def _type(entry):
+    kind = entry['type']
+    return (kind if isinstance(kind, str) else kind.__name__).split('.')[-1]
+
+
+@functools.lru_cache(maxsize=None)
+def train_tool():
+    spec = importlib.util.spec_from_file_location('_zoo_train_tool',
+                                                  TRAIN_PY)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def smoke_data(tmp_path_factory):
+    return str(tmp_path_factory.mktemp('smoke_data'))
+
+
+# ------------------------------------------------------- the switch itself ---
+@pytest.mark.parametrize('name', sorted(ZOO))
+@pytest.mark.parametrize('wrapper', ['SAMOptimWrapper', 'ARSAMOptimWrapper'])
+def test_two_keys_change_only_the_wrapper_type(name, wrapper):
+    """mmengine merges the child's optim_wrapper into the zoo's: the
+    optimizer, paramwise_cfg and clip_grad stay, and no other key moves."""
+    base, switched = parsed(name), parsed(name, wrapper)
+    keys = base.keys() | switched.keys()
+    assert {k for k in keys if base.get(k) != switched.get(k)} == \
+        {'optim_wrapper'}
+    expected = copy.deepcopy(base.optim_wrapper.to_dict())
+    expected.update(type=wrapper, rho=0.05)
+    assert switched.optim_wrapper.to_dict() == expected
+
+
+# ------------------------------------------------------------ new configs ---
+NEW_CONFIGS = [
+    ('mmseg', 'segformer_mit-b0_8xb2-160k_ade20k-512x512', 'adamw',
+     'segformer'),
+    ('mmpose', 'rtmpose-t_8xb256-420e_coco-256x192', 'adamw', 'rtmpose'),
+]
+
+
+@pytest.mark.parametrize('folder,stem,baseline,name', NEW_CONFIGS)
+def test_new_configs_are_the_two_key_deltas(folder, stem, baseline, name):
+    path = functools.partial(osp.join, CONFIGS, folder)
+    base = Config.fromfile(path(f'{stem}_{baseline}.py'))
+    zoo = parsed(name)  # the zoo config + custom_imports
+    assert base.to_dict() == zoo.to_dict()
+    for suffix, wrapper in (('sam', 'SAMOptimWrapper'),
+                            ('arsam', 'ARSAMOptimWrapper')):
+        cfg = Config.fromfile(path(f'{stem}_{suffix}.py'))
+        keys = base.keys() | cfg.keys()
+        assert {k for k in keys if base.get(k) != cfg.get(k)} == \
+            {'optim_wrapper'}, suffix
+        delta = {
+            k: v
+            for k, v in cfg.optim_wrapper.items()
+            if base.optim_wrapper.get(k) != v
+        }
+        assert delta.pop('type') == wrapper
+        assert delta.pop('rho') == 0.05
+        assert delta in ({}, {'warmup_ratio': 0.015})
+        assert 'custom_hooks' not in cfg or \
+            cfg.custom_hooks == base.custom_hooks
+
+
+@pytest.mark.parametrize('folder,stem,baseline,name', NEW_CONFIGS)
+def test_new_configs_build(folder, stem, baseline, name):
+    """Model and optimizer wrapper build (no weights: init is not run)."""
+    scope = ZOO[name][0]
+    init_default_scope(scope)
+    registry = importlib.import_module(f'{scope}.registry')
+    for suffix in (baseline, 'sam', 'arsam'):
+        cfg = Config.fromfile(osp.join(CONFIGS, folder,
+                                       f'{stem}_{suffix}.py'))
+        model = registry.MODELS.build(cfg.model)
+        wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+        assert type(wrapper.optimizer).__name__ == 'AdamW'
+
+
+# ------------------------------------------------------ what --smoke does ---
+def test_smoke_shrinks_rtmpose_consistently(smoke_data):
+    """SimCC's input size and the head's feature-map size shrink by the
+    same factor (2: 192/4 is no multiple of 32), in the model, the codec,
+    every pipeline and the PipelineSwitchHook's stage-2 pipeline; the
+    transforms, optimizer, schedulers and hooks are untouched."""
+    cfg = parsed('rtmpose', 'ARSAMOptimWrapper')
+    before = copy.deepcopy(cfg)
+    apply_smoke(cfg, iters=2, data_dir=smoke_data)
+    assert cfg.model.head.input_size == (96, 128)
+    assert cfg.model.head.in_featuremap_size == (3, 4)
+    assert cfg.model.head.decoder.input_size == (96, 128)
+    hook = cfg.custom_hooks[0]
+    assert _type(hook) == 'PipelineSwitchHook'
+    assert hook.switch_epoch == before.custom_hooks[0].switch_epoch
+    for pipeline in (cfg.train_dataloader.dataset.pipeline,
+                     cfg.val_dataloader.dataset.pipeline,
+                     hook.switch_pipeline):
+        sizes = [t['input_size'] for t in pipeline if 'input_size' in t]
+        assert sizes and set(sizes) == {(96, 128)}
+    for old, new in ((before.train_dataloader.dataset.pipeline,
+                      cfg.train_dataloader.dataset.pipeline),
+                     (before.custom_hooks[0].switch_pipeline,
+                      hook.switch_pipeline)):
+        assert [_type(t) for t in old] == [_type(t) for t in new]
+        albu = [t for t in new if _type(t) == 'Albumentation']
+        assert albu == [t for t in old if _type(t) == 'Albumentation']
+    for key in ('optim_wrapper', 'param_scheduler', 'randomness',
+                'auto_scale_lr'):
+        assert cfg.get(key) == before.get(key), key
+    assert cfg.model.backbone.init_cfg is None
+    assert cfg.train_cfg == dict(
+        type='IterBasedTrainLoop', max_iters=2, val_interval=2)
+    assert cfg.train_dataloader.batch_size == 2
+    assert cfg.train_dataloader.num_workers == 0
+    assert not cfg.train_dataloader.persistent_workers
+    assert _type(cfg.train_dataloader.sampler) == 'InfiniteSampler'
+    root = osp.join(smoke_data, 'coco')
+    assert cfg.train_dataloader.dataset.data_root == root
+    assert cfg.val_evaluator.ann_file == osp.join(
+        root, 'annotations', 'person_keypoints_val2017.json')
+    if not torch.cuda.is_available():
+        assert cfg.model.backbone.norm_cfg.type == 'BN'
+    check_data_roots(cfg)
+
+
+def test_smoke_on_fcn_shrinks_by_eight_and_drops_syncbn(smoke_data):
+    cfg = parsed('fcn', 'SAMOptimWrapper')
+    before = copy.deepcopy(cfg)
+    changes = apply_smoke(cfg, iters=3, data_dir=smoke_data)
+    assert cfg.model.pretrained is None
+    assert cfg.model.data_preprocessor.size == (64, 128)
+    train = cfg.train_dataloader.dataset.pipeline
+    assert [t.get('scale') for t in train if _type(t) == 'RandomResize'] \
+        == [(256, 128)]
+    assert [t.get('crop_size') for t in train if _type(t) == 'RandomCrop'] \
+        == [(64, 128)]
+    assert train[2].ratio_range == before.train_dataloader.dataset.pipeline[
+        2].ratio_range
+    assert cfg.train_cfg.max_iters == 3
+    assert cfg.optim_wrapper == before.optim_wrapper
+    if not torch.cuda.is_available():
+        assert cfg.model.backbone.norm_cfg.type == 'BN'
+        assert any('SyncBN' in c for c in changes)
+    assert any('divided by 8' in c for c in changes)
+    check_data_roots(cfg)
+
+
+def test_shrink_rules():
+    """Exact sizes divide exactly and multiples of 32 stay so; resize
+    scales round; floats and non-positive markers stay; ``stride`` shrinks
+    only beside a ``crop_size`` and ``size`` only in a data preprocessor;
+    a dict shared by two paths shrinks once."""
+    shared = dict(type='Codec', input_size=(192, 256), heatmap_size=(48, 64))
+    cfg = dict(
+        codec=shared,
+        head=dict(decoder=shared, in_featuremap_size=(6, 8)),
+        pipeline=[
+            dict(type='RandomChoiceResize', scales=[(600, 300), (900, 450)]),
+            dict(type='Resize', scale=(-1, 513)),
+            dict(type='RandomResizedCrop', scale=(0.08, 1.0)),
+            dict(type='Whatever', size=(512, 512)),
+        ],
+        data_preprocessor=dict(type='SegDataPreProcessor', size=(512, 512)),
+        test_cfg=dict(mode='slide', crop_size=(512, 512), stride=(341, 341)),
+        backbone=dict(strides=(1, 2, 2, 2), stride=2))
+    assert shrink_factor(cfg, 8) == 2
+    f, changes = shrink_sizes(cfg, 8)
+    assert f == 2
+    assert shared['input_size'] == (96, 128)  # once, not twice
+    assert shared['heatmap_size'] == (24, 32)
+    assert cfg['head']['in_featuremap_size'] == (3, 4)
+    assert cfg['pipeline'][0]['scales'] == [(300, 150), (450, 225)]
+    assert cfg['pipeline'][1]['scale'] == (-1, 256)
+    assert cfg['pipeline'][2]['scale'] == (0.08, 1.0)
+    assert cfg['pipeline'][3]['size'] == (512, 512)
+    assert cfg['data_preprocessor']['size'] == (256, 256)
+    assert cfg['test_cfg'] == dict(
+        mode='slide', crop_size=(256, 256), stride=(170, 170))
+    assert cfg['backbone'] == dict(strides=(1, 2, 2, 2), stride=2)
+    assert len(changes) == 8
+    assert shrink_factor(dict(input_size=(32, 32)), 8) == 1
+    with pytest.raises(ValueError, match='shrink'):
+        shrink_factor(cfg, 0)
+
+
+def test_remove_pretrained_and_sync_bn():
+    cfg = dict(
+        model=dict(
+            pretrained='open-mmlab://resnet50_v1c',
+            backbone=dict(
+                norm_cfg=dict(type='SyncBN', requires_grad=True),
+                init_cfg=[
+                    dict(type='Kaiming', layer='Conv2d'),
+                    dict(type='Pretrained', checkpoint='torchvision://x')
+                ]),
+            neck=dict(init_cfg=dict(type='Pretrained', checkpoint='y')),
+            timm=dict(pretrained=True)),
+        head=dict(norm_cfg=dict(type='mmdet.SyncBN')))
+    assert len(remove_pretrained(cfg)) == 4
+    model = cfg['model']
+    assert model['pretrained'] is None
+    assert model['backbone']['init_cfg'] == [
+        dict(type='Kaiming', layer='Conv2d')
+    ]
+    assert model['neck']['init_cfg'] is None
+    assert model['timm']['pretrained'] is False
+    assert len(sync_bn_to_bn(cfg)) == 2
+    assert model['backbone']['norm_cfg'] == dict(
+        type='BN', requires_grad=True)
+    assert cfg['head']['norm_cfg']['type'] == 'BN'
+
+
+def test_smoke_bad_input_fails_before_training(tmp_path, smoke_data):
+    cfg = parsed('segformer', 'ARSAMOptimWrapper')
+    for kwargs, word in ((dict(iters=0), 'iters'), (dict(shrink=0), 'shrink'),
+                         (dict(batch_size=-1), 'batch_size')):
+        with pytest.raises(ValueError, match=word):
+            apply_smoke(copy.deepcopy(cfg), data_dir=smoke_data, **kwargs)
+    cfg.train_dataloader.dataset.type = 'PascalVOCDataset'
+    cfg.train_dataloader.dataset.data_root = str(tmp_path / 'nowhere')
+    with pytest.raises(ValueError) as error:
+        apply_smoke(cfg, data_dir=smoke_data)
+    message = str(error.value)
+    assert "'PascalVOCDataset' has no generated data" in message
+    assert 'train_dataloader.dataset.data_root=DIR' in message
+    with pytest.raises(ValueError, match='generator'):
+        smoke_data_root('voc', smoke_data)
+    (tmp_path / 'file').write_text('')
+    with pytest.raises(ValueError, match='data_dir'):
+        smoke_data_root('coco', str(tmp_path / 'file'))
+    tool = train_tool()
+    for argv in (['c.py', '--smoke', '0'], ['c.py', '--smoke', 'x'],
+                 ['c.py', '--smoke-shrink', '4']):
+        with pytest.raises(SystemExit):
+            tool.parse_args(argv)
+    assert tool.parse_args(['c.py', '--smoke']).smoke == 3
+
+
+def test_generated_smoke_data_is_cached(tmp_path):
+    root = smoke_data_root('ade20k', str(tmp_path))
+    assert root == str(tmp_path / 'ade20k')
+    marker = tmp_path / 'ade20k' / 'marker'
+    marker.write_text('')
+    assert smoke_data_root('ade20k', str(tmp_path)) == root
+    assert marker.exists()  # not regenerated
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['ade20k']
+
+
+# ------------------------------------------------------------ data check ---
+def test_data_check_skips_the_unused_test_split(smoke_data):
+    """Training reads train and val only: the zoo pose configs' test split
+    names detection boxes the generated data lacks, which must not stop a
+    training run; checking the test split explicitly still finds it."""
+    cfg = parsed('simplebaseline', 'SAMOptimWrapper')
+    apply_smoke(cfg, iters=1, data_dir=smoke_data)
+    cfg.test_dataloader.dataset.bbox_file = 'nowhere/boxes.json'
+    check_data_roots(cfg)
+    with pytest.raises(FileNotFoundError, match='test_dataloader'):
+        check_data_roots(cfg, splits=('train', 'val', 'test'))
+    cfg.val_dataloader.dataset.bbox_file = 'nowhere/boxes.json'
+    with pytest.raises(FileNotFoundError, match='val_dataloader'):
+        check_data_roots(cfg)
+    with pytest.raises(ValueError, match='splits'):
+        check_data_roots(cfg, splits='train')
+
+
+# ------------------------------------------------------------ end to end ---
+CASES = [
+    pytest.param('segformer', 'ARSAMOptimWrapper', id='segformer-arsam'),
+    pytest.param('rtmpose', 'SAMOptimWrapper', id='rtmpose-sam'),
+    pytest.param(
+        'fcn', 'SAMOptimWrapper', id='fcn-sam', marks=pytest.mark.slow),
+    pytest.param(
+        'simplebaseline',
+        'ARSAMOptimWrapper',
+        id='simplebaseline-arsam',
+        marks=pytest.mark.slow),
+    pytest.param(
+        'segformer',
+        'SAMOptimWrapper',
+        id='segformer-sam',
+        marks=pytest.mark.slow),
+    pytest.param(
+        'rtmpose',
+        'ARSAMOptimWrapper',
+        id='rtmpose-arsam',
+        marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize('name,wrapper', CASES)
+def test_zoo_config_switched_trains_with_smoke(name, wrapper, tmp_path,
+                                               smoke_data):
+    """``tools/train.py CHILD --smoke 2`` on the two-key child: the zoo's
+    optimizer (type, defaults, every parameter group), param schedulers and
+    hooks, and the SAM fields in the MessageHub."""
+    child = write_child(tmp_path, name, wrapper)
+    run = f'zoo_{name}_{uuid.uuid4().hex[:8]}'
+    runner = train_tool().main([
+        child, '--smoke',
+        str(ITERS), '--smoke-data', smoke_data, '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options', f'experiment_name={run}',
+        f'visualizer.name={run}'
+    ])
+    assert runner.iter == ITERS
+    zoo = parsed(name)
+
+    # the optimizer: the zoo's, parameter group by parameter group
+    wrapped = runner.optim_wrapper
+    assert type(wrapped).__name__ == wrapper
+    assert wrapped.rho == pytest.approx(0.05)
+    reference = build_optim_wrapper(runner.model,
+                                    copy.deepcopy(zoo.optim_wrapper))
+    optimizer, expected = wrapped.optimizer, reference.optimizer
+    assert type(optimizer) is type(expected)
+    assert {k: v
+            for k, v in optimizer.defaults.items()
+            if k != 'rho'} == expected.defaults
+    assert len(optimizer.param_groups) == len(expected.param_groups)
+    for got, want in zip(optimizer.param_groups, expected.param_groups):
+        assert [id(p) for p in got['params']] == \
+            [id(p) for p in want['params']]
+        assert set(got) - set(want) <= {'rho', 'initial_lr'}
+        for key, value in want.items():
+            if key == 'params':
+                continue
+            if key == 'lr':  # the schedulers moved lr; initial_lr is it
+                key = 'initial_lr'
+            assert got[key] == value, key
+    assert wrapped.clip_grad_kwargs == reference.clip_grad_kwargs
+    if name == 'segformer':  # paramwise_cfg reached the groups
+        lrs = sorted({g['initial_lr'] for g in optimizer.param_groups})
+        assert lrs == pytest.approx([6e-5, 6e-4])
+        assert {g['weight_decay'] for g in optimizer.param_groups} == \
+            {0.0, 0.01}
+
+    # schedulers and hooks: the zoo's, nothing added
+    assert [type(s).__name__ for s in runner.param_schedulers] == \
+        [_type(s) for s in zoo.param_scheduler]
+    hooks = [type(h).__name__ for h in runner.hooks]
+    for hook in list(zoo.default_hooks.values()) + \
+            list(zoo.get('custom_hooks', [])):
+        assert _type(hook) in hooks
+    assert 'ARSAMHook' not in hooks
+    if name == 'rtmpose':
+        assert 'PipelineSwitchHook' in hooks
+    elif ZOO[name][0] == 'mmpose':
+        assert 'SyncBuffersHook' in hooks
+
+    # the SAM fields, written by the wrapper itself
+    scalars = runner.message_hub.log_scalars
+    fields = SAM_FIELDS + (('train/sam_count', )
+                           if wrapper == 'ARSAMOptimWrapper' else ())
+    assert set(fields) <= set(scalars), sorted(scalars)
+    assert scalars['train/rho'].current() == pytest.approx(0.05)
+    if wrapper == 'SAMOptimWrapper':
+        assert scalars['train/grad_evals'].current() == 2 * ITERS
+        assert scalars['train/sam_fraction'].current() == 1.0
+    else:
+        assert ITERS <= scalars['train/grad_evals'].current() <= 2 * ITERS

@@ -331,6 +331,31 @@ def test_generated_smoke_data_is_cached(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ['ade20k']
 
 
+def test_generated_ade20k_reads_as_ade20k(tmp_path):
+    """mmseg's ADE20KDataset reads the generated layout; after its
+    ``reduce_zero_label`` the labels are classes 0..18 and 255 (void)."""
+    import numpy as np
+    from mmseg.datasets import ADE20KDataset
+    root = smoke_data_root('ade20k', str(tmp_path))
+    pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadAnnotations', reduce_zero_label=True)
+    ]
+    init_default_scope('mmseg')
+    for split, count in (('training', 4), ('validation', 2)):
+        dataset = ADE20KDataset(
+            data_root=root,
+            data_prefix=dict(
+                img_path=f'images/{split}',
+                seg_map_path=f'annotations/{split}'),
+            pipeline=pipeline)
+        assert len(dataset) == count
+        sample = dataset[0]
+        assert sample['img'].shape == (256, 320, 3)
+        labels = set(np.unique(sample['gt_seg_map']).tolist())
+        assert labels <= set(range(19)) | {255} and 0 in labels
+
+
 # ------------------------------------------------------------ data check ---
 def test_data_check_skips_the_unused_test_split(smoke_data):
     """Training reads train and val only: the zoo pose configs' test split

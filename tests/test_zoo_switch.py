@@ -21,7 +21,11 @@ import copy
 import functools
 import importlib
 import importlib.util
+import os
 import os.path as osp
+import socket
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -468,3 +472,65 @@ def test_zoo_config_switched_trains_with_smoke(name, wrapper, tmp_path,
         assert scalars['train/sam_fraction'].current() == 1.0
     else:
         assert ITERS <= scalars['train/grad_evals'].current() <= 2 * ITERS
+
+
+# ------------------------------------------------- several CPU processes ---
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+CPU_GLOO = pytest.mark.skipif(
+    torch.cuda.is_available() or not torch.distributed.is_available()
+    or not torch.distributed.is_gloo_available(),
+    reason='CPU-only machine with gloo')
+
+
+@CPU_GLOO
+def test_cpu_launch_turns_syncbn_into_bn(monkeypatch):
+    """``--launcher pytorch`` without CUDA: SyncBN cannot run, so it
+    becomes BN, with a warning that names each place."""
+    from arsam_mm.engine.cli import init_cpu_distributed
+    cfg = parsed('segformer', 'SAMOptimWrapper')
+    cfg.launcher = 'pytorch'
+    env = dict(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1',
+               MASTER_ADDR='127.0.0.1', MASTER_PORT=str(_free_port()))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    try:
+        with pytest.warns(UserWarning, match='SyncBN') as record:
+            init_cpu_distributed(cfg)
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+    assert cfg.model.decode_head.norm_cfg.type == 'BN'
+    assert any('model.decode_head.norm_cfg.type' in str(w.message)
+               for w in record)
+
+
+@CPU_GLOO
+@pytest.mark.slow
+def test_two_cpu_processes_smoke(tmp_path, smoke_data):
+    """``torchrun --nproc_per_node 2 tools/train.py CHILD --smoke 2
+    --launcher pytorch`` on mmseg's SegFormer (SyncBN, nccl in the zoo
+    config) switched to ARSAM: both ranks train and validate."""
+    child = write_child(tmp_path, 'segformer', 'ARSAMOptimWrapper')
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    result = subprocess.run([
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
+        '2', '--master_port',
+        str(_free_port()), TRAIN_PY, child, '--smoke', '2', '--smoke-data',
+        str(tmp_path / 'data'), '--work-dir',
+        str(tmp_path / 'work'), '--launcher', 'pytorch'
+    ],
+                            cwd=ROOT,
+                            env=env,
+                            capture_output=True,
+                            text=True,
+                            timeout=600)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert 'Iter(train) [2/2]' in output
+    assert 'Distributed training: True' in output
+    assert 'mIoU' in output

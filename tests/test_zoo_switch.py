@@ -312,6 +312,11 @@ def test_smoke_bad_input_fails_before_training(tmp_path, smoke_data):
     message = str(error.value)
     assert "'PascalVOCDataset' has no generated data" in message
     assert 'train_dataloader.dataset.data_root=DIR' in message
+    cfg = parsed('rtmpose', 'SAMOptimWrapper')  # as if mmdet's detection
+    cfg.train_dataloader.dataset._scope_ = 'mmdet'
+    cfg.train_dataloader.dataset.data_root = str(tmp_path / 'nowhere')
+    with pytest.raises(ValueError, match="'CocoDataset' has no generated"):
+        apply_smoke(cfg, data_dir=smoke_data)
     with pytest.raises(ValueError, match='generator'):
         smoke_data_root('voc', smoke_data)
     (tmp_path / 'file').write_text('')

@@ -51,7 +51,8 @@ __all__ = [
 ]
 
 #: Dataset type -> generator of ``tools/generate_data.py`` that writes data
-#: in the layout that dataset reads with its model-zoo settings.
+#: in the layout that dataset reads with its model-zoo settings
+#: (``CocoDataset``: mmpose's, person keypoints).
 SMOKE_GENERATORS: Dict[str, str] = {
     'CityscapesDataset': 'cityscapes',
     'ADE20KDataset': 'ade20k',
@@ -366,6 +367,9 @@ def _use_generated_data(cfg: Config, data_dir: str) -> List[str]:
         for dataset in _leaf_datasets(loader.get('dataset', None)):
             kind = _type_name(dataset)
             generator = SMOKE_GENERATORS.get(kind)
+            scope = dataset.get('_scope_', cfg.get('default_scope', None))
+            if generator == 'coco' and scope not in (None, 'mmpose'):
+                generator = None  # e.g. mmdet's CocoDataset: not keypoints
             old = dataset.get('data_root', None)
             if generator is None:
                 if old and osp.isdir(old):

@@ -13,15 +13,21 @@ only.
 import importlib.util
 
 from .compat import apply_compat
-from .schedule import ARSAMSchedule, PeriodicSchedule, StepPlan
+from .corrections import (Correction, LookSAMReuse, NoCorrection,
+                          PSFReuse)
+from .directions import Direction, GSAMDirection, SAMDirection
+from .schedule import (ARSAMSchedule, PeriodicSchedule, RandomSchedule,
+                       StepPlan, StepSchedule)
 from .sharpness_aware import SharpnessAware
 from .version import __version__
 
 apply_compat()
 
 __all__ = [
-    '__version__', 'apply_compat', 'SharpnessAware', 'ARSAMSchedule',
-    'PeriodicSchedule', 'StepPlan'
+    '__version__', 'apply_compat', 'SharpnessAware', 'StepSchedule',
+    'ARSAMSchedule', 'PeriodicSchedule', 'RandomSchedule', 'StepPlan',
+    'Correction', 'NoCorrection', 'PSFReuse', 'LookSAMReuse', 'Direction',
+    'SAMDirection', 'GSAMDirection'
 ]
 
 if importlib.util.find_spec('mmengine') is not None:

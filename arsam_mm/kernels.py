@@ -19,7 +19,8 @@ from torch import Tensor
 
 __all__ = [
     'default_foreach', 'global_norm', 'perturb_', 'restore_', 'psf_',
-    'mix_', 'scale_', 'copy_', 'zero_', 'fallback_'
+    'mix_', 'scale_', 'copy_', 'zero_', 'fallback_', 'global_dot', 'add_',
+    'combine_'
 ]
 
 TensorList = Sequence[Tensor]
@@ -282,3 +283,58 @@ def fallback_(grads: TensorList, kept: TensorList, ok: Tensor) -> None:
     """
     for g, k in zip(grads, kept):
         torch.where(ok.to(g.device), g, k, out=g)
+
+
+def global_dot(a: TensorList, b: TensorList,
+               foreach: Optional[bool] = None) -> Tensor:
+    """Inner product of two aligned tensor lists taken together.
+
+    Args:
+        a (Sequence[Tensor]): First list.
+        b (Sequence[Tensor]): Second list, same shapes.
+        foreach (bool, optional): Unused (kept for a uniform signature);
+            one fused multiply-sum per tensor.
+
+    Returns:
+        Tensor: 0-d, float32 at least (float64 for float64 inputs), on the
+        device of the first tensor; zero for empty lists.
+    """
+    if len(a) == 0:
+        return torch.zeros(())
+    dtype = _norm_dtype(a)
+    device = a[0].device
+    parts = [(x.to(dtype) * y.to(dtype)).sum().to(device)
+             for x, y in zip(a, b)]
+    return torch.stack(parts).sum()
+
+
+def add_(dst: TensorList, src: TensorList,
+         foreach: Optional[bool] = None) -> None:
+    """In place ``dst <- dst + src``.
+
+    Args:
+        dst (Sequence[Tensor]): Updated in place.
+        src (Sequence[Tensor]): Same shapes.
+        foreach (bool, optional): Use the foreach path.
+    """
+    if _resolve(foreach, dst):
+        for _, (ds, ss) in _group(dst, src).items():
+            torch._foreach_add_(ds, ss)
+    else:
+        for d, s in zip(dst, src):
+            d.add_(s)
+
+
+def combine_(dst: TensorList, other: TensorList, a: Tensor, b: Tensor,
+             foreach: Optional[bool] = None) -> None:
+    """In place ``dst <- a * dst + b * other`` for 0-d tensor factors.
+
+    Args:
+        dst (Sequence[Tensor]): Updated in place.
+        other (Sequence[Tensor]): Same shapes.
+        a (Tensor): 0-d factor of ``dst``.
+        b (Tensor): 0-d factor of ``other``.
+        foreach (bool, optional): Use the foreach path.
+    """
+    scale_(dst, a, foreach=foreach)
+    mix_(dst, other, b, foreach=foreach)

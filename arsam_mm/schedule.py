@@ -1,13 +1,20 @@
-"""Which iterations take the two-pass SAM step, torch only.
+"""When an iteration takes the two-pass SAM step, torch only.
 
-Two schedules share one small interface, :class:`StepSchedule`: ``plan()`` is
-called once at the start of every iteration and returns a :class:`StepPlan`
-(SAM step or not, and the weight of the stored PSF on a reuse step);
-``record()`` receives the statistics of each SAM step.
+The *when* of an efficient-SAM method (``DESIGN.md`` section 7; the *what*
+of one-pass steps is :mod:`.corrections`, the SAM step's direction
+:mod:`.directions`). One small interface, :class:`StepSchedule`: ``plan()``
+is called once at the start of every optimizer step and returns True (SAM
+step), False (one-pass step) or, for a schedule that decides after pass 1
+(``late``), None, followed by ``decide(grad_sq_norm)``; ``record()``
+receives the statistics of SAM steps when ``wants_stats``;
+``set_run_length()`` tells the schedule how many optimizer steps the run
+has (before the first plan) where the rule or a budget needs it.
 
-* :class:`PeriodicSchedule`: SAM on every ``interval``-th iteration, plain
-  base-optimizer steps between (``interval=1`` is SAM).
-* :class:`ARSAMSchedule`: ARSAM's adaptive sampling and decaying reuse.
+* :class:`PeriodicSchedule`: SAM on every ``interval``-th step (``1``: SAM).
+* :class:`RandomSchedule`: SAM with probability ``prob`` (randomized SAM).
+* :class:`ARSAMSchedule`: ARSAM's adaptive sampling, below.
+* :class:`AESAMSchedule` (in :mod:`.aesam_schedule`): AE-SAM's threshold on
+  the squared gradient norm, decided after pass 1.
 
 ARSAM as implemented here is a *reconstruction*. The paper's full text and
 code (Deng & Pang, arXiv 2510.03763) could not be reached; the rule follows
@@ -32,9 +39,16 @@ ARSAM's abstract (see ``DESIGN.md`` section 2.2):
    value is 0 contributes 0; fewer than two values give 0), clipped to
    [-1, 1], and ``n <- clip(n * (1 + alpha[0] * dr + alpha[1] * ds), 1,
    floor(K * max_sam_ratio))``.
-5. Reuse: a SAM step sets ``lam = 1``. The k-th iteration after it, if not a
-   SAM step, mixes the stored PSF with weight ``beta ** k`` while
-   ``k <= max_reuse_steps`` and with weight 0 (a plain base step) after.
+5. Reuse (the stored PSF mixed in with weight ``beta ** k``) is
+   :class:`arsam_mm.corrections.PSFReuse`.
+6. ``target_ratio`` (not in the paper): the run's share of SAM steps,
+   warm-up included, is set instead of left to the rule. ``n`` still evolves
+   as in 4 (the autoregressive *shape*); each window's count is ``n`` times a
+   scale chosen so that the remaining budget spreads over the remaining
+   windows in proportion to ``n`` extrapolated with its own mean growth per
+   window so far; the fractional parts carry over, a window never takes more
+   than its budget leaves, and takes what the later windows could not
+   absorb. Where the steps fall inside a window is drawn as in 2.
 
 A sample whose PSF or gradient norm is not finite (a failed pass 2, e.g. an
 fp16 overflow) or whose gradient norm is 0 is not kept: it carries no ratio,
@@ -47,7 +61,7 @@ with probability ``1 / K`` until one is taken, and the step is forced at the
 window's last iteration if none was; that happens with probability
 ``(1 - 1/K) ** (K - 1)``, about 37% for K = 50, so the position is not
 uniform. Up to K - 1 iterations may pass without a SAM step, and after
-``max_reuse_steps`` of them the steps are plain base steps. (The
+PSFReuse's ``max_reuse_steps`` of them the steps are plain base steps. (The
 predecessor vSAM's code takes no SAM step at all in that window.) Starting
 from the cheapest count and letting the statistics raise it is the method's
 premise; use a longer warm-up or a smaller ``window`` to shorten that
@@ -67,8 +81,9 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    'StepPlan', 'StepSchedule', 'PeriodicSchedule', 'ARSAMSchedule',
-    'block_spread', 'derive_seed', 'mean_relative_change'
+    'StepPlan', 'StepSchedule', 'PeriodicSchedule', 'RandomSchedule',
+    'ARSAMSchedule', 'block_spread', 'derive_seed', 'mean_relative_change',
+    'check_ratio'
 ]
 
 
@@ -77,11 +92,12 @@ class StepPlan:
     """What one iteration does.
 
     Attributes:
-        sam (bool): Take the two-pass SAM step.
+        sam (bool, optional): Take the two-pass SAM step; None until a
+            schedule that decides after pass 1 has decided.
         mix_weight (float): On a one-pass step, the weight ``lam`` of the
             stored PSF added to the gradient (0: plain base step).
     """
-    sam: bool
+    sam: Optional[bool]
     mix_weight: float = 0.0
 
 
@@ -101,17 +117,41 @@ def _check_float(name: str, value: Any) -> float:
     return float(value)
 
 
-class StepSchedule:
-    """Interface of a SAM-step schedule."""
+def check_ratio(name: str, value: Any) -> float:
+    """A share in [0, 1], validated; raises naming ``name``."""
+    value = _check_float(name, value)
+    if not 0 <= value <= 1:
+        raise ValueError(f'{name} must be in [0, 1], got {value!r}')
+    return value
 
-    #: Whether one-pass steps mix a stored PSF (the caller then keeps one).
-    reuses_psf: bool = False
+
+class StepSchedule:
+    """Interface of a SAM-step schedule (see the module doc)."""
+
+    #: Whether the decision needs the first-pass gradient (``decide``).
+    late: bool = False
     #: Whether the schedule wants :meth:`record` called at SAM steps.
     wants_stats: bool = False
+    #: Trailing parameter tensors the statistics cover (with wants_stats).
+    stat_tensors: int = 0
 
-    def plan(self) -> StepPlan:
-        """Decide the coming iteration and advance the schedule."""
+    def plan(self) -> Optional[bool]:
+        """Decide the coming step and advance the schedule.
+
+        Returns:
+            bool, optional: SAM step or not; None when :attr:`late`.
+        """
         raise NotImplementedError
+
+    def decide(self, grad_sq_norm: float) -> bool:
+        """For a :attr:`late` schedule: decide from ``||g||^2`` (unscaled,
+        all ranks alike), after pass 1."""
+        raise NotImplementedError(
+            f'{type(self).__name__} decides before pass 1')
+
+    def set_run_length(self, steps: int) -> None:
+        """The run's optimizer steps, before the first plan (a Runner gives
+        them); raises when a setting cannot be met in that many steps."""
 
     def record(self, psf_norm: Tensor, grad_norm: Tensor) -> None:
         """Receive the statistics of the SAM step just taken."""
@@ -132,7 +172,8 @@ class StepSchedule:
 class PeriodicSchedule(StepSchedule):
     """SAM on every ``interval``-th iteration, plain steps between.
 
-    ``interval=1`` is SAM. The first iteration is a SAM step.
+    ``interval=1`` is SAM. The first iteration is a SAM step (LookSAM's and
+    periodic SAM's rule).
 
     Args:
         interval (int): Period of SAM steps, >= 1. Defaults to 1.
@@ -142,16 +183,58 @@ class PeriodicSchedule(StepSchedule):
         self.interval = _check_int('interval', interval, 1)
         self.iter = 0
 
-    def plan(self) -> StepPlan:
+    def plan(self) -> bool:
         sam = self.iter % self.interval == 0
         self.iter += 1
-        return StepPlan(sam=sam)
+        return sam
 
     def state_dict(self) -> Dict[str, Any]:
         return {'iter': self.iter, 'interval': self.interval}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.iter = int(state['iter'])
+
+
+class RandomSchedule(StepSchedule):
+    """Randomized SAM (Zhao et al. 2022, RST / SS-SAM with a constant
+    schedule function): each step is a SAM step with probability ``prob``.
+
+    The draws come from the schedule's own :class:`torch.Generator`, which
+    is checkpointed; the mmengine wrappers give every rank rank 0's seed, so
+    all ranks take the same decisions.
+
+    Args:
+        prob (float): Probability of a SAM step, in [0, 1]. Defaults to 0.5.
+        seed (int, optional): Seed of the generator. Defaults to None:
+            derived from ``torch.initial_seed()`` without drawing from the
+            global generator (see :func:`derive_seed`).
+    """
+
+    def __init__(self, prob: float = 0.5, seed: Optional[int] = None) -> None:
+        self.prob = check_ratio('prob', prob)
+        if seed is None:
+            seed = derive_seed(torch.initial_seed())
+        self.seed = _check_int('seed', seed, 0)
+        self.generator = torch.Generator(device='cpu')
+        self.generator.manual_seed(self.seed)
+        self.iter = 0
+
+    def plan(self) -> bool:
+        self.iter += 1
+        draw = torch.rand((), generator=self.generator)
+        return float(draw) < self.prob
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {
+            'iter': self.iter,
+            'seed': self.seed,
+            'generator': self.generator.get_state()
+        }
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.iter = int(state['iter'])
+        self.seed = int(state['seed'])
+        self.generator.set_state(state['generator'])
 
 
 def derive_seed(base: int) -> int:
@@ -214,7 +297,7 @@ def mean_relative_change(values: Sequence[float]) -> float:
 
 
 class ARSAMSchedule(StepSchedule):
-    """ARSAM's adaptive sampling and decaying reuse (see the module doc).
+    """ARSAM's adaptive sampling (see the module doc).
 
     Args:
         warmup_iters (int): Leading iterations that are all SAM steps.
@@ -227,11 +310,11 @@ class ARSAMSchedule(StepSchedule):
             Defaults to 0.8.
         alpha (tuple[float, float]): Gains of the ratio and spread changes.
             Defaults to (0.13, 0.13).
-        beta (float): Decay of the mixing weight, in [0, 1). Defaults to 0.7.
-        max_reuse_steps (int): Steps after a SAM step that reuse its PSF.
-            Defaults to 6.
         stat_tensors (int): Number N of trailing parameter tensors the
             statistics cover. Defaults to 10.
+        target_ratio (float, optional): Share of SAM steps over the whole
+            run, warm-up included (module doc, 6); needs
+            :meth:`set_run_length`. Defaults to None: the published rule.
         seed (int, optional): Seed of the schedule's generator. Defaults to
             None: derived from ``torch.initial_seed()`` (which mmengine sets
             identically on every rank) without drawing from torch's global
@@ -241,7 +324,6 @@ class ARSAMSchedule(StepSchedule):
             SAM under the same seed.
     """
 
-    reuses_psf = True
     wants_stats = True
 
     def __init__(self,
@@ -250,9 +332,8 @@ class ARSAMSchedule(StepSchedule):
                  num_blocks: Optional[int] = None,
                  max_sam_ratio: float = 0.8,
                  alpha: Tuple[float, float] = (0.13, 0.13),
-                 beta: float = 0.7,
-                 max_reuse_steps: int = 6,
                  stat_tensors: int = 10,
+                 target_ratio: Optional[float] = None,
                  seed: Optional[int] = None) -> None:
         self.warmup_iters = _check_int('warmup_iters', warmup_iters, 0)
         self.window = _check_int('window', window, 1)
@@ -275,12 +356,9 @@ class ARSAMSchedule(StepSchedule):
                 f'alpha must be a pair of numbers, got {alpha!r}')
         self.alpha = (_check_float('alpha[0]', alpha[0]),
                       _check_float('alpha[1]', alpha[1]))
-        self.beta = _check_float('beta', beta)
-        if not 0 <= self.beta < 1:
-            raise ValueError(f'beta must be in [0, 1), got {beta!r}')
-        self.max_reuse_steps = _check_int('max_reuse_steps', max_reuse_steps,
-                                          0)
         self.stat_tensors = _check_int('stat_tensors', stat_tensors, 1)
+        self.target_ratio = None if target_ratio is None else \
+            check_ratio('target_ratio', target_ratio)
         if seed is None:
             seed = derive_seed(torch.initial_seed())
         self.seed = _check_int('seed', seed, 0)
@@ -288,16 +366,43 @@ class ARSAMSchedule(StepSchedule):
         self.generator.manual_seed(self.seed)
 
         self.max_n = max(1, math.floor(self.window * self.max_sam_ratio))
+        self.run_length: Optional[int] = None
         self.iter = 0
         self.n = 1.0
         self.taken = 0
-        self.since_sam: Optional[int] = None  # None: no SAM step yet
-        self.lam = 0.0
-        self.sam_steps = 0
+        #: SAM steps planned so far (the budget of ``target_ratio``).
+        self.planned = 0
+        #: This window's SAM steps (``floor(n)`` without a target).
+        self.count = 1
+        self.carry = 0.0
+        self.n_first: Optional[float] = None  # n of the first window
+        self.windows = 0
         self.a_hist: Deque[float] = deque(maxlen=self.window)
         self.r_hist: Deque[float] = deque(maxlen=self.window)
         self.s_hist: Deque[float] = deque(maxlen=self.window)
         self._pending: List[Tuple[Tensor, Any]] = []
+
+    def set_run_length(self, steps: int) -> None:
+        """Record the run length; with ``target_ratio``, check it can be met.
+
+        Raises:
+            ValueError: When the warm-up alone exceeds the target's budget
+                or the cap ``max_sam_ratio`` keeps the run below it, saying
+                which targets can be met.
+        """
+        self.run_length = _check_int('run length', steps, 1)
+        if self.target_ratio is None:
+            return
+        warmup = min(self.warmup_iters, steps)
+        low = warmup / steps
+        high = (warmup + self.max_sam_ratio * (steps - warmup)) / steps
+        if not low - 1e-9 <= self.target_ratio <= high + 1e-9:
+            raise ValueError(
+                f'target_ratio {self.target_ratio} cannot be met in a run of '
+                f'{steps} optimizer steps with warmup_iters {warmup} and '
+                f'max_sam_ratio {self.max_sam_ratio}: the share of SAM steps '
+                f'can be set between {low:.3f} and {high:.3f} (shorten the '
+                'warm-up or raise max_sam_ratio for others)')
 
     # --- statistics ---------------------------------------------------
     def record(self, psf_norm: Tensor, grad_norm: Tensor) -> None:
@@ -340,7 +445,38 @@ class ARSAMSchedule(StepSchedule):
         n = self.n * (1 + self.alpha[0] * dr + self.alpha[1] * ds)
         self.n = min(float(self.max_n), max(1.0, n))
 
-    # --- decisions ----------------------------------------------------
+    def _window_count(self) -> int:
+        """SAM steps of the window starting at ``self.iter``."""
+        if self.target_ratio is None:
+            return math.floor(self.n)
+        if self.run_length is None:
+            raise RuntimeError('target_ratio needs the run length: call '
+                               'set_run_length() before the first plan')
+        left = self.run_length - self.iter
+        length = min(self.window, left)
+        budget = round(self.target_ratio * self.run_length) - self.planned
+        if length <= 0 or budget <= 0:
+            return 0
+        # Extrapolate n with its mean growth per window so far.
+        if self.n_first is None:
+            self.n_first = self.n
+        growth = (self.n / self.n_first)**(1 / self.windows) \
+            if self.windows else 1.0
+        total = 0.0
+        weight, rest = self.n, left
+        while rest > 0:
+            total += weight * min(self.window, rest) / self.window
+            rest -= self.window
+            weight *= growth
+        share = self.n * length / self.window
+        want = budget * share / total + self.carry
+        count = math.floor(want)
+        self.carry = want - count
+        cap = min(length, self.max_n)
+        later = math.floor(self.max_sam_ratio * (left - length))
+        count = max(count, budget - later)
+        return max(0, min(count, cap, budget))
+
     def _is_sam(self) -> bool:
         i = self.iter
         if i < self.warmup_iters:
@@ -349,37 +485,32 @@ class ARSAMSchedule(StepSchedule):
         if pos == 0:
             if i > self.warmup_iters:
                 self._update_count()
+                self.windows += 1
+            self.count = self._window_count()
             self.taken = 0
-        need = math.floor(self.n) - self.taken
+        need = self.count - self.taken
         if need <= 0:
             return False
-        if need >= self.window - pos:
+        if need >= self.window - pos or (self.target_ratio is not None
+                                         and need >= self.run_length - i):
             return True
         draw = torch.rand((), generator=self.generator)
-        return float(draw) < self.n / self.window
+        rate = self.n if self.target_ratio is None else self.count
+        return float(draw) < rate / self.window
 
-    def plan(self) -> StepPlan:
-        """Decide the coming iteration and advance the schedule.
+    def plan(self) -> bool:
+        """Decide the coming step and advance the schedule.
 
         Returns:
-            StepPlan: A SAM step, or a one-pass step with its mixing weight.
+            bool: Whether it is a SAM step.
         """
         sam = self._is_sam()
         self.iter += 1
         if sam:
             if self.iter > self.warmup_iters:
                 self.taken += 1
-            self.sam_steps += 1
-            self.since_sam = 0
-            self.lam = 1.0
-            return StepPlan(sam=True)
-        if self.since_sam is None:
-            return StepPlan(sam=False)
-        self.since_sam += 1
-        if self.since_sam <= self.max_reuse_steps:
-            self.lam *= self.beta
-            return StepPlan(sam=False, mix_weight=self.lam)
-        return StepPlan(sam=False)
+            self.planned += 1
+        return sam
 
     def log_scalars(self) -> Dict[str, float]:
         """``sam_count``: the current window's target ``n``."""
@@ -396,16 +527,12 @@ class ARSAMSchedule(StepSchedule):
                 have been planned.
         """
         warmup_iters = _check_int('warmup_iters', warmup_iters, 0)
-        if self.iter > min(warmup_iters, self.warmup_iters):
+        if warmup_iters != self.warmup_iters and \
+                self.iter > min(warmup_iters, self.warmup_iters):
             raise RuntimeError(
                 f'cannot change warmup_iters to {warmup_iters} after '
                 f'{self.iter} planned iterations')
         self.warmup_iters = warmup_iters
-
-    @property
-    def sam_fraction(self) -> float:
-        """SAM steps taken so far over iterations planned."""
-        return self.sam_steps / self.iter if self.iter else 0.0
 
     # --- checkpointing ------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
@@ -418,9 +545,11 @@ class ARSAMSchedule(StepSchedule):
             'iter': self.iter,
             'n': self.n,
             'taken': self.taken,
-            'since_sam': self.since_sam,
-            'lam': self.lam,
-            'sam_steps': self.sam_steps,
+            'planned': self.planned,
+            'count': self.count,
+            'carry': self.carry,
+            'n_first': self.n_first,
+            'windows': self.windows,
             'a_hist': list(self.a_hist),
             'r_hist': list(self.r_hist),
             's_hist': list(self.s_hist),
@@ -429,14 +558,21 @@ class ARSAMSchedule(StepSchedule):
         }
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`; later decisions continue exactly."""
+        """Restore :meth:`state_dict`; later decisions continue exactly.
+
+        Also reads the state of the earlier format, which held the reuse
+        state (now :class:`arsam_mm.corrections.PSFReuse`'s) and counted
+        SAM steps as ``sam_steps``.
+        """
         self._pending.clear()
         self.iter = int(state['iter'])
         self.n = float(state['n'])
         self.taken = int(state['taken'])
-        self.since_sam = state['since_sam']
-        self.lam = float(state['lam'])
-        self.sam_steps = int(state['sam_steps'])
+        self.planned = int(state.get('planned', state.get('sam_steps', 0)))
+        self.count = int(state.get('count', math.floor(self.n)))
+        self.carry = float(state.get('carry', 0.0))
+        self.n_first = state.get('n_first')
+        self.windows = int(state.get('windows', 0))
         for name in ('a_hist', 'r_hist', 's_hist'):
             hist = getattr(self, name)
             hist.clear()

@@ -53,6 +53,8 @@ import torch
 from torch import Tensor, nn
 
 from . import kernels as K
+from .corrections import Correction, NoCorrection, PSFReuse
+from .directions import Direction, SAMDirection
 from .pass_context import frozen_batchnorm, replay_rng, rng_state
 from .schedule import PeriodicSchedule, StepPlan, StepSchedule
 
@@ -78,10 +80,16 @@ class SharpnessAware:
             ``defaults``, so schedulers can drive it per group.
         rho (float): Radius of the perturbation, >= 0. Defaults to 0.05.
         adaptive (bool): ASAM's element-wise scaling (``e = rho * w**2 * g /
-            ||w * g||``). Not combinable with a reusing schedule. Defaults
-            to False.
-        schedule (StepSchedule, optional): Which iterations are SAM steps.
-            Defaults to None: every iteration (SAM).
+            ||w * g||``). Only with plain SAM steps and no correction.
+            Defaults to False.
+        schedule (StepSchedule, optional): *When*: which iterations are SAM
+            steps. Defaults to None: every iteration (SAM).
+        correction (Correction, optional): *What* a one-pass step adds to
+            ``g`` (:mod:`arsam_mm.corrections`). Defaults to None: nothing.
+        direction (Direction, optional): *Which* direction a SAM step
+            takes (:mod:`arsam_mm.directions`). Defaults to None: ``g_s``.
+            A non-plain direction combines with corrections that keep no
+            vector only (both would need ``g`` after pass 2).
         eps (float): Added to the gradient norm. Defaults to 1e-12.
         foreach (bool, optional): Force or forbid the foreach kernels.
             Defaults to None (foreach on CUDA).
@@ -92,6 +100,8 @@ class SharpnessAware:
                  rho: float = 0.05,
                  adaptive: bool = False,
                  schedule: Optional[StepSchedule] = None,
+                 correction: Optional[Correction] = None,
+                 direction: Optional[Direction] = None,
                  eps: float = 1e-12,
                  foreach: Optional[bool] = None) -> None:
         if not isinstance(optimizer, torch.optim.Optimizer):
@@ -105,9 +115,24 @@ class SharpnessAware:
         if not isinstance(schedule, StepSchedule):
             raise TypeError('schedule must be a StepSchedule, got '
                             f'{type(schedule).__name__}')
-        if adaptive and schedule.reuses_psf:
-            raise ValueError('adaptive=True is not supported with a schedule '
-                             'that reuses the PSF')
+        correction = NoCorrection() if correction is None else correction
+        direction = SAMDirection() if direction is None else direction
+        if not isinstance(correction, Correction):
+            raise TypeError('correction must be a Correction, got '
+                            f'{type(correction).__name__}')
+        if not isinstance(direction, Direction):
+            raise TypeError('direction must be a Direction, got '
+                            f'{type(direction).__name__}')
+        if adaptive and (correction.stores or not direction.plain):
+            raise ValueError(
+                'adaptive=True (ASAM) keeps e, not g, during pass 2, so it '
+                'combines with plain SAM steps and no correction only; got '
+                f'{type(correction).__name__} and {type(direction).__name__}')
+        if correction.stores and not direction.plain:
+            raise ValueError(
+                f'{type(direction).__name__} needs g after pass 2, which '
+                f'{type(correction).__name__} overwrites with its vector; '
+                'use it with NoCorrection')
         if not (isinstance(eps, float) and eps > 0):
             raise ValueError(f'eps must be a float > 0, got {eps!r}')
         if foreach not in (None, True, False):
@@ -115,6 +140,8 @@ class SharpnessAware:
         self.optimizer = optimizer
         self.adaptive = adaptive
         self.schedule = schedule
+        self.correction = correction
+        self.direction = direction
         self.eps = eps
         self.foreach = foreach
         optimizer.defaults['rho'] = rho
@@ -136,14 +163,16 @@ class SharpnessAware:
         self._scales: Dict[int, Tensor] = {}
         self._finite: Optional[Tensor] = None
         self._stat_grad_norm: Optional[Tensor] = None
-        #: Norm of the last PSF (0-d device tensor), None before any.
-        self.psf_norm: Optional[Tensor] = None
+        self._norm: Optional[Tensor] = None  # pass 1's, for this step
+        #: Norm of the correction's kept vector (0-d device tensor), None
+        #: before any.
+        self.store_norm: Optional[Tensor] = None
 
     # --- bookkeeping --------------------------------------------------
     @property
-    def reuses_psf(self) -> bool:
-        """Whether one-pass steps mix a stored PSF (ARSAM)."""
-        return self.schedule.reuses_psf
+    def stores(self) -> bool:
+        """Whether the correction keeps a vector between steps."""
+        return self.correction.stores
 
     @property
     def perturbed(self) -> bool:
@@ -203,12 +232,63 @@ class SharpnessAware:
         """Plan the coming iteration; call once, before pass 1.
 
         Returns:
-            StepPlan: ``sam`` and, for one-pass steps, ``mix_weight``.
+            StepPlan: ``sam`` (None for a schedule that decides after pass
+            1: call :meth:`decide`) and, for one-pass steps,
+            ``mix_weight``.
         """
-        self.plan = self.schedule.plan()
         self.iters += 1
         self.passes += 1
         self.skip_update = False
+        self._norm = None
+        self.plan = self._settle(self.schedule.plan())
+        return self.plan
+
+    def _settle(self, sam: Optional[bool]) -> StepPlan:
+        if sam is None:
+            return StepPlan(sam=None)
+        if sam:
+            self.correction.start()
+            return StepPlan(sam=True)
+        return StepPlan(sam=False, mix_weight=self.correction.weight())
+
+    @torch.no_grad()
+    def first_norm(self, grad_scale: Optional[Tensor] = None) -> Tensor:
+        """Pass 1's gradient norm (``||w * g||`` for ASAM), unscaled; 0-d
+        on the device, computed once per step and reused by
+        :meth:`perturb`."""
+        if self._norm is None:
+            entries = self._entries()
+            grads = [p.grad for _, _, p in entries]
+            params = [p for _, _, p in entries] if self.adaptive else None
+            norm = K.global_norm(grads, params, foreach=self.foreach)
+            if grad_scale is not None:
+                norm = norm / grad_scale.float().to(norm.device)
+            self._norm = norm
+        return self._norm
+
+    def decide(self, grad_scale: Optional[Tensor] = None) -> StepPlan:
+        """After pass 1, for a schedule that decides late (AE-SAM): decide
+        from ``||g||^2`` (one host read; with DDP the gradients are already
+        averaged, so every rank decides alike). A no-op otherwise.
+
+        Args:
+            grad_scale (Tensor, optional): The loss scale of the gradients.
+
+        Returns:
+            StepPlan: The settled plan.
+        """
+        if self.plan.sam is not None:
+            return self.plan
+        if self.adaptive:
+            grads = [p.grad for _, _, p in self._entries()]
+            norm = K.global_norm(grads, foreach=self.foreach)
+            if grad_scale is not None:
+                norm = norm / grad_scale.float().to(norm.device)
+        else:
+            norm = self.first_norm(grad_scale)
+        value = float(norm)**2
+        sam = math.isfinite(value) and self.schedule.decide(value)
+        self.plan = self._settle(bool(sam))
         return self.plan
 
     @torch.no_grad()
@@ -236,20 +316,17 @@ class SharpnessAware:
         params = [p for _, _, p in entries]
         grads = [p.grad for p in params]
         inv = None if grad_scale is None else 1.0 / grad_scale.float()
-        norm = K.global_norm(
-            grads, params if self.adaptive else None, foreach=self.foreach)
-        if inv is not None:
-            norm = norm * inv.to(norm.device)
+        norm = self.first_norm(grad_scale)
         finite = torch.isfinite(norm)
         if self.schedule.wants_stats:
-            n = self.schedule.stat_tensors  # type: ignore[attr-defined]
+            n = self.schedule.stat_tensors
             self._stat_grad_norm = K.global_norm(
                 grads[-n:], foreach=self.foreach)
             if inv is not None:
                 self._stat_grad_norm = self._stat_grad_norm * inv.to(
                     norm.device)
-        if self.reuses_psf:
-            # A parameter without a gradient now has no fresh PSF.
+        if self.stores:
+            # A parameter without a gradient now has no fresh vector.
             active = {index for index, _, _ in entries}
             for index, buf in self._buffers.items():
                 if index not in active:
@@ -315,45 +392,56 @@ class SharpnessAware:
             return ok
         if grad_scale is None:  # a loss scaler must see the overflow
             K.fallback_(grads, bufs, ok)
-        if not self.reuses_psf:
-            return ok
-        K.psf_(bufs, grads, foreach=self.foreach)
-        if grad_scale is not None:
-            K.scale_(bufs, 1.0 / grad_scale.float(), foreach=self.foreach)
-        for buf in bufs:
-            buf.masked_fill_(~ok.to(buf.device), 0)
-        psf_norm = K.global_norm(bufs, foreach=self.foreach)
-        self.psf_norm = psf_norm
-        n = self.schedule.stat_tensors  # type: ignore[attr-defined]
-        tail = K.global_norm(bufs[-n:], foreach=self.foreach)
-        nan = torch.full_like(tail, math.nan)
-        self.schedule.record(torch.where(ok, tail, nan), self._stat_grad_norm)
+        inv = None if grad_scale is None else 1.0 / grad_scale.float()
+        n = self.schedule.stat_tensors
+        tail = None
+        if self.schedule.wants_stats and not self.correction.psf_in_store:
+            tail = K.global_norm(
+                [gs - g for gs, g in zip(grads[-n:], bufs[-n:])],
+                foreach=self.foreach)
+            if inv is not None:
+                tail = tail * inv.to(tail.device)
+        self.direction.apply_(grads, bufs, self.foreach)
+        if self.stores:
+            self.correction.build_(bufs, grads, self.foreach)
+            if inv is not None:
+                K.scale_(bufs, inv, foreach=self.foreach)
+            for buf in bufs:
+                buf.masked_fill_(~ok.to(buf.device), 0)
+            self.store_norm = K.global_norm(bufs, foreach=self.foreach)
+            self.correction.built(self.store_norm)
+            if self.schedule.wants_stats and self.correction.psf_in_store:
+                tail = K.global_norm(bufs[-n:], foreach=self.foreach)
+        if tail is not None:
+            nan = torch.full_like(tail, math.nan)
+            self.schedule.record(
+                torch.where(ok.to(tail.device), tail, nan),
+                self._stat_grad_norm)
         return ok
 
     @torch.no_grad()
-    def clear_psf(self) -> None:
-        """Forget the stored PSF (later reuse steps become plain steps)."""
+    def clear_store(self) -> None:
+        """Forget the kept vector (later one-pass steps add zeros)."""
         for buf in self._buffers.values():
             buf.zero_()
-        self.psf_norm = None
+        self.store_norm = None
 
     @torch.no_grad()
     def mix(self, weight: float, grad_scale: Optional[Tensor] = None) -> None:
-        """On a reuse step: ``grads <- g + weight * v``.
+        """On a one-pass step: add the correction's kept vector to ``g``.
 
         Args:
             weight (float): The plan's ``mix_weight``; 0 changes nothing.
             grad_scale (Tensor, optional): The loss scale the gradients
-                carry now (the stored PSF is unscaled).
+                carry now (the kept vector is unscaled).
         """
         if weight == 0 or not self._buffers:
             return
         entries = [(i, p) for i, _, p in self._entries()
                    if i in self._buffers]
-        K.mix_([p.grad for _, p in entries],
-               [self._buffers[i] for i, _ in entries],
-               weight if grad_scale is None else weight * grad_scale,
-               foreach=self.foreach)
+        self.correction.mix_([p.grad for _, p in entries],
+                             [self._buffers[i] for i, _ in entries], weight,
+                             grad_scale, self.foreach)
 
     def step(self,
              closure: Callable[[], Tensor],
@@ -379,9 +467,11 @@ class SharpnessAware:
         """
         plan = self.begin()
         self.optimizer.zero_grad()
-        state = rng_state() if plan.sam and replay_random else None
+        state = rng_state() if plan.sam is not False and replay_random \
+            else None
         with torch.enable_grad():
             loss = closure()
+        plan = self.decide()
         if plan.sam:
             self.perturb()
             frozen = contextlib.nullcontext() if module is None else \
@@ -411,9 +501,10 @@ class SharpnessAware:
             'sam_failed': self._sam_runs - self.sam_steps,
             'plan': (self.plan.sam, self.plan.mix_weight),
             'schedule': self.schedule.state_dict(),
+            'correction': self.correction.state_dict(),
         }
-        if self.reuses_psf:
-            state['psf'] = dict(self._buffers)
+        if self.stores:
+            state['store'] = dict(self._buffers)
         return state
 
     @staticmethod
@@ -451,14 +542,24 @@ class SharpnessAware:
         self._failed_flags = []
         if 'plan' in state:
             sam, weight = state['plan']
-            self.plan = StepPlan(sam=bool(sam), mix_weight=float(weight))
+            self.plan = StepPlan(sam=None if sam is None else bool(sam),
+                                 mix_weight=float(weight))
         self.schedule.load_state_dict(state['schedule'])
+        if 'correction' in state:
+            self.correction.load_state_dict(state['correction'])
+        elif isinstance(self.correction, PSFReuse) and \
+                'since_sam' in state['schedule']:  # the earlier format
+            self.correction.load_state_dict({
+                'since': state['schedule']['since_sam'],
+                'lam': state['schedule']['lam']
+            })
         self._buffers = {}
         params = [
             p for group in self.optimizer.param_groups
             for p in group['params']
         ]
-        for index, value in state.get('psf', {}).items():
+        stored = state.get('store', state.get('psf', {}))
+        for index, value in stored.items():
             index = int(index)
             if index >= len(params):
                 raise ValueError(f'psf index {index} is out of range for '

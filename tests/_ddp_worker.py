@@ -27,6 +27,12 @@ VARIANTS = {
     'arsam_accum': ('ARSAMOptimWrapper', dict(),
                     dict(ARSAM_KW, accumulative_counts=2)),
     'sam': ('SAMOptimWrapper', dict(), dict(rho=0.05)),
+    'looksam': ('LookSAMOptimWrapper', dict(bn=True),
+                dict(rho=0.05, interval=3, alpha=0.5)),
+    'randomsam': ('RandomSAMOptimWrapper', dict(), dict(rho=0.05,
+                                                        prob=0.4)),
+    'gsam': ('GSAMOptimWrapper', dict(dropout=0.2),
+             dict(rho=0.05, alpha=0.3, interval=2)),
 }
 ITERS = 50
 BATCH = 8
@@ -58,7 +64,7 @@ def run(variant: str, out_dir: str) -> None:
     accum = wrapper_kw.get('accumulative_counts', 1)
     if accum > 1:
         wrapper.initialize_count_status(ddp, 0, ITERS)
-    schedule = wrapper.sa.schedule
+    schedule = wrapper.sharpness.schedule
     seed_before = getattr(schedule, 'seed', None)
 
     # Different data and different preprocessor noise / dropout per rank.
@@ -74,7 +80,7 @@ def run(variant: str, out_dir: str) -> None:
         if wrapper.should_update():
             # One decision per optimizer step (the last micro-batch).
             decisions.append((bool(wrapper.is_sam_step),
-                              float(wrapper.sa.plan.mix_weight)))
+                              float(wrapper.sharpness.plan.mix_weight)))
 
     torch.save(
         dict(
@@ -88,13 +94,13 @@ def run(variant: str, out_dir: str) -> None:
             forwards=forwards,
             seen=[x.clone() for x in model.seen],
             labels=[b['labels'].clone() for b in batches],
-            sam_steps=wrapper.sa.sam_steps,
-            iters=wrapper.sa.iters,
+            sam_steps=wrapper.sharpness.sam_steps,
+            iters=wrapper.sharpness.iters,
             inner_count=wrapper._inner_count,
             seed_before=seed_before,
             seed_after=getattr(schedule, 'seed', None),
-            psf={k: v.clone()
-                 for k, v in wrapper.sa._buffers.items()},
+            store={k: v.clone()
+                   for k, v in wrapper.sharpness._buffers.items()},
         ), os.path.join(out_dir, f'{variant}_rank{rank}.pt'))
 
 

@@ -485,7 +485,7 @@ def _train_and_resume(name, variant, roots, tmp_path, first, total, **options):
     runner, record = _train(args, stop_at=first)
     _check_run(runner, record, work_dir, 0, first)
     lr_first = runner.optim_wrapper.get_lr()['lr'][0]
-    sa_first = getattr(runner.optim_wrapper, 'sa', None)
+    sa_first = getattr(runner.optim_wrapper, 'sharpness', None)
     evals = None if sa_first is None else sa_first.grad_evals
 
     # tools/train.py --resume: continues from iter_{first}.pth
@@ -495,7 +495,7 @@ def _train_and_resume(name, variant, roots, tmp_path, first, total, **options):
     _check_run(runner, record, work_dir, first, total)
     assert runner.optim_wrapper.get_lr()['lr'][0] < lr_first  # cosine goes on
     if sa_first is not None:  # the SAM/ARSAM state came with it
-        sa = runner.optim_wrapper.sa
+        sa = runner.optim_wrapper.sharpness
         assert sa.iters == total
         assert sa.grad_evals >= evals + (total - first)
     return runner
@@ -510,10 +510,10 @@ def test_quick_cifar10_trains_evaluates_and_resumes(variant, data_roots,
     runner = _train_and_resume(QUICK[0], variant, data_roots, tmp_path, 2, 4,
                                **options)
     if variant == 'arsam':
-        sa = runner.optim_wrapper.sa
+        sa = runner.optim_wrapper.sharpness
         assert sa.sam_steps < sa.iters  # some reuse steps happened
     if variant == 'sam':
-        assert runner.optim_wrapper.sa.sam_steps == 4
+        assert runner.optim_wrapper.sharpness.sam_steps == 4
 
 
 @pytest.mark.slow
@@ -540,7 +540,7 @@ def test_quick_configs_as_shipped(variant, data_roots, tmp_path):
     runner, record = _train(args)
     _check_run(runner, record, args.work_dir, 0, 20)
     if variant == 'arsam':
-        sa = runner.optim_wrapper.sa
+        sa = runner.optim_wrapper.sharpness
         assert 4 < sa.sam_steps < 20  # warm-up, then about one per window
 
 

@@ -8,6 +8,7 @@ from torch import nn
 
 from arsam_mm import kernels as K
 from arsam_mm._reference import ReferenceARSAM, ReferenceSchedule
+from arsam_mm.corrections import PSFReuse
 from arsam_mm.schedule import ARSAMSchedule, PeriodicSchedule, StepPlan
 from arsam_mm.sharpness_aware import SharpnessAware
 
@@ -72,13 +73,27 @@ SCHED_KW = dict(
     alpha=(0.5, 0.5),
     beta=0.7,
     max_reuse_steps=3)
+REUSE_KEYS = ('beta', 'max_reuse_steps')
+
+
+def split_kw(kw):
+    """ARSAM's arguments: (schedule's, PSFReuse's)."""
+    reuse = {k: v for k, v in kw.items() if k in REUSE_KEYS}
+    sched = {k: v for k, v in kw.items() if k not in REUSE_KEYS}
+    return sched, reuse
+
+
+def arsam_parts(**kw):
+    sched_kw, reuse_kw = split_kw(kw)
+    return ARSAMSchedule(**sched_kw), PSFReuse(**reuse_kw)
 
 
 def make_arsam(params, foreach, stat_tensors=4, seed=7, rho=0.05, **kw):
     opt = make_optimizer(params)
-    sched_kw = dict(SCHED_KW, **kw)
-    sched = ARSAMSchedule(stat_tensors=stat_tensors, seed=seed, **sched_kw)
-    return SharpnessAware(opt, rho=rho, schedule=sched, foreach=foreach)
+    sched, reuse = arsam_parts(
+        stat_tensors=stat_tensors, seed=seed, **dict(SCHED_KW, **kw))
+    return SharpnessAware(
+        opt, rho=rho, schedule=sched, correction=reuse, foreach=foreach)
 
 
 def make_reference(params, optimizer, stat_tensors=4, seed=7, rho=0.05,
@@ -260,8 +275,17 @@ def test_reuse_step_adds_weighted_psf():
     assert any(vi.abs().sum() > 0 for vi in v)
 
 
-def decisions(schedule, count):
-    return [schedule.plan() for _ in range(count)]
+def decisions(schedule, count, reuse=None):
+    """StepPlans of ``count`` steps of a schedule (and its PSFReuse)."""
+    reuse = reuse or PSFReuse()
+    out = []
+    for _ in range(count):
+        if schedule.plan():
+            reuse.start()
+            out.append(StepPlan(sam=True))
+        else:
+            out.append(StepPlan(sam=False, mix_weight=reuse.weight()))
+    return out
 
 
 def test_warmup_is_all_sam_and_windows_hold_floor_n():
@@ -272,7 +296,7 @@ def test_warmup_is_all_sam_and_windows_hold_floor_n():
     for w in range(30):
         plans = []
         for i in range(10):
-            plans.append(sched.plan())
+            plans.append(StepPlan(sam=sched.plan()))
             if i == 0:  # n is updated when the window opens
                 count = math.floor(sched.n)
             if plans[-1].sam:
@@ -287,7 +311,7 @@ def feed(sched, windows, ratio_fn):
     """Run windows, recording a PSF norm given by ratio_fn(k) per SAM step."""
     k = 0
     for _ in range(windows * sched.window):
-        if sched.plan().sam:
+        if sched.plan():
             sched.record(torch.tensor(ratio_fn(k)), torch.tensor(1.0))
             k += 1
     sched._flush()
@@ -316,9 +340,9 @@ def test_count_clipped_to_bounds():
 
 
 def test_mixing_weights_decay_then_stop():
-    sched = ARSAMSchedule(
+    sched, reuse = arsam_parts(
         warmup_iters=1, window=40, beta=0.6, max_reuse_steps=4, seed=5)
-    plans = decisions(sched, 30)
+    plans = decisions(sched, 30, reuse)
     assert plans[0].sam
     # n = 1: one SAM step somewhere in the first window.
     for start in [0] + [i for i, p in enumerate(plans) if p.sam]:
@@ -331,10 +355,11 @@ def test_mixing_weights_decay_then_stop():
         [0.6, 0.36, 0.216, 0.1296, 0.0])
 
 
-def _run_schedule(sched, start, count):
+def _run_schedule(parts, start, count):
+    sched, reuse = parts
     out = []
     for i in range(start, start + count):
-        plan = sched.plan()
+        plan = decisions(sched, 1, reuse)[0]
         out.append(plan)
         if plan.sam:
             sched.record(
@@ -345,7 +370,7 @@ def _run_schedule(sched, start, count):
 @pytest.mark.parametrize('where', ['mid_reuse', 'after_sam', 'boundary'])
 def test_state_dict_resumes_exactly(where):
     kw = dict(warmup_iters=4, window=10, beta=0.7, max_reuse_steps=6, seed=9)
-    expected = _run_schedule(ARSAMSchedule(**kw), 0, 300)
+    expected = _run_schedule(arsam_parts(**kw), 0, 300)
     candidates = []
     for stop in range(5, 100):
         pos = (stop - 4) % 10
@@ -360,11 +385,12 @@ def test_state_dict_resumes_exactly(where):
             candidates.append(stop)
     assert candidates
     stop = candidates[len(candidates) // 2]
-    first = ARSAMSchedule(**kw)
+    first = arsam_parts(**kw)
     _run_schedule(first, 0, stop)
-    state = copy.deepcopy(first.state_dict())
-    resumed = ARSAMSchedule(**dict(kw, seed=123))
-    resumed.load_state_dict(state)
+    state = copy.deepcopy([part.state_dict() for part in first])
+    resumed = arsam_parts(**dict(kw, seed=123))
+    for part, part_state in zip(resumed, state):
+        part.load_state_dict(part_state)
     assert _run_schedule(resumed, stop, 200) == expected[stop:stop + 200]
 
 
@@ -387,7 +413,7 @@ def test_state_dict_resumes_exactly(where):
 ])
 def test_schedule_rejects_bad_arguments(kwargs, exc, match):
     with pytest.raises(exc, match=match):
-        ARSAMSchedule(**kwargs)
+        arsam_parts(**kwargs)
 
 
 def test_driver_rejects_bad_arguments():
@@ -401,7 +427,7 @@ def test_driver_rejects_bad_arguments():
     with pytest.raises(TypeError, match='schedule'):
         SharpnessAware(opt, schedule='arsam')
     with pytest.raises(ValueError, match='adaptive'):
-        SharpnessAware(opt, adaptive=True, schedule=ARSAMSchedule(seed=0))
+        SharpnessAware(opt, adaptive=True, correction=PSFReuse())
     with pytest.raises(ValueError, match='interval'):
         PeriodicSchedule(0)
 
@@ -441,7 +467,8 @@ def test_edge_cases_no_grad_frozen_empty_group():
 def test_zero_gradient_gives_no_nan():
     p = nn.Parameter(torch.ones(4))
     opt = torch.optim.SGD([p], lr=0.1)
-    sa = SharpnessAware(opt, schedule=ARSAMSchedule(warmup_iters=3, seed=0))
+    sa = SharpnessAware(opt, schedule=ARSAMSchedule(warmup_iters=3, seed=0),
+                        correction=PSFReuse())
     for _ in range(5):
         sa.step(lambda: (p * 0).sum().backward())
     assert torch.equal(p.detach(), torch.ones(4))
@@ -451,7 +478,8 @@ def test_zero_gradient_gives_no_nan():
 def test_non_finite_gradient_skips_perturbation_and_flags():
     p = nn.Parameter(torch.ones(3))
     opt = torch.optim.SGD([p], lr=0.1)
-    sa = SharpnessAware(opt, schedule=ARSAMSchedule(warmup_iters=3, seed=0))
+    sa = SharpnessAware(opt, schedule=ARSAMSchedule(warmup_iters=3, seed=0),
+                        correction=PSFReuse())
     sa.begin()
     p.grad = torch.tensor([1.0, float('inf'), 2.0])
     finite = sa.perturb()
@@ -461,7 +489,7 @@ def test_non_finite_gradient_skips_perturbation_and_flags():
     sa.restore()
     assert torch.equal(p.detach(), torch.ones(3))
     assert torch.equal(sa._buffers[0], torch.zeros(3))
-    assert float(sa.psf_norm) == 0.0
+    assert float(sa.store_norm) == 0.0
     # The finite coordinates were not moved either.
     assert seen[0] == 1.0 and seen[2] == 1.0
     # A finite step afterwards perturbs again.

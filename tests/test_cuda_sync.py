@@ -37,10 +37,10 @@ def test_training_steps_do_not_sync(cfg):
     try:
         for data in batches[1:]:
             model.train_step(data, wrapper)
-            kinds.add(wrapper.sa.plan.sam)
+            kinds.add(wrapper.sharpness.plan.sam)
     finally:
         torch.cuda.set_sync_debug_mode(0)
     assert torch.isfinite(next(model.parameters())).all()
     if cfg['type'] == 'ARSAMOptimWrapper':
         assert kinds == {True, False}
-        assert wrapper.sa.schedule.iter == 24  # windows crossed: 5
+        assert wrapper.sharpness.schedule.iter == 24  # windows crossed: 5

@@ -392,7 +392,7 @@ def test_quick_train_validate_checkpoint_resume(case, data, tmp_path):
     value = resumed.message_hub.get_scalar(f'val/{metric}').current()
     assert math.isfinite(value)
     if opt != 'sgd' and opt != 'adam':
-        sa = resumed.optim_wrapper.sa
+        sa = resumed.optim_wrapper.sharpness
         assert sa.iters == 4  # the wrapper's state came back too
         if opt == 'arsam':
             assert 0 < sa.sam_steps < 4

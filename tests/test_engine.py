@@ -18,7 +18,7 @@ def train(model, wrapper, batches):
     plans = []
     for data in batches:
         model.train_step(data, wrapper)
-        plans.append(wrapper.sa.plan)
+        plans.append(wrapper.sharpness.plan)
     return plans
 
 
@@ -49,7 +49,7 @@ def test_wrapper_equals_hand_written_sam(cfg):
     for got, exp in zip(model.parameters(), expected):
         torch.testing.assert_close(got.detach(), exp, rtol=1e-10, atol=1e-12)
     assert wrapper.inner_count == 20
-    assert wrapper.sa.grad_evals == 40
+    assert wrapper.sharpness.grad_evals == 40
 
 
 def test_reuse_steps_run_one_pass_and_mix():
@@ -65,7 +65,7 @@ def test_reuse_steps_run_one_pass_and_mix():
     model.record = True
     plans = train(model, wrapper, make_batches(30))
     passes = sum(2 if p.sam else 1 for p in plans)
-    assert len(model.seen) == passes == wrapper.sa.grad_evals
+    assert len(model.seen) == passes == wrapper.sharpness.grad_evals
     assert any(p.mix_weight > 0 for p in plans)
     assert 2 < sum(p.sam for p in plans) < 30
 
@@ -80,14 +80,14 @@ def test_reuse_step_update_is_g_plus_weighted_psf():
     batches = [{k: v.double() if v.is_floating_point() else v
                 for k, v in b.items()} for b in make_batches(2)]
     model.train_step(batches[0], wrapper)
-    v = [wrapper.sa._buffers[i].clone() for i in range(4)]
+    v = [wrapper.sharpness._buffers[i].clone() for i in range(4)]
     before = weights(model)
     twin = copy.deepcopy(model)
     twin.zero_grad()
     loss = twin(**batches[1])['loss']
     loss.backward()
     model.train_step(batches[1], wrapper)
-    plan = wrapper.sa.plan
+    plan = wrapper.sharpness.plan
     assert not plan.sam and plan.mix_weight == pytest.approx(0.7)
     for p, w, t, vi in zip(model.parameters(), before, twin.parameters(), v):
         expected = w - 0.1 * (t.grad + 0.7 * vi)
@@ -112,7 +112,7 @@ def test_accumulation_equals_concatenated_batch(kind):
             model.train_step(half, acc)
         twin.train_step(data, full)
     assert acc.inner_count == 20
-    assert acc.sa.iters == 10 and acc.sa.sam_steps == 10
+    assert acc.sharpness.iters == 10 and acc.sharpness.sam_steps == 10
     for a, b in zip(model.parameters(), twin.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
@@ -311,6 +311,6 @@ def test_perturbed_state_dict_is_refused_and_weights_restored_on_error():
     with pytest.raises(KeyError):
         model.train_step(data, wrapper)
     handle.remove()
-    assert not wrapper.sa.perturbed
+    assert not wrapper.sharpness.perturbed
     for a, b in zip(before, weights(model)):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-7)

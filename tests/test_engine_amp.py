@@ -55,7 +55,7 @@ def train(model, wrapper, iters=ITERS, seed=1):
     for data in make_batches(iters, seed=7):
         model.train_step(data, wrapper)
         decisions.append(
-            (bool(wrapper.is_sam_step), float(wrapper.sa.plan.mix_weight)))
+            (bool(wrapper.is_sam_step), float(wrapper.sharpness.plan.mix_weight)))
     return decisions
 
 
@@ -65,7 +65,7 @@ def params(model):
 
 def psf(wrapper):
     return {k: v.detach().float().clone()
-            for k, v in wrapper.sa._buffers.items()}
+            for k, v in wrapper.sharpness._buffers.items()}
 
 
 def flat(tensors: dict) -> torch.Tensor:
@@ -146,7 +146,7 @@ def test_reuse_step_mixes_unscaled_psf():
         before = copy.deepcopy(model)
         v = psf(wrapper)
         model.train_step(data, wrapper)
-        lam = wrapper.sa.plan.mix_weight
+        lam = wrapper.sharpness.plan.mix_weight
         if wrapper.is_sam_step or not lam:
             continue
         batch = before.data_preprocessor(data, True)
@@ -226,9 +226,9 @@ def test_non_finite_pass1_skips_pass2(kind):
     for k, v in wrapper.optimizer.state.items():
         assert torch.equal(v['momentum_buffer'], momentum[k])
     assert wrapper.loss_scaler.get_scale() < scale
-    assert not wrapper.sa.perturbed
+    assert not wrapper.sharpness.perturbed
     if kind == 'arsam':  # the PSF is dropped, never mixed in
-        assert all(not v.any() for v in wrapper.sa._buffers.values())
+        assert all(not v.any() for v in wrapper.sharpness._buffers.values())
     for p in model.parameters():  # zeroed for the next step
         assert p.grad is None or not p.grad.any()
 

@@ -117,9 +117,9 @@ def assert_ranks_identical(records) -> None:
         assert other['params'].keys() == first['params'].keys()
         for name, value in first['params'].items():
             assert torch.equal(other['params'][name], value), name
-        assert other['psf'].keys() == first['psf'].keys()
-        for index, value in first['psf'].items():
-            assert torch.equal(other['psf'][index], value), index
+        assert other['store'].keys() == first['store'].keys()
+        for index, value in first['store'].items():
+            assert torch.equal(other['store'][index], value), index
     # Different data really reached the ranks (else the test proves little).
     assert not torch.equal(records[0]['seen'][0], records[1]['seen'][0])
 
@@ -218,3 +218,26 @@ def test_sam_ddp_matches_global_batch_sam(runs):
     for (name, value), want in zip(model.named_parameters(), expected):
         torch.testing.assert_close(
             rec['params'][name], want, rtol=1e-4, atol=1e-5, msg=name)
+
+
+@pytest.mark.parametrize('variant', ['looksam', 'randomsam', 'gsam'])
+def test_family_ddp_ranks_stay_identical(runs, variant):
+    """Every member of the family keeps the ranks bit-identical: same
+    decisions (RandomSAM: rank 0's seed), same stored vector, same weights;
+    pass 2 replays pass 1's batch."""
+    records = runs[variant]
+    assert_ranks_identical(records)
+    assert_trained(records)
+    decisions = records[0]['decisions']
+    sam = sum(s for s, _ in decisions)
+    assert 0 < sam < ITERS
+    assert records[0]['sam_steps'] == sam
+    assert sum(records[0]['forwards']) == ITERS + sam
+    for rec in records:
+        assert_pass2_same_batch(rec, micro=1)
+    if variant == 'randomsam':
+        assert records[0]['seed_before'] != records[1]['seed_before']
+        assert records[0]['seed_after'] == records[1]['seed_after']
+    if variant == 'looksam':  # every 3rd step, g_v mixed in between
+        assert [s for s, _ in decisions[:6]] == [True, False, False] * 2
+        assert all(w == 0.5 for s, w in decisions[1:] if not s)

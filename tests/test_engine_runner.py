@@ -18,7 +18,7 @@ from mmengine.runner import Runner
 
 import arsam_mm
 from arsam_mm import ARSAMHook, ARSAMOptimWrapper, SAMOptimWrapper
-from arsam_mm.engine.optim_wrappers import sam_optim_wrapper
+from arsam_mm.engine.optim_wrappers import sharpness_aware_optim_wrapper
 from tests._toy import ToyDataset, ToyModel
 
 SGD = dict(type='SGD', lr=0.1, momentum=0.9)
@@ -128,7 +128,7 @@ def test_arsam_resume_is_bit_identical(tmp_path):
     ref = make_runner(tmp_path / 'ref', toy(), ARSAM, max_iters=total)
     ref.train()
     final = weights(ref.model)
-    ref_sa = ref.optim_wrapper.sa
+    ref_sa = ref.optim_wrapper.sharpness
     assert 0 < ref_sa.sam_steps < total  # a mix of SAM and one-pass steps
 
     # The same run, checkpointed after every iteration.
@@ -145,32 +145,34 @@ def test_arsam_resume_is_bit_identical(tmp_path):
     assert len(opt['state']) == 4
     assert all('momentum_buffer' in s for s in opt['state'].values())
     assert all(g['rho'] == 0.05 for g in opt['param_groups'])
-    assert {'iters', 'passes', 'sam_runs', 'schedule', 'psf',
-            'wrapper'} <= set(opt['arsam'])
-    assert len(opt['arsam']['psf']) == 4
+    assert {'iters', 'passes', 'sam_runs', 'schedule', 'correction',
+            'store', 'wrapper'} <= set(opt['arsam'])
+    assert len(opt['arsam']['store']) == 4
     assert opt['arsam']['schedule']['iter'] == 10
     sched = {k: c['optimizer']['arsam']['schedule'] for k, c in ckpts.items()}
+    reuse = {k: c['optimizer']['arsam']['correction']
+             for k, c in ckpts.items()}
 
     # A stop right before a reuse step: iteration k + 1 is a one-pass step
     # that mixes the PSF saved in checkpoint k with weight beta ** s > 0.
     def before_reuse(k):
-        s = sched[k]['since_sam']
+        s = reuse[k]['since']
         return (k > warmup and s is not None and 1 <= s < max_reuse
-                and sched[k + 1]['since_sam'] == s + 1)
+                and reuse[k + 1]['since'] == s + 1)
 
     # A stop inside a window whose SAM step is still to be drawn, past the
     # reuse stretch (the next steps are plain until the generator picks).
     def mid_window(k):
         return (k > warmup and (k - warmup) % window != 0
                 and sched[k]['taken'] == 0
-                and sched[k]['since_sam'] > max_reuse)
+                and reuse[k]['since'] > max_reuse)
 
     k_reuse = next(k for k in range(1, total - 1) if before_reuse(k))
     k_window = next(k for k in range(1, total - 1) if mid_window(k))
     assert k_reuse != k_window
-    psf = ckpts[k_reuse]['optimizer']['arsam']['psf']
+    psf = ckpts[k_reuse]['optimizer']['arsam']['store']
     assert any(v.abs().sum() > 0 for v in psf.values())
-    assert sched[k_reuse + 1]['lam'] > 0
+    assert reuse[k_reuse + 1]['lam'] > 0
 
     for k in (k_reuse, k_window):
         resumed = make_runner(
@@ -182,7 +184,7 @@ def test_arsam_resume_is_bit_identical(tmp_path):
             resume=True)
         resumed.train()
         assert resumed.iter == total
-        sa = resumed.optim_wrapper.sa
+        sa = resumed.optim_wrapper.sharpness
         assert (sa.iters, sa.sam_steps) == (ref_sa.iters, ref_sa.sam_steps)
         assert sa.schedule.n == ref_sa.schedule.n
         assert_bit_identical(weights(resumed.model), final)
@@ -200,7 +202,7 @@ def test_sam_resume_is_bit_identical(tmp_path):
     stop.train()
     opt = load_ckpt(tmp_path / 'stop' / f'iter_{k}.pth')['optimizer']
     assert opt['arsam']['schedule'] == {'iter': k, 'interval': 3}
-    assert 'psf' not in opt['arsam']  # SAM keeps no PSF
+    assert 'store' not in opt['arsam']  # SAM keeps no vector
     assert all(g['rho'] == 0.05 for g in opt['param_groups'])
 
     resumed = make_runner(
@@ -211,7 +213,7 @@ def test_sam_resume_is_bit_identical(tmp_path):
         load_from=str(tmp_path / 'stop' / f'iter_{k}.pth'),
         resume=True)
     resumed.train()
-    assert resumed.optim_wrapper.sa.sam_steps == 4  # iterations 0,3,6,9
+    assert resumed.optim_wrapper.sharpness.sam_steps == 4  # iterations 0,3,6,9
     assert_bit_identical(weights(resumed.model), final)
 
 
@@ -235,7 +237,7 @@ def test_checkpoint_without_arsam_state(tmp_path, monkeypatch):
 
     # Directly: the base state loads, rho is filled in, a warning is given.
     logged = []
-    monkeypatch.setattr(sam_optim_wrapper, 'print_log',
+    monkeypatch.setattr(sharpness_aware_optim_wrapper, 'print_log',
                         lambda msg, **kw: logged.append((msg, kw)))
     model = toy(seed=3)
     cfg = {k: v for k, v in ARSAM.items() if k not in ('type', 'optimizer')}
@@ -249,7 +251,8 @@ def test_checkpoint_without_arsam_state(tmp_path, monkeypatch):
         assert torch.equal(wrapper.optimizer.state[p]['momentum_buffer'],
                            opt_state['state'][i]['momentum_buffer'])
     assert wrapper.optimizer.param_groups[0]['rho'] == 0.05
-    assert wrapper.sa.iters == 0 and wrapper.sa.schedule.iter == 0
+    assert wrapper.sharpness.iters == 0
+    assert wrapper.sharpness.schedule.iter == 0
     monkeypatch.undo()
 
     # Through a Runner: resume warns (in the text log) and trains on.
@@ -262,7 +265,7 @@ def test_checkpoint_without_arsam_state(tmp_path, monkeypatch):
         resume=True)
     resumed.train()
     assert resumed.iter == 10
-    sa = resumed.optim_wrapper.sa
+    sa = resumed.optim_wrapper.sharpness
     assert sa.iters == 4 and sa.schedule.iter == 4  # schedule started afresh
     assert sa.sam_steps == 3  # warm-up of 3
     assert 'has no "arsam" state' in log_text(resumed)
@@ -290,7 +293,7 @@ def test_ema_hook_never_sees_perturbed_weights(tmp_path):
         def after_train_iter(self, runner, batch_idx, data_batch=None,
                              outputs=None):
             wrapper = runner.optim_wrapper
-            assert not wrapper.sa.perturbed
+            assert not wrapper.sharpness.perturbed
             now = {k: p.detach().clone() for k, p in params.items()}
             # The weights the hooks see are exactly w - lr * buf of SGD's
             # step (a leaked perturbation would add rho-sized offsets).
@@ -312,7 +315,7 @@ def test_ema_hook_never_sees_perturbed_weights(tmp_path):
             Trajectory()
         ])
     runner.train()
-    sa = runner.optim_wrapper.sa
+    sa = runner.optim_wrapper.sharpness
     assert len(after) == iters and 0 < sa.sam_steps < iters
     ema_hook = next(h for h in runner.hooks if isinstance(h, EMAHook))
 
@@ -344,7 +347,7 @@ def test_wrapper_logs_scalars_without_a_hook(tmp_path):
         rows.append(
             dict(
                 forwards=len(model.seen),
-                n=runner.optim_wrapper.sa.schedule.n,
+                n=runner.optim_wrapper.sharpness.schedule.n,
                 **{
                     name: hub.get_scalar(f'train/{name}').current()
                     for name in ('sam_step', 'sam_fraction', 'grad_evals',
@@ -359,7 +362,7 @@ def test_wrapper_logs_scalars_without_a_hook(tmp_path):
         max_iters=iters,
         custom_hooks=[Recorder(record)])
     runner.train()
-    sa = runner.optim_wrapper.sa
+    sa = runner.optim_wrapper.sharpness
     assert len(rows) == iters
     sam_total, prev_forwards = 0, 0
     for i, row in enumerate(rows, 1):
@@ -389,7 +392,7 @@ def _sam_pattern_runner(tmp_path, hook, warmup_ratio=None,
     pattern = []
 
     def record(runner):
-        pattern.append(int(runner.optim_wrapper.sa.plan.sam))
+        pattern.append(int(runner.optim_wrapper.sharpness.plan.sam))
 
     cfg = dict(ARSAM, warmup_iters=0, window=4, max_reuse_steps=2,
                warmup_ratio=warmup_ratio, warmup_epochs=warmup_epochs)
@@ -412,7 +415,7 @@ def test_warmup_epochs(tmp_path, where):
         dataset_size=32,
         **({} if where == 'hook' else dict(warmup_epochs=1)))
     assert len(runner.train_dataloader) == 4
-    assert runner.optim_wrapper.sa.schedule.warmup_iters == 4
+    assert runner.optim_wrapper.sharpness.schedule.warmup_iters == 4
     # 4 warm-up SAM steps, then one window of 4 with n = 1 SAM step.
     assert pattern[:4] == [1, 1, 1, 1]
     assert len(pattern) == 8 and sum(pattern[4:]) == 1
@@ -425,7 +428,7 @@ def test_warmup_ratio(tmp_path, where):
     runner, pattern = _sam_pattern_runner(
         tmp_path, hook, max_iters=10,
         **({} if where == 'hook' else dict(warmup_ratio=0.5)))
-    assert runner.optim_wrapper.sa.schedule.warmup_iters == 5
+    assert runner.optim_wrapper.sharpness.schedule.warmup_iters == 5
     assert pattern[:5] == [1] * 5
     assert len(pattern) == 10
     assert sum(pattern[5:9]) == 1  # the first window after warm-up
@@ -435,14 +438,14 @@ def test_state_dict_refused_while_perturbed():
     model = toy()
     wrapper = SAMOptimWrapper(
         optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
-    wrapper.sa.begin()
+    wrapper.sharpness.begin()
     for p in model.parameters():
         p.grad = torch.ones_like(p)
     wrapper.state_dict()  # not perturbed: fine
-    wrapper.sa.perturb()
+    wrapper.sharpness.perturb()
     with pytest.raises(RuntimeError, match='perturbed'):
         wrapper.state_dict()
-    wrapper.sa.restore()
+    wrapper.sharpness.restore()
     wrapper.state_dict()
 
 
@@ -569,7 +572,7 @@ def test_runner_with_downstream_default_scope(scope, tmp_path):
     runner.train()
     assert type(runner.optim_wrapper) is ARSAMOptimWrapper
     assert any(isinstance(h, ARSAMHook) for h in runner.hooks)
-    assert runner.optim_wrapper.sa.iters == 4
+    assert runner.optim_wrapper.sharpness.iters == 4
     assert runner.message_hub.get_scalar('train/grad_evals').current() == 7
 
 

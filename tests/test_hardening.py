@@ -71,7 +71,7 @@ def test_resume_inside_accumulation_cycle_is_bit_identical(tmp_path, kind):
         resumed.train()
         assert_bit_identical(weights(resumed.model), final)
         wrapper = resumed.optim_wrapper
-        assert wrapper.sa.sam_steps == ref_wrapper.sa.sam_steps
+        assert wrapper.sharpness.sam_steps == ref_wrapper.sharpness.sam_steps
         assert wrapper.passes == ref_wrapper.passes
 
 
@@ -110,10 +110,10 @@ def test_non_finite_second_pass_falls_back_to_the_base_step(cfg):
     base_model.load_state_dict(model.state_dict())
     base.optimizer.load_state_dict(
         copy.deepcopy(wrapper.optimizer.state_dict()))
-    psf_before = {k: v.clone() for k, v in wrapper.sa._buffers.items()}
-    if hasattr(wrapper.sa.schedule, 'a_hist'):
-        wrapper.sa.schedule._flush()
-    samples = len(getattr(wrapper.sa.schedule, 'a_hist', []))
+    psf_before = {k: v.clone() for k, v in wrapper.sharpness._buffers.items()}
+    if hasattr(wrapper.sharpness.schedule, 'a_hist'):
+        wrapper.sharpness.schedule._flush()
+    samples = len(getattr(wrapper.sharpness.schedule, 'a_hist', []))
 
     hook = model.fc1.register_forward_hook(InfOnSecondForward())
     try:
@@ -136,15 +136,15 @@ def test_non_finite_second_pass_falls_back_to_the_base_step(cfg):
     for name in ours:
         torch.testing.assert_close(ours[name], theirs[name], rtol=0,
                                    atol=1e-6)
-    assert wrapper.sa.sam_steps == 1  # the good step only
-    assert wrapper.sa.grad_evals == 4  # both passes of both steps ran
+    assert wrapper.sharpness.sam_steps == 1  # the good step only
+    assert wrapper.sharpness.grad_evals == 4  # both passes of both steps ran
     assert wrapper.passes == 4
     if cfg['type'] == 'ARSAMOptimWrapper':
         # No garbage PSF (zeros) and no statistics sample.
         assert psf_before and all(
-            not v.any() for v in wrapper.sa._buffers.values())
-        wrapper.sa.schedule._flush()
-        assert len(wrapper.sa.schedule.a_hist) == samples
+            not v.any() for v in wrapper.sharpness._buffers.values())
+        wrapper.sharpness.schedule._flush()
+        assert len(wrapper.sharpness.schedule.a_hist) == samples
 
 
 def test_frozen_batchnorm_survives_inf_activations():
@@ -213,7 +213,7 @@ def _feed(schedule, samples):
     """Plan one window after warm-up, recording ``samples`` at SAM steps."""
     values = iter(samples)
     for _ in range(schedule.window):
-        if schedule.plan().sam:
+        if schedule.plan():
             a, g = next(values, (1.0, 1.0))
             schedule.record(torch.tensor(a), torch.tensor(g))
     schedule._flush()
@@ -256,9 +256,9 @@ def test_skipped_second_pass_is_not_counted():
     wrapper._sam_ready = lambda: False
     for data in make_batches(3):
         model.train_step(data, wrapper)
-    assert wrapper.sa.iters == 3
-    assert wrapper.sa.sam_steps == 0
-    assert wrapper.sa.grad_evals == 3
+    assert wrapper.sharpness.iters == 3
+    assert wrapper.sharpness.sam_steps == 0
+    assert wrapper.sharpness.grad_evals == 3
     assert wrapper.passes == 3
 
 

@@ -573,10 +573,10 @@ def test_step_sizes_perturbed_unless_rho_zero(wrapper, exclude):
     x, y = torch.randn(8, 4), torch.randint(0, 3, (8, ))
     model(x, y)['loss'].backward()
     before = {n: p.detach().clone() for n, p in named.items()}
-    optim_wrapper.sa.begin()
-    optim_wrapper.sa.perturb()
+    optim_wrapper.sharpness.begin()
+    optim_wrapper.sharpness.perturb()
     moved = {n for n, p in named.items() if not torch.equal(p, before[n])}
-    optim_wrapper.sa.restore()
+    optim_wrapper.sharpness.restore()
     weights = set(named) - set(steps)
     assert moved == (weights if exclude else set(named))
 

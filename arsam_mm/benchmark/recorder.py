@@ -63,7 +63,7 @@ class BenchmarkRecorder(Hook):
         _sync()
         self.seconds.append(time.perf_counter() - self.timer.start)
         wrapper = runner.optim_wrapper
-        sa = getattr(wrapper, 'sa', None)
+        sa = getattr(wrapper, 'sharpness', None)
         if sa is None:
             self.grad_evals.append(len(self.seconds))
             self.sam.append(0)

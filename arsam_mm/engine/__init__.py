@@ -2,11 +2,8 @@
 root registries (``OPTIM_WRAPPERS``, ``HOOKS``) so that configs of every
 downstream toolbox (``default_scope='mmseg'``, ``'mmpose'``, ...) find them.
 """
-from .hooks import ARSAMHook
-from .optim_wrappers import (AmpARSAMOptimWrapper, AmpSAMOptimWrapper,
-                             ARSAMOptimWrapper, SAMOptimWrapper)
+from .hooks import ARSAMHook  # noqa: F401
+from .optim_wrappers import *  # noqa: F401,F403
+from .optim_wrappers import __all__ as _wrappers_all
 
-__all__ = [
-    'ARSAMHook', 'SAMOptimWrapper', 'ARSAMOptimWrapper', 'AmpSAMOptimWrapper',
-    'AmpARSAMOptimWrapper'
-]
+__all__ = ['ARSAMHook'] + _wrappers_all

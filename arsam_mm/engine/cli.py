@@ -13,19 +13,14 @@ from typing import Dict, Iterator, Optional, Sequence, Tuple
 import torch
 from mmengine.config import Config, ConfigDict
 
+from .optim_wrappers import AMP_TWINS
+
 from .smoke import sync_bn_to_bn
 
 __all__ = [
     'AMP_TWINS', 'to_amp', 'merge_train_args', 'check_data_roots',
     'init_cpu_distributed'
 ]
-
-#: Optimizer wrapper type -> its automatic-mixed-precision twin.
-AMP_TWINS: Dict[str, str] = {
-    'OptimWrapper': 'AmpOptimWrapper',
-    'SAMOptimWrapper': 'AmpSAMOptimWrapper',
-    'ARSAMOptimWrapper': 'AmpARSAMOptimWrapper',
-}
 
 #: Dataset type -> the generator sub-command that writes data it reads.
 _GENERATORS: Dict[str, str] = {

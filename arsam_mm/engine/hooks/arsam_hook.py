@@ -5,8 +5,7 @@ from mmengine.hooks import Hook
 from mmengine.optim import OptimWrapperDict
 from mmengine.registry import HOOKS
 
-from ..optim_wrappers.sam_optim_wrapper import (ARSAMOptimWrapper,
-                                                SharpnessAwareMixin)
+from ..optim_wrappers import ARSAMOptimWrapper, SharpnessAwareOptimWrapper
 
 __all__ = ['ARSAMHook']
 
@@ -61,7 +60,7 @@ class ARSAMHook(Hook):
                 'SAM-family optimizer wrappers do not support '
                 'OptimWrapperDict (several optimizers, e.g. GANs); got '
                 f'optim_wrapper with keys {list(wrapper.keys())}')
-        if not isinstance(wrapper, SharpnessAwareMixin):
+        if not isinstance(wrapper, SharpnessAwareOptimWrapper):
             raise ValueError(
                 'ARSAMHook needs a SAM-family optim_wrapper.type '
                 '(SAMOptimWrapper, ARSAMOptimWrapper, their Amp twins), got '

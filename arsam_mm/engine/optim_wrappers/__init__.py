@@ -1,8 +1,19 @@
-from .amp_sam_optim_wrapper import AmpARSAMOptimWrapper, AmpSAMOptimWrapper
-from .sam_optim_wrapper import (ARSAMOptimWrapper, SAMOptimWrapper,
-                                SharpnessAwareMixin)
+from .amp_sam_optim_wrapper import (AMP_TWINS, AmpARSAMOptimWrapper,
+                                    AmpGSAMOptimWrapper,
+                                    AmpLookSAMOptimWrapper,
+                                    AmpRandomSAMOptimWrapper,
+                                    AmpSAMOptimWrapper, AmpSecondPass,
+                                    amp_twin)
+from .efficient_sam_optim_wrappers import (GSAMOptimWrapper,
+                                           LookSAMOptimWrapper,
+                                           RandomSAMOptimWrapper)
+from .sam_optim_wrapper import ARSAMOptimWrapper, SAMOptimWrapper
+from .sharpness_aware_optim_wrapper import SharpnessAwareOptimWrapper
 
 __all__ = [
-    'SAMOptimWrapper', 'ARSAMOptimWrapper', 'AmpSAMOptimWrapper',
-    'AmpARSAMOptimWrapper', 'SharpnessAwareMixin'
+    'SharpnessAwareOptimWrapper', 'SAMOptimWrapper', 'ARSAMOptimWrapper',
+    'LookSAMOptimWrapper', 'RandomSAMOptimWrapper', 'GSAMOptimWrapper',
+    'AmpSecondPass', 'amp_twin', 'AMP_TWINS', 'AmpSAMOptimWrapper',
+    'AmpARSAMOptimWrapper', 'AmpLookSAMOptimWrapper',
+    'AmpRandomSAMOptimWrapper', 'AmpGSAMOptimWrapper'
 ]

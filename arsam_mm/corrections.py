@@ -1,0 +1,225 @@
+"""What a one-pass step adds to the gradient, torch only.
+
+An efficient-SAM method answers three questions (``DESIGN.md`` section 7):
+*when* an iteration is a two-pass SAM step (:mod:`.schedule`), *which*
+direction a SAM step takes (:mod:`.directions`), and *what* a one-pass step
+adds to its gradient ``g``: this module. A :class:`Correction` may keep one
+parameter-sized vector, built at every SAM step from ``g`` and ``g_s`` in the
+buffer the driver already holds (``g`` during pass 2), and add it with a
+weight on one-pass steps:
+
+* :class:`NoCorrection`: nothing (periodic SAM, randomized SAM, AE-SAM).
+* :class:`PSFReuse`: ARSAM's PSF ``v = g_s - g``, added with weight
+  ``beta ** k`` on the k-th step after the SAM step while
+  ``k <= max_reuse_steps``.
+* :class:`LookSAMReuse`: LookSAM's ``g_v = g_s - (<g_s, g> / ||g||^2) g``
+  (the part of ``g_s`` orthogonal to ``g``), added with weight
+  ``alpha * ||g_t|| / ||g_v||``.
+
+Every vector and every norm is global over the parameters with a gradient;
+scalars that depend on gradient values stay 0-d device tensors (no host
+sync). A SAM step whose gradients were not finite stores zeros (the driver
+passes the device flag ``ok``).
+"""
+import math
+from typing import Any, Dict, List, Optional
+
+import torch
+from torch import Tensor
+
+from . import kernels as K
+
+__all__ = ['Correction', 'NoCorrection', 'PSFReuse', 'LookSAMReuse']
+
+
+def _check_unit(name: str, value: Any, closed: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            not math.isfinite(value):
+        raise TypeError(f'{name} must be a finite number, got {value!r}')
+    upper_ok = value <= 1 if closed else value < 1
+    if not (0 <= value and upper_ok):
+        bound = ']' if closed else ')'
+        raise ValueError(f'{name} must be in [0, 1{bound}, got {value!r}')
+    return float(value)
+
+
+class Correction:
+    """Interface: build a vector at SAM steps, add it at one-pass steps.
+
+    The driver calls, per iteration: :meth:`start` when a SAM step is
+    decided, then after pass 2 :meth:`build_` (``store`` holds ``g``,
+    ``grads`` hold ``g_s``, both carrying the same loss scale) and
+    :meth:`built` with the kept vector's norm once it is unscaled and
+    masked; or :meth:`weight` when a one-pass step is decided, then
+    :meth:`mix_`.
+    """
+
+    #: Whether a vector is kept after SAM steps (the driver's buffer).
+    stores: bool = False
+    #: Whether the kept vector is the PSF ``g_s - g`` (ARSAM's statistics
+    #: then read it instead of forming it again).
+    psf_in_store: bool = False
+    #: Name of the kept vector's norm in the logs.
+    log_name: str = 'store_norm'
+
+    def start(self) -> None:
+        """A SAM step was decided for this iteration."""
+
+    def build_(self, store: List[Tensor], grads: List[Tensor],
+               foreach: Optional[bool]) -> None:
+        """Turn ``store`` (``g``) into the kept vector, in place."""
+
+    def built(self, norm: Tensor) -> None:
+        """The kept vector is final (unscaled; zeros after a failed step).
+        """
+
+    def weight(self) -> float:
+        """Advance to the next one-pass step; its nominal weight (0: none).
+        """
+        return 0.0
+
+    def mix_(self, grads: List[Tensor], store: List[Tensor], weight: float,
+             scale: Optional[Tensor], foreach: Optional[bool]) -> None:
+        """On a one-pass step: add the kept vector to ``grads``.
+
+        Args:
+            grads: ``g`` (carrying the loss scale ``scale`` if given).
+            store: The kept vector (unscaled).
+            weight: From :meth:`weight`.
+            scale: The AMP loss scale of ``grads``, or None.
+            foreach: Kernel choice.
+        """
+
+    def state_dict(self) -> Dict[str, Any]:
+        """Everything that changes future one-pass steps."""
+        return {}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+
+
+class NoCorrection(Correction):
+    """One-pass steps are plain base-optimizer steps."""
+
+
+class PSFReuse(Correction):
+    """ARSAM's reuse: the PSF ``v = g_s - g`` with a decaying weight.
+
+    A SAM step sets ``lam = 1``; the k-th following one-pass step adds
+    ``lam = beta ** k`` times ``v`` while ``k <= max_reuse_steps``, nothing
+    after.
+
+    Args:
+        beta (float): Decay of the weight, in [0, 1). Defaults to 0.7.
+        max_reuse_steps (int): One-pass steps that reuse a PSF, >= 0.
+            Defaults to 6.
+    """
+
+    stores = True
+    psf_in_store = True
+    log_name = 'psf_norm'
+
+    def __init__(self, beta: float = 0.7, max_reuse_steps: int = 6) -> None:
+        self.beta = _check_unit('beta', beta, closed=False)
+        if isinstance(max_reuse_steps, bool) or \
+                not isinstance(max_reuse_steps, int):
+            raise TypeError('max_reuse_steps must be an int, got '
+                            f'{max_reuse_steps!r}')
+        if max_reuse_steps < 0:
+            raise ValueError(
+                f'max_reuse_steps must be >= 0, got {max_reuse_steps!r}')
+        self.max_reuse_steps = max_reuse_steps
+        self.since: Optional[int] = None  # None: no SAM step yet
+        self.lam = 0.0
+
+    def build_(self, store, grads, foreach):
+        K.psf_(store, grads, foreach=foreach)
+
+    def start(self) -> None:
+        self.since = 0
+        self.lam = 1.0
+
+    def weight(self) -> float:
+        if self.since is None:
+            return 0.0
+        self.since += 1
+        if self.since <= self.max_reuse_steps:
+            self.lam *= self.beta
+            return self.lam
+        return 0.0
+
+    def mix_(self, grads, store, weight, scale, foreach):
+        if weight == 0:
+            return
+        K.mix_(grads, store, weight if scale is None else weight * scale,
+               foreach=foreach)
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {'since': self.since, 'lam': self.lam}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.since = state['since']
+        self.lam = float(state['lam'])
+
+
+class LookSAMReuse(Correction):
+    """LookSAM's reuse (Liu et al., CVPR 2022): the part of ``g_s``
+    orthogonal to ``g``, rescaled to the current gradient's norm.
+
+    At a SAM step ``g_v = g_s - (<g_s, g> / ||g||^2) g`` is kept; a one-pass
+    step uses ``g + alpha * (||g|| / ||g_v||) * g_v``. Norms and inner
+    products are global over all parameters with a gradient (the paper's
+    formula; some public code works per tensor). A zero ``g_v`` adds
+    nothing.
+
+    Args:
+        alpha (float): Weight of the rescaled ``g_v``, >= 0. Defaults to 0.7
+            (the paper's; third parties found 0.1 better on CIFAR CNNs).
+        eps (float): Added to norms. Defaults to 1e-12.
+    """
+
+    stores = True
+    log_name = 'gv_norm'
+
+    def __init__(self, alpha: float = 0.7, eps: float = 1e-12) -> None:
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) \
+                or not math.isfinite(alpha):
+            raise TypeError(f'alpha must be a finite number, got {alpha!r}')
+        if alpha < 0:
+            raise ValueError(f'alpha must be >= 0, got {alpha!r}')
+        self.alpha = float(alpha)
+        self.eps = eps
+        self.gv_norm: Optional[Tensor] = None
+        self.built_once = False
+
+    def build_(self, store, grads, foreach):
+        # store = g, grads = g_s: g_v = g_s - (<g_s, g> / ||g||^2) g.
+        dot = K.global_dot(grads, store, foreach=foreach)
+        g_sq = K.global_dot(store, store, foreach=foreach)
+        coef = torch.where(g_sq > 0, dot / (g_sq + self.eps),
+                           torch.zeros_like(dot))
+        K.scale_(store, -coef, foreach=foreach)
+        K.add_(store, grads, foreach=foreach)
+
+    def built(self, norm: Tensor) -> None:
+        self.gv_norm = norm
+        self.built_once = True
+
+    def weight(self) -> float:
+        return self.alpha if self.built_once else 0.0
+
+    def mix_(self, grads, store, weight, scale, foreach):
+        if weight == 0 or self.gv_norm is None:
+            return
+        g_norm = K.global_norm(grads, foreach=foreach)  # scaled like grads
+        gv = self.gv_norm.to(g_norm.device)
+        factor = torch.where(gv > 0, weight * g_norm / (gv + self.eps),
+                             torch.zeros_like(g_norm))
+        K.mix_(grads, store, factor, foreach=foreach)
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {'built': self.built_once, 'gv_norm': self.gv_norm}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.built_once = bool(state['built'])
+        self.gv_norm = state['gv_norm']

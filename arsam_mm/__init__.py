@@ -12,6 +12,7 @@ only.
 """
 import importlib.util
 
+from .aesam_schedule import AESAMSchedule
 from .compat import apply_compat
 from .corrections import (Correction, LookSAMReuse, NoCorrection,
                           PSFReuse)
@@ -25,9 +26,9 @@ apply_compat()
 
 __all__ = [
     '__version__', 'apply_compat', 'SharpnessAware', 'StepSchedule',
-    'ARSAMSchedule', 'PeriodicSchedule', 'RandomSchedule', 'StepPlan',
-    'Correction', 'NoCorrection', 'PSFReuse', 'LookSAMReuse', 'Direction',
-    'SAMDirection', 'GSAMDirection'
+    'ARSAMSchedule', 'PeriodicSchedule', 'RandomSchedule', 'AESAMSchedule',
+    'StepPlan', 'Correction', 'NoCorrection', 'PSFReuse', 'LookSAMReuse',
+    'Direction', 'SAMDirection', 'GSAMDirection'
 ]
 
 if importlib.util.find_spec('mmengine') is not None:

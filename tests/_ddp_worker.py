@@ -33,6 +33,8 @@ VARIANTS = {
                                                         prob=0.4)),
     'gsam': ('GSAMOptimWrapper', dict(dropout=0.2),
              dict(rho=0.05, alpha=0.3, interval=2)),
+    'aesam': ('AESAMOptimWrapper', dict(dropout=0.2),
+              dict(rho=0.05, target_ratio=0.4)),
 }
 ITERS = 50
 BATCH = 8
@@ -62,7 +64,8 @@ def run(variant: str, out_dir: str) -> None:
     wrapper = OPTIM_WRAPPERS.build(
         dict(type=wrapper_type, optimizer=optimizer, **wrapper_kw))
     accum = wrapper_kw.get('accumulative_counts', 1)
-    if accum > 1:
+    if accum > 1 or wrapper_type == 'AESAMOptimWrapper':
+        # AE-SAM's threshold needs the run length.
         wrapper.initialize_count_status(ddp, 0, ITERS)
     schedule = wrapper.sharpness.schedule
     seed_before = getattr(schedule, 'seed', None)

@@ -220,11 +220,12 @@ def test_sam_ddp_matches_global_batch_sam(runs):
             rec['params'][name], want, rtol=1e-4, atol=1e-5, msg=name)
 
 
-@pytest.mark.parametrize('variant', ['looksam', 'randomsam', 'gsam'])
+@pytest.mark.parametrize('variant', ['looksam', 'randomsam', 'gsam', 'aesam'])
 def test_family_ddp_ranks_stay_identical(runs, variant):
     """Every member of the family keeps the ranks bit-identical: same
-    decisions (RandomSAM: rank 0's seed), same stored vector, same weights;
-    pass 2 replays pass 1's batch."""
+    decisions (RandomSAM: rank 0's seed; AE-SAM: the averaged gradient's
+    norm), same stored vector, same weights; pass 2 replays pass 1's
+    batch."""
     records = runs[variant]
     assert_ranks_identical(records)
     assert_trained(records)
@@ -238,6 +239,8 @@ def test_family_ddp_ranks_stay_identical(runs, variant):
     if variant == 'randomsam':
         assert records[0]['seed_before'] != records[1]['seed_before']
         assert records[0]['seed_after'] == records[1]['seed_after']
+    if variant == 'aesam':  # target_ratio 0.4 of the 50 steps
+        assert sam == 20
     if variant == 'looksam':  # every 3rd step, g_v mixed in between
         assert [s for s, _ in decisions[:6]] == [True, False, False] * 2
         assert all(w == 0.5 for s, w in decisions[1:] if not s)

@@ -1,10 +1,12 @@
-from .amp_sam_optim_wrapper import (AMP_TWINS, AmpARSAMOptimWrapper,
+from .amp_sam_optim_wrapper import (AMP_TWINS, AmpAESAMOptimWrapper,
+                                    AmpARSAMOptimWrapper,
                                     AmpGSAMOptimWrapper,
                                     AmpLookSAMOptimWrapper,
                                     AmpRandomSAMOptimWrapper,
                                     AmpSAMOptimWrapper, AmpSecondPass,
                                     amp_twin)
-from .efficient_sam_optim_wrappers import (GSAMOptimWrapper,
+from .efficient_sam_optim_wrappers import (AESAMOptimWrapper,
+                                           GSAMOptimWrapper,
                                            LookSAMOptimWrapper,
                                            RandomSAMOptimWrapper)
 from .sam_optim_wrapper import ARSAMOptimWrapper, SAMOptimWrapper
@@ -15,5 +17,6 @@ __all__ = [
     'LookSAMOptimWrapper', 'RandomSAMOptimWrapper', 'GSAMOptimWrapper',
     'AmpSecondPass', 'amp_twin', 'AMP_TWINS', 'AmpSAMOptimWrapper',
     'AmpARSAMOptimWrapper', 'AmpLookSAMOptimWrapper',
-    'AmpRandomSAMOptimWrapper', 'AmpGSAMOptimWrapper'
+    'AmpRandomSAMOptimWrapper', 'AmpGSAMOptimWrapper', 'AESAMOptimWrapper',
+    'AmpAESAMOptimWrapper'
 ]

@@ -32,7 +32,8 @@ from mmengine.registry import OPTIM_WRAPPERS
 from mmengine.runner.amp import autocast
 from torch import nn
 
-from .efficient_sam_optim_wrappers import (GSAMOptimWrapper,
+from .efficient_sam_optim_wrappers import (AESAMOptimWrapper,
+                                           GSAMOptimWrapper,
                                            LookSAMOptimWrapper,
                                            RandomSAMOptimWrapper)
 from .sam_optim_wrapper import ARSAMOptimWrapper, SAMOptimWrapper
@@ -97,7 +98,8 @@ AmpARSAMOptimWrapper = amp_twin(ARSAMOptimWrapper)
 AmpLookSAMOptimWrapper = amp_twin(LookSAMOptimWrapper)
 AmpRandomSAMOptimWrapper = amp_twin(RandomSAMOptimWrapper)
 AmpGSAMOptimWrapper = amp_twin(GSAMOptimWrapper)
+AmpAESAMOptimWrapper = amp_twin(AESAMOptimWrapper)
 __all__ += [
     'AmpSAMOptimWrapper', 'AmpARSAMOptimWrapper', 'AmpLookSAMOptimWrapper',
-    'AmpRandomSAMOptimWrapper', 'AmpGSAMOptimWrapper'
+    'AmpRandomSAMOptimWrapper', 'AmpGSAMOptimWrapper', 'AmpAESAMOptimWrapper'
 ]

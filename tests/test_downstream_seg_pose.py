@@ -139,6 +139,19 @@ def registry(task):
 
 
 # --------------------------------------------------------------- files ---
+#: Configs beside FAMILIES: the transformer / flagship zoo models
+#: (tests/test_zoo_switch.py) and the efficient-SAM family on one model per
+#: task (tests/test_family_configs.py).
+EXTRA_CONFIGS = dict(
+    seg=[('segformer_mit-b0_8xb2-160k_ade20k-512x512', ('adamw', 'sam',
+                                                         'arsam')),
+         ('fcn_r50-d8_4xb2-40k_cityscapes-512x1024',
+          ('looksam', 'aesam', 'randomsam', 'gsam'))],
+    pose=[('rtmpose-t_8xb256-420e_coco-256x192', ('adamw', 'sam', 'arsam')),
+          ('td-hm_res50_8xb64-210e_coco-256x192',
+           ('looksam', 'aesam', 'randomsam', 'gsam'))])
+
+
 def test_config_files():
     """All variants live side by side, named <model-zoo name>_<optimizer>."""
     for task in ('seg', 'pose'):
@@ -148,6 +161,8 @@ def test_config_files():
                 for opt in (base, 'sam', 'arsam'):
                     expected.add(f'{real}_{opt}.py')
                     expected_quick.add(f'{quick}_{opt}.py')
+        for name, opts in EXTRA_CONFIGS[task]:
+            expected.update(f'{name}_{opt}.py' for opt in opts)
         folder = osp.join(CONFIGS, FOLDER[task])
         found = {f for f in os.listdir(folder) if f.endswith('.py')}
         found_quick = {

@@ -1,6 +1,5 @@
 # PyramidNet-110 (alpha=270) on CIFAR-100, the SAM papers' recipe with SAM (rho
 # 0.05) around the same SGD.
-_base_ = ['./_base_/pyramidnet110-a270_1xb128_cifar100.py', '../_base_/sam.py']
+_base_ = ['./_base_/pyramidnet110-a270_1xb128_cifar100.py']
 custom_imports = {{_base_.classification_custom_imports}}
-optim_wrapper = {{_base_.sam_optim_wrapper}}
-custom_hooks = {{_base_.sam_custom_hooks}}
+optim_wrapper = dict(type='SAMOptimWrapper', rho=0.05)

@@ -1,9 +1,9 @@
 # Quick CPU run on the digits, ARSAM around the same SGD.
-_base_ = ['./_base_/resnet18-w16_1xb16_digits.py', '../../_base_/arsam.py']
+_base_ = ['./_base_/resnet18-w16_1xb16_digits.py']
 custom_imports = {{_base_.classification_custom_imports}}
 # 20 iterations, not 200 epochs: the authors' warm-up ratio (1.5%) would be
 # 0 iterations and a window of 50 longer than the run, so the warm-up is
 # explicit (4 SAM steps) and windows are 8 iterations (2 after warm-up,
 # about one SAM step each; n grows by at most 26% per window).
-optim_wrapper = dict(_base_.arsam_optim_wrapper, warmup_iters=4, window=8)
-custom_hooks = [dict(type='ARSAMHook')]  # no warmup_ratio: set above
+optim_wrapper = dict(
+    type='ARSAMOptimWrapper', rho=0.05, warmup_iters=4, window=8)

@@ -1,7 +1,7 @@
 # The SAM papers' CIFAR schedule (as used by the ARSAM authors): SGD with
 # lr 0.05, momentum 0.9, weight decay 1e-3 at batch 128; cosine decay to 0
-# stepped every iteration; 200 epochs. The SAM/ARSAM configs wrap this same
-# optimizer (configs/_base_/sam.py, arsam.py).
+# stepped every iteration; 200 epochs. The SAM-family configs wrap this same
+# optimizer (a two-key optim_wrapper delta).
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=1e-3))
 

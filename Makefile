@@ -24,7 +24,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt setup.cfg pyproject.toml
 	$(BIN)/pip install -q -r requirements.txt 2>&1 | $(QUIET)
 	$(BIN)/pip install -q --no-deps -r requirements-nodeps.txt 2>&1 | $(QUIET)
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e . 2>&1 | $(QUIET)
-	$(BIN)/python -c 'import arsam_mm, mmseg.models, mmpose.models'
+	$(BIN)/python -c 'import arsam_mm, mmseg.models, mmpose.models, mmdet.models, albumentations'
 	touch $(STAMP)
 
 env: $(STAMP)

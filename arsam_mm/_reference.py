@@ -1,10 +1,12 @@
-"""Literal, slow transcription of SAM/ARSAM for the tests only.
+"""Literal, slow transcription of SAM/ARSAM and of the efficient-SAM family
+(LookSAM, randomized SAM, GSAM) for the tests only.
 
-Written straight from the algorithm (``DESIGN.md`` 2.1-2.2 and the docstring
-of :mod:`arsam_mm.schedule`) with Python lists and floats, one parameter at
-a time, and with its own momentum SGD, so that the fast code can be compared
-with it step by step. It shares nothing with the package but the rule, and
-draws its random numbers from a generator seeded alike, in the same order.
+Written straight from the algorithm (``DESIGN.md`` 2.1-2.2 and 7, the
+papers' update rules and the docstring of :mod:`arsam_mm.schedule`) with
+Python lists and floats, one parameter at a time, and with its own momentum
+SGD, so that the fast code can be compared with it step by step. It shares
+nothing with the package but the rule, and draws its random numbers from a
+generator seeded alike, in the same order.
 Never import it from library code.
 """
 import math
@@ -198,3 +200,161 @@ class ReferenceARSAM:
                     self.buf[i] = step_dir.clone()
                 step_dir = self.buf[i]
             self.w[i] = self.w[i] - self.lrs[i] * step_dir
+
+
+# --------------------------------------------------------------------------
+# The efficient-SAM family beside ARSAM (DESIGN.md section 7), literally.
+# --------------------------------------------------------------------------
+
+FullGradFn = Callable[[List[Tensor]], List[Tensor]]
+
+
+class _ReferenceFamilyMember:
+    """Momentum SGD on a list of float64 tensors plus SAM's perturbation,
+    for the family's references below.
+
+    Every parameter has a gradient. Norms and inner products are global
+    over all parameters, summed as Python floats one element at a time.
+
+    Args:
+        params (list[Tensor]): Initial weights (copied).
+        lrs (list[float]): Learning rate of each parameter.
+        momentum (float): SGD momentum (torch's convention, dampening 0).
+        weight_decay (float | list[float]): L2 added to the direction the
+            optimizer steps with (one value, or one per parameter).
+        rho (float): Perturbation radius.
+        eps (float): Added to the gradient norm of the perturbation.
+    """
+
+    def __init__(self,
+                 params: Sequence[Tensor],
+                 lrs: Sequence[float],
+                 momentum: float,
+                 weight_decay,
+                 rho: float,
+                 eps: float = 1e-12) -> None:
+        self.w = [p.detach().clone() for p in params]
+        self.lrs = list(lrs)
+        if isinstance(weight_decay, (int, float)):
+            weight_decay = [float(weight_decay)] * len(self.w)
+        self.weight_decays = list(weight_decay)
+        self.momentum = momentum
+        self.rho = rho
+        self.eps = eps
+        self.buf: Dict[int, Tensor] = {}
+        self.t = 0
+
+    @staticmethod
+    def dot(a: List[Tensor], b: List[Tensor]) -> float:
+        total = 0.0
+        for x, y in zip(a, b):
+            for u, v in zip(x.flatten().tolist(), y.flatten().tolist()):
+                total += u * v
+        return total
+
+    @classmethod
+    def norm(cls, a: List[Tensor]) -> float:
+        return math.sqrt(cls.dot(a, a))
+
+    def sam_gradient(self, grad_fn: FullGradFn,
+                     g: List[Tensor]) -> List[Tensor]:
+        """``g_s``: the gradient at ``w + rho * g / ||g||``."""
+        scale = self.rho / (self.norm(g) + self.eps)
+        return grad_fn([w + scale * gi for w, gi in zip(self.w, g)])
+
+    def apply(self, direction: List[Tensor]) -> None:
+        """One step of momentum SGD along ``direction``."""
+        for i, d in enumerate(direction):
+            d = d + self.weight_decays[i] * self.w[i]
+            if self.momentum != 0:
+                if i in self.buf:
+                    self.buf[i] = self.momentum * self.buf[i] + d
+                else:
+                    self.buf[i] = d.clone()
+                d = self.buf[i]
+            self.w[i] = self.w[i] - self.lrs[i] * d
+
+
+class ReferenceLookSAM(_ReferenceFamilyMember):
+    """LookSAM (Liu et al., CVPR 2022), the paper's global formula.
+
+    Step t (from 0) with ``t % interval == 0`` is a SAM step that steps with
+    ``g_s`` and keeps ``g_v = g_s - (<g_s, g> / ||g||^2) g``; any other step
+    steps with ``g + alpha * (||g|| / ||g_v||) * g_v``.
+    """
+
+    def __init__(self, *args, interval: int, alpha: float,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.interval = interval
+        self.alpha = alpha
+        self.g_v: Optional[List[Tensor]] = None
+
+    def step(self, grad_fn: FullGradFn) -> bool:
+        """One iteration; returns whether it was a SAM step."""
+        sam = self.t % self.interval == 0
+        self.t += 1
+        g = grad_fn(self.w)
+        if sam:
+            g_s = self.sam_gradient(grad_fn, g)
+            g_sq = self.dot(g, g)
+            c = self.dot(g_s, g) / g_sq if g_sq > 0 else 0.0
+            self.g_v = [gs - c * gi for gs, gi in zip(g_s, g)]
+            self.apply(g_s)
+            return True
+        gv_norm = self.norm(self.g_v)
+        if gv_norm == 0:
+            self.apply(g)
+            return False
+        weight = self.alpha * self.norm(g) / gv_norm
+        self.apply([gi + weight * v for gi, v in zip(g, self.g_v)])
+        return False
+
+
+class ReferenceRandomSAM(_ReferenceFamilyMember):
+    """Randomized SAM (RST with a constant schedule): every step draws
+    ``u = torch.rand(())`` from a generator seeded with ``seed`` (one draw
+    per step, whatever ``prob`` is) and is a SAM step iff ``u < prob``; the
+    other steps are plain steps with ``g``."""
+
+    def __init__(self, *args, prob: float, seed: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.prob = prob
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def step(self, grad_fn: FullGradFn) -> bool:
+        """One iteration; returns whether it was a SAM step."""
+        self.t += 1
+        u = float(torch.rand((), generator=self.generator))
+        sam = u < self.prob
+        g = grad_fn(self.w)
+        self.apply(self.sam_gradient(grad_fn, g) if sam else g)
+        return sam
+
+
+class ReferenceGSAM(_ReferenceFamilyMember):
+    """GSAM (Zhuang et al., ICLR 2022, Alg. 1 with a constant rho): a SAM
+    step steps with ``g_s - alpha * g_perp``, ``g_perp = g - (<g, g_s> /
+    ||g_s||^2) g_s``; on every ``interval``-th step (from the first), plain
+    steps with ``g`` between."""
+
+    def __init__(self, *args, alpha: float, interval: int = 1,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.alpha = alpha
+        self.interval = interval
+
+    def step(self, grad_fn: FullGradFn) -> bool:
+        """One iteration; returns whether it was a SAM step."""
+        sam = self.t % self.interval == 0
+        self.t += 1
+        g = grad_fn(self.w)
+        if not sam:
+            self.apply(g)
+            return False
+        g_s = self.sam_gradient(grad_fn, g)
+        gs_sq = self.dot(g_s, g_s)
+        c = self.dot(g, g_s) / gs_sq if gs_sq > 0 else 0.0
+        g_perp = [gi - c * gs for gi, gs in zip(g, g_s)]
+        self.apply([gs - self.alpha * p for gs, p in zip(g_s, g_perp)])
+        return True

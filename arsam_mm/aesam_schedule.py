@@ -85,7 +85,8 @@ import math
 from collections import deque
 from typing import Any, Deque, Dict, List, Optional
 
-from .schedule import StepSchedule, _check_float, _check_int, check_ratio
+from .schedule import StepSchedule
+from .validate import check_float, check_int, check_ratio
 
 __all__ = ['AESAMSchedule']
 
@@ -129,14 +130,14 @@ class AESAMSchedule(StepSchedule):
                  lambda2: float = 1.0,
                  target_ratio: Optional[float] = None,
                  window: int = 200) -> None:
-        self.delta = _check_float('delta', delta)
+        self.delta = check_float('delta', delta)
         if not 0 < self.delta < 1:
             raise ValueError(f'delta must be in (0, 1), got {delta!r}')
-        self.lambda1 = _check_float('lambda1', lambda1)
-        self.lambda2 = _check_float('lambda2', lambda2)
+        self.lambda1 = check_float('lambda1', lambda1)
+        self.lambda2 = check_float('lambda2', lambda2)
         self.target_ratio = None if target_ratio is None else \
             check_ratio('target_ratio', target_ratio)
-        self.window = _check_int('window', window, 1)
+        self.window = check_int('window', window, 1)
         self.run_length: Optional[int] = None
         #: Steps planned so far (the current one included once planned).
         self.iter = 0
@@ -171,7 +172,7 @@ class AESAMSchedule(StepSchedule):
                 or the budget left exceeds the steps left, saying which
                 shares the run can still end with.
         """
-        steps = _check_int('run length', steps, 1)
+        steps = check_int('run length', steps, 1)
         if self.target_ratio is not None:
             budget = math.floor(self.target_ratio * steps + 0.5)
             done = self.iter - (1 if self.pending else 0)

@@ -21,26 +21,15 @@ scalars that depend on gradient values stay 0-d device tensors (no host
 sync). A SAM step whose gradients were not finite stores zeros (the driver
 passes the device flag ``ok``).
 """
-import math
 from typing import Any, Dict, List, Optional
 
 import torch
 from torch import Tensor
 
 from . import kernels as K
+from .validate import check_int, check_nonnegative, check_ratio
 
 __all__ = ['Correction', 'NoCorrection', 'PSFReuse', 'LookSAMReuse']
-
-
-def _check_unit(name: str, value: Any, closed: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-            not math.isfinite(value):
-        raise TypeError(f'{name} must be a finite number, got {value!r}')
-    upper_ok = value <= 1 if closed else value < 1
-    if not (0 <= value and upper_ok):
-        bound = ']' if closed else ')'
-        raise ValueError(f'{name} must be in [0, 1{bound}, got {value!r}')
-    return float(value)
 
 
 class Correction:
@@ -120,15 +109,11 @@ class PSFReuse(Correction):
     log_name = 'psf_norm'
 
     def __init__(self, beta: float = 0.7, max_reuse_steps: int = 6) -> None:
-        self.beta = _check_unit('beta', beta, closed=False)
-        if isinstance(max_reuse_steps, bool) or \
-                not isinstance(max_reuse_steps, int):
-            raise TypeError('max_reuse_steps must be an int, got '
-                            f'{max_reuse_steps!r}')
-        if max_reuse_steps < 0:
-            raise ValueError(
-                f'max_reuse_steps must be >= 0, got {max_reuse_steps!r}')
-        self.max_reuse_steps = max_reuse_steps
+        self.beta = check_ratio('beta', beta)
+        if self.beta == 1:
+            raise ValueError(f'beta must be in [0, 1), got {beta!r}')
+        self.max_reuse_steps = check_int('max_reuse_steps', max_reuse_steps,
+                                         0)
         self.since: Optional[int] = None  # None: no SAM step yet
         self.lam = 0.0
 
@@ -182,12 +167,7 @@ class LookSAMReuse(Correction):
     log_name = 'gv_norm'
 
     def __init__(self, alpha: float = 0.7, eps: float = 1e-12) -> None:
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) \
-                or not math.isfinite(alpha):
-            raise TypeError(f'alpha must be a finite number, got {alpha!r}')
-        if alpha < 0:
-            raise ValueError(f'alpha must be >= 0, got {alpha!r}')
-        self.alpha = float(alpha)
+        self.alpha = check_nonnegative('alpha', alpha)
         self.eps = eps
         self.gv_norm: Optional[Tensor] = None
         self.built_once = False

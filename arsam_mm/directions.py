@@ -14,13 +14,13 @@ computed on the device (no host sync). GSAM's ``rho`` schedule tied to the
 learning rate is a param scheduler in mmengine (``param_name='rho'``), not
 part of the direction.
 """
-import math
 from typing import Any, List, Optional
 
 import torch
 from torch import Tensor
 
 from . import kernels as K
+from .validate import check_nonnegative
 
 __all__ = ['Direction', 'SAMDirection', 'GSAMDirection']
 
@@ -53,12 +53,7 @@ class GSAMDirection(Direction):
     plain = False
 
     def __init__(self, alpha: float = 0.1, eps: float = 1e-12) -> None:
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) \
-                or not math.isfinite(alpha):
-            raise TypeError(f'alpha must be a finite number, got {alpha!r}')
-        if alpha < 0:
-            raise ValueError(f'alpha must be >= 0, got {alpha!r}')
-        self.alpha = float(alpha)
+        self.alpha = check_nonnegative('alpha', alpha)
         self.eps = eps
 
     def apply_(self, grads: List[Tensor], kept_g: List[Tensor],

@@ -80,10 +80,11 @@ from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
+from .validate import check_float, check_int, check_ratio
+
 __all__ = [
     'StepPlan', 'StepSchedule', 'PeriodicSchedule', 'RandomSchedule',
-    'ARSAMSchedule', 'block_spread', 'derive_seed', 'mean_relative_change',
-    'check_ratio'
+    'ARSAMSchedule', 'block_spread', 'derive_seed', 'mean_relative_change'
 ]
 
 
@@ -99,30 +100,6 @@ class StepPlan:
     """
     sam: Optional[bool]
     mix_weight: float = 0.0
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f'{name} must be an int, got {value!r}')
-    if value < minimum:
-        raise ValueError(f'{name} must be >= {minimum}, got {value!r}')
-    return value
-
-
-def _check_float(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f'{name} must be a number, got {value!r}')
-    if not math.isfinite(value):
-        raise ValueError(f'{name} must be finite, got {value!r}')
-    return float(value)
-
-
-def check_ratio(name: str, value: Any) -> float:
-    """A share in [0, 1], validated; raises naming ``name``."""
-    value = _check_float(name, value)
-    if not 0 <= value <= 1:
-        raise ValueError(f'{name} must be in [0, 1], got {value!r}')
-    return value
 
 
 class StepSchedule:
@@ -180,7 +157,7 @@ class PeriodicSchedule(StepSchedule):
     """
 
     def __init__(self, interval: int = 1) -> None:
-        self.interval = _check_int('interval', interval, 1)
+        self.interval = check_int('interval', interval, 1)
         self.iter = 0
 
     def plan(self) -> bool:
@@ -214,7 +191,7 @@ class RandomSchedule(StepSchedule):
         self.prob = check_ratio('prob', prob)
         if seed is None:
             seed = derive_seed(torch.initial_seed())
-        self.seed = _check_int('seed', seed, 0)
+        self.seed = check_int('seed', seed, 0)
         self.generator = torch.Generator(device='cpu')
         self.generator.manual_seed(self.seed)
         self.iter = 0
@@ -335,11 +312,11 @@ class ARSAMSchedule(StepSchedule):
                  stat_tensors: int = 10,
                  target_ratio: Optional[float] = None,
                  seed: Optional[int] = None) -> None:
-        self.warmup_iters = _check_int('warmup_iters', warmup_iters, 0)
-        self.window = _check_int('window', window, 1)
+        self.warmup_iters = check_int('warmup_iters', warmup_iters, 0)
+        self.window = check_int('window', window, 1)
         if num_blocks is None:
             num_blocks = max(1, min(5, self.window // 2))
-        self.num_blocks = _check_int('num_blocks', num_blocks, 1)
+        self.num_blocks = check_int('num_blocks', num_blocks, 1)
         if self.window >= 2 and self.window < 2 * self.num_blocks:
             raise ValueError(
                 f'window ({window}) must be at least 2 * num_blocks '
@@ -347,21 +324,21 @@ class ARSAMSchedule(StepSchedule):
                 'the spread statistic is always 0 and alpha[1] has no '
                 f'effect; use num_blocks <= {max(1, window // 2)} or a '
                 'longer window')
-        self.max_sam_ratio = _check_float('max_sam_ratio', max_sam_ratio)
+        self.max_sam_ratio = check_float('max_sam_ratio', max_sam_ratio)
         if not 0 < self.max_sam_ratio <= 1:
             raise ValueError(
                 f'max_sam_ratio must be in (0, 1], got {max_sam_ratio!r}')
         if (not isinstance(alpha, (tuple, list)) or len(alpha) != 2):
             raise TypeError(
                 f'alpha must be a pair of numbers, got {alpha!r}')
-        self.alpha = (_check_float('alpha[0]', alpha[0]),
-                      _check_float('alpha[1]', alpha[1]))
-        self.stat_tensors = _check_int('stat_tensors', stat_tensors, 1)
+        self.alpha = (check_float('alpha[0]', alpha[0]),
+                      check_float('alpha[1]', alpha[1]))
+        self.stat_tensors = check_int('stat_tensors', stat_tensors, 1)
         self.target_ratio = None if target_ratio is None else \
             check_ratio('target_ratio', target_ratio)
         if seed is None:
             seed = derive_seed(torch.initial_seed())
-        self.seed = _check_int('seed', seed, 0)
+        self.seed = check_int('seed', seed, 0)
         self.generator = torch.Generator(device='cpu')
         self.generator.manual_seed(self.seed)
 
@@ -397,7 +374,7 @@ class ARSAMSchedule(StepSchedule):
                 or the windows' cap keeps the run below it, saying which
                 targets can be met.
         """
-        self.run_length = _check_int('run length', steps, 1)
+        self.run_length = check_int('run length', steps, 1)
         if self.target_ratio is None:
             return
         warmup = min(self.warmup_iters, steps)
@@ -545,7 +522,7 @@ class ARSAMSchedule(StepSchedule):
             RuntimeError: Once iterations past the new or old warm-up
                 have been planned.
         """
-        warmup_iters = _check_int('warmup_iters', warmup_iters, 0)
+        warmup_iters = check_int('warmup_iters', warmup_iters, 0)
         if warmup_iters != self.warmup_iters and \
                 self.iter > min(warmup_iters, self.warmup_iters):
             raise RuntimeError(

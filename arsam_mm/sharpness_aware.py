@@ -57,6 +57,7 @@ from .corrections import Correction, NoCorrection, PSFReuse
 from .directions import Direction, SAMDirection
 from .pass_context import frozen_batchnorm, replay_rng, rng_state
 from .schedule import PeriodicSchedule, StepPlan, StepSchedule
+from .validate import check_nonnegative
 
 __all__ = ['SharpnessAware']
 
@@ -64,11 +65,7 @@ _Entry = Tuple[int, int, Tensor]  # (flat index, group index, parameter)
 
 
 def _check_rho(rho: Any) -> float:
-    if isinstance(rho, bool) or not isinstance(rho, (int, float)):
-        raise TypeError(f'rho must be a number, got {rho!r}')
-    if not math.isfinite(rho) or rho < 0:
-        raise ValueError(f'rho must be finite and >= 0, got {rho!r}')
-    return float(rho)
+    return check_nonnegative('rho', rho)
 
 
 class SharpnessAware:

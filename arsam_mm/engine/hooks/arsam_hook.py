@@ -5,6 +5,7 @@ from mmengine.hooks import Hook
 from mmengine.optim import OptimWrapperDict
 from mmengine.registry import HOOKS
 
+from ...validate import check_int, check_ratio
 from ..optim_wrappers import ARSAMOptimWrapper, SharpnessAwareOptimWrapper
 
 __all__ = ['ARSAMHook']
@@ -39,17 +40,10 @@ class ARSAMHook(Hook):
         if warmup_epochs is not None and warmup_ratio is not None:
             raise ValueError('give warmup_epochs or warmup_ratio, not both: '
                              f'got {warmup_epochs!r} and {warmup_ratio!r}')
-        if warmup_epochs is not None and (
-                isinstance(warmup_epochs, bool)
-                or not isinstance(warmup_epochs, int) or warmup_epochs < 0):
-            raise ValueError(
-                f'warmup_epochs must be an int >= 0, got {warmup_epochs!r}')
-        if warmup_ratio is not None and (
-                isinstance(warmup_ratio, bool)
-                or not isinstance(warmup_ratio, (int, float))
-                or not 0 <= warmup_ratio <= 1):
-            raise ValueError(
-                f'warmup_ratio must be in [0, 1], got {warmup_ratio!r}')
+        if warmup_epochs is not None:
+            check_int('warmup_epochs', warmup_epochs, 0)
+        if warmup_ratio is not None:
+            check_ratio('warmup_ratio', warmup_ratio)
         self.warmup_epochs = warmup_epochs
         self.warmup_ratio = warmup_ratio
 

@@ -7,6 +7,7 @@ from mmengine.registry import OPTIM_WRAPPERS
 
 from ...corrections import PSFReuse
 from ...schedule import ARSAMSchedule, PeriodicSchedule
+from ...validate import check_int, check_ratio
 from .sharpness_aware_optim_wrapper import SharpnessAwareOptimWrapper
 
 __all__ = ['SAMOptimWrapper', 'ARSAMOptimWrapper']
@@ -120,17 +121,10 @@ class ARSAMOptimWrapper(SharpnessAwareOptimWrapper):
                 'give one of warmup_iters, warmup_ratio and warmup_epochs, '
                 f'got {dict(given)} (a child config that sets warmup_iters '
                 'over a base with warmup_ratio also sets warmup_ratio=None)')
-        if warmup_ratio is not None and (
-                isinstance(warmup_ratio, bool)
-                or not isinstance(warmup_ratio, (int, float))
-                or not 0 <= warmup_ratio <= 1):
-            raise ValueError(
-                f'warmup_ratio must be in [0, 1], got {warmup_ratio!r}')
-        if warmup_epochs is not None and (
-                isinstance(warmup_epochs, bool)
-                or not isinstance(warmup_epochs, int) or warmup_epochs < 0):
-            raise ValueError(
-                f'warmup_epochs must be an int >= 0, got {warmup_epochs!r}')
+        if warmup_ratio is not None:
+            check_ratio('warmup_ratio', warmup_ratio)
+        if warmup_epochs is not None:
+            check_int('warmup_epochs', warmup_epochs, 0)
         self.warmup_ratio = warmup_ratio
         self.warmup_epochs = warmup_epochs
         schedule = ARSAMSchedule(

@@ -45,8 +45,9 @@ ARSAM's abstract (see ``DESIGN.md`` section 2.2):
    warm-up included, is set instead of left to the rule. ``n`` still evolves
    as in 4 (the autoregressive *shape*); each window's count is ``n`` times a
    scale chosen so that the remaining budget spreads over the remaining
-   windows in proportion to ``n`` extrapolated with its own mean growth per
-   window so far; the fractional parts carry over, a window never takes more
+   windows in proportion to ``n`` extrapolated with its mean growth per
+   window over the last few windows and kept within ``[1, max_n]``; the
+   fractional parts carry over, a window never takes more
    than its budget leaves, and takes what the later windows could not
    absorb. Where the steps fall inside a window is drawn as in 2.
 
@@ -214,6 +215,10 @@ class RandomSchedule(StepSchedule):
         self.generator.set_state(state['generator'])
 
 
+#: Windows over which ``target_ratio``'s forecast measures ``n``'s growth.
+GROWTH_WINDOWS = 5
+
+
 def derive_seed(base: int) -> int:
     """A schedule seed from a run's seed, decorrelated from it.
 
@@ -352,8 +357,9 @@ class ARSAMSchedule(StepSchedule):
         #: This window's SAM steps (``floor(n)`` without a target).
         self.count = 1
         self.carry = 0.0
-        self.n_first: Optional[float] = None  # n of the first window
-        self.windows = 0
+        #: ``n`` at the start of the last few windows (the forecast's
+        #: growth, with ``target_ratio``).
+        self.n_recent: Deque[float] = deque(maxlen=GROWTH_WINDOWS + 1)
         self.a_hist: Deque[float] = deque(maxlen=self.window)
         self.r_hist: Deque[float] = deque(maxlen=self.window)
         self.s_hist: Deque[float] = deque(maxlen=self.window)
@@ -437,7 +443,9 @@ class ARSAMSchedule(StepSchedule):
 
         With ``target_ratio``: the remaining budget over the remaining
         windows in proportion to ``n`` extrapolated with its mean growth per
-        window so far, kept within ``[1, max_n]`` as the rule keeps ``n``
+        window over the last ``GROWTH_WINDOWS`` windows (a course that
+        levelled off is forecast flat), kept within ``[1, max_n]`` as the
+        rule keeps ``n``
         (an extrapolation past the cap would starve the current windows and
         pile the budget into the last ones); at least what the later
         windows cannot hold (``min(length, max_n)`` each).
@@ -452,11 +460,11 @@ class ARSAMSchedule(StepSchedule):
         budget = round(self.target_ratio * self.run_length) - self.planned
         if length <= 0 or budget <= 0:
             return 0
-        # Extrapolate n with its mean growth per window so far.
-        if self.n_first is None:
-            self.n_first = self.n
-        growth = (self.n / self.n_first)**(1 / self.windows) \
-            if self.windows else 1.0
+        # Extrapolate n with its recent mean growth per window.
+        self.n_recent.append(self.n)
+        steps = len(self.n_recent) - 1
+        growth = (self.n_recent[-1] / self.n_recent[0])**(1 / steps) \
+            if steps else 1.0
         total = 0.0
         weight, rest = self.n, left
         while rest > 0:
@@ -481,7 +489,6 @@ class ARSAMSchedule(StepSchedule):
         if pos == 0:
             if i > self.warmup_iters:
                 self._update_count()
-                self.windows += 1
             self.count = self._window_count()
             self.taken = 0
         need = self.count - self.taken
@@ -544,8 +551,7 @@ class ARSAMSchedule(StepSchedule):
             'planned': self.planned,
             'count': self.count,
             'carry': self.carry,
-            'n_first': self.n_first,
-            'windows': self.windows,
+            'n_recent': list(self.n_recent),
             'a_hist': list(self.a_hist),
             'r_hist': list(self.r_hist),
             's_hist': list(self.s_hist),
@@ -567,8 +573,8 @@ class ARSAMSchedule(StepSchedule):
         self.planned = int(state.get('planned', state.get('sam_steps', 0)))
         self.count = int(state.get('count', math.floor(self.n)))
         self.carry = float(state.get('carry', 0.0))
-        self.n_first = state.get('n_first')
-        self.windows = int(state.get('windows', 0))
+        self.n_recent.clear()
+        self.n_recent.extend(float(x) for x in state.get('n_recent', []))
         for name in ('a_hist', 'r_hist', 's_hist'):
             hist = getattr(self, name)
             hist.clear()

@@ -143,8 +143,8 @@ def registry(task):
 #: (tests/test_zoo_switch.py) and the efficient-SAM family on one model per
 #: task (tests/test_family_configs.py).
 EXTRA_CONFIGS = dict(
-    seg=[('segformer_mit-b0_8xb2-160k_ade20k-512x512', ('adamw', 'sam',
-                                                         'arsam')),
+    seg=[('segformer_mit-b0_8xb2-160k_ade20k-512x512',
+          ('adamw', 'sam', 'arsam')),
          ('fcn_r50-d8_4xb2-40k_cityscapes-512x1024',
           ('looksam', 'aesam', 'randomsam', 'gsam'))],
     pose=[('rtmpose-t_8xb256-420e_coco-256x192', ('adamw', 'sam', 'arsam')),

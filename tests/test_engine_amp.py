@@ -54,8 +54,8 @@ def train(model, wrapper, iters=ITERS, seed=1):
     decisions = []
     for data in make_batches(iters, seed=7):
         model.train_step(data, wrapper)
-        decisions.append(
-            (bool(wrapper.is_sam_step), float(wrapper.sharpness.plan.mix_weight)))
+        plan = wrapper.sharpness.plan
+        decisions.append((bool(wrapper.is_sam_step), float(plan.mix_weight)))
     return decisions
 
 

@@ -105,7 +105,8 @@ def time_steps(args) -> dict:
             if it < args.warmup:
                 continue
             if name == 'arsam':
-                kind = 'arsam_sam' if wrapper.sharpness.plan.sam else 'arsam_reuse'
+                kind = 'arsam_sam' if wrapper.sharpness.plan.sam \
+                    else 'arsam_reuse'
                 times[kind].append(elapsed)
             else:
                 times[name].append(elapsed)

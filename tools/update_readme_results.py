@@ -67,14 +67,21 @@ def section() -> str:
         if not rep['device'].startswith('cpu'):  # CPU RSS growth says little
             memory = '; peak CUDA memory growth (MiB) ' + ', '.join(
                 f'{k} {v:.1f}' for k, v in rep['peak_memory_mib'].items())
+        if 'reuse_over_base' in r:  # reports of SAM and ARSAM only
+            ratios = (f"Reuse step / base step: {r['reuse_over_base']:.3f} "
+                      f"(target <= 1.05); ARSAM SAM step / (2 x base): "
+                      f"{r['sam_step_over_2x_base']:.3f} (target <= 1.05)")
+        else:  # every member: one-pass / base, two-pass / (2 x base)
+            ratios = '; '.join(
+                f"{k.replace('_over_2x_base', ' / (2 x base)')"
+                f".replace('_over_base', ' / base')"
+                f".replace('_one', ' one-pass').replace('_two', ' two-pass')}"
+                f' {v:.3f}' for k, v in r.items())
         parts += [
             f'### {title}', '',
             f"{rep['date'][:10]}, {rep['device']}; command: "
             f"`{rep['command']}`; report: [{md}]({md}).", '',
-            f"Reuse step / base step: {r['reuse_over_base']:.3f} "
-            f"(target <= 1.05); ARSAM SAM step / (2 x base): "
-            f"{r['sam_step_over_2x_base']:.3f} (target <= 1.05)"
-            f'{memory}.', ''
+            f'{ratios}{memory}.', ''
         ]
     return '\n'.join(parts)
 

@@ -72,11 +72,8 @@ def section() -> str:
                       f"(target <= 1.05); ARSAM SAM step / (2 x base): "
                       f"{r['sam_step_over_2x_base']:.3f} (target <= 1.05)")
         else:  # every member: one-pass / base, two-pass / (2 x base)
-            ratios = '; '.join(
-                f"{k.replace('_over_2x_base', ' / (2 x base)')"
-                f".replace('_over_base', ' / base')"
-                f".replace('_one', ' one-pass').replace('_two', ' two-pass')}"
-                f' {v:.3f}' for k, v in r.items())
+            ratios = '; '.join(f'{_ratio_label(k)} {v:.3f}'
+                               for k, v in r.items())
         parts += [
             f'### {title}', '',
             f"{rep['date'][:10]}, {rep['device']}; command: "
@@ -84,6 +81,15 @@ def section() -> str:
             f'{ratios}{memory}.', ''
         ]
     return '\n'.join(parts)
+
+
+def _ratio_label(key: str) -> str:
+    """``arsam_one_over_base`` -> ``arsam one-pass / base``."""
+    for old, new in (('_over_2x_base', ' / (2 x base)'),
+                     ('_over_base', ' / base'), ('_one', ' one-pass'),
+                     ('_two', ' two-pass')):
+        key = key.replace(old, new)
+    return key
 
 
 def main() -> None:

@@ -30,6 +30,24 @@ REPORTS = [
     ('Quantized ResNet-18 (LSQ) on noisy digits (CPU)',
      'reports/quantization'),
 ]
+#: What a reader must know of a report beyond its own text.
+RERUN = ('Its ARSAM and periodic rows were rerun on 2026-11-29 after the '
+         'hardening fixes (the schedule no longer draws from the global '
+         'generator, so ARSAM now starts from the base and SAM rows\' '
+         'initial weights); the base and SAM rows are the original runs '
+         '(unchanged by the fixes). The reruns ran on this shared machine '
+         'under heavy background load, so their s/iter and x base are not '
+         'comparable with the other rows; gradient evaluations, SAM-step '
+         'fractions and metrics are exact.')
+NOTES = {
+    'reports/label_noise': RERUN,
+    'reports/label_noise_window50': RERUN,
+    'reports/label_noise_window10': RERUN,
+    'reports/accuracy': RERUN,
+    'reports/accuracy_long': RERUN,
+    'reports/quantization': RERUN.replace('ARSAM and periodic rows',
+                                          'ARSAM rows'),
+}
 STEP_COST = [('Per-step cost on a GPU', 'reports/gpu/step_cost.json'),
              ('Per-step cost on CPU', 'reports/cpu_step_cost/step_cost.json')]
 
@@ -46,9 +64,11 @@ def section() -> str:
             f'### {title}', '',
             f"{env['date'][:10]}, {env['device']} ({env['machine']}); "
             f"command: `{rep['command']}`; full report: "
-            f'[{folder}/report.md]({folder}/report.md).', '',
-            markdown_table(rep['rows']), ''
+            f'[{folder}/report.md]({folder}/report.md).', ''
         ]
+        if folder in NOTES:
+            parts += [f'*{NOTES[folder]}*', '']
+        parts += [markdown_table(rep['rows']), '']
         gains = recovered_gain(rep['rows'])
         if gains:
             parts += [gain_table(gains), '']

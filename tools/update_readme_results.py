@@ -40,6 +40,12 @@ RERUN = ('Its ARSAM and periodic rows were rerun on 2026-11-29 after the '
          'comparable with the other rows; gradient evaluations, SAM-step '
          'fractions and metrics are exact.')
 NOTES = {
+    'reports/quick': ('A fresh `make bench` (2026-11-29) that ran while other '
+                      'benchmarks used the same two cores: its s/iter and x '
+                      'base say nothing about the methods\' cost (the '
+                      'timing problem of issue 14); gradient evaluations '
+                      'and metrics are exact. 30 iterations are too few for '
+                      'segmentation and pose to learn (mIoU near 5, AP 0).'),
     'reports/label_noise': RERUN,
     'reports/label_noise_window50': RERUN,
     'reports/label_noise_window10': RERUN,

@@ -39,6 +39,10 @@ RERUN = ('Its ARSAM and periodic rows were rerun on 2026-11-29 after the '
          'under heavy background load, so their s/iter and x base are not '
          'comparable with the other rows; gradient evaluations, SAM-step '
          'fractions and metrics are exact.')
+RERUN_WINDOW = RERUN.replace('ARSAM and periodic rows', 'ARSAM rows') + (
+    ' The periodic rows are the original runs: the new ARSAM budget gives '
+    'the same k, and periodic SAM never drew from ARSAM\'s seed (these CPU '
+    'runs are bit-reproducible).')
 NOTES = {
     'reports/quick': ('A fresh `make bench` (2026-11-29) that ran while other '
                       'benchmarks used the same two cores: its s/iter and x '
@@ -47,8 +51,8 @@ NOTES = {
                       'and metrics are exact. 30 iterations are too few for '
                       'segmentation and pose to learn (mIoU near 5, AP 0).'),
     'reports/label_noise': RERUN,
-    'reports/label_noise_window50': RERUN,
-    'reports/label_noise_window10': RERUN,
+    'reports/label_noise_window50': RERUN_WINDOW,
+    'reports/label_noise_window10': RERUN_WINDOW,
     'reports/accuracy': RERUN,
     'reports/accuracy_long': RERUN,
     'reports/quantization': RERUN.replace('ARSAM and periodic rows',

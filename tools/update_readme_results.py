@@ -51,7 +51,7 @@ NOTES = {
                       'and metrics are exact. 30 iterations are too few for '
                       'segmentation and pose to learn (mIoU near 5, AP 0).'),
     'reports/label_noise': RERUN,
-    'reports/label_noise_window50': RERUN_WINDOW,
+    'reports/label_noise_window50': RERUN,
     'reports/label_noise_window10': RERUN_WINDOW,
     'reports/accuracy': RERUN,
     'reports/accuracy_long': RERUN,

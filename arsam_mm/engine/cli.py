@@ -15,22 +15,19 @@ from mmengine.config import Config, ConfigDict
 
 from .optim_wrappers import AMP_TWINS
 
-from .smoke import sync_bn_to_bn
+from .smoke import SMOKE_GENERATORS, sync_bn_to_bn
 
 __all__ = [
     'AMP_TWINS', 'to_amp', 'merge_train_args', 'check_data_roots',
     'init_cpu_distributed'
 ]
 
-#: Dataset type -> the generator sub-command that writes data it reads.
+#: Dataset type -> the generator sub-command that writes data it reads: the
+#: ones ``--smoke`` uses, plus mmpretrain's md5-checked CIFAR datasets (the
+#: hint then says to read generated files with ``LocalCIFAR*``).
 _GENERATORS: Dict[str, str] = {
-    'CityscapesDataset': 'cityscapes',
-    'ADE20KDataset': 'ade20k',
-    'CocoDataset': 'coco',
-    'CIFAR10': 'cifar10',
-    'CIFAR100': 'cifar100',
-    'LocalCIFAR10': 'cifar10',
-    'LocalCIFAR100': 'cifar100',
+    **SMOKE_GENERATORS, 'CIFAR10': 'cifar10',
+    'CIFAR100': 'cifar100'
 }
 
 

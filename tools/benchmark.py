@@ -1,7 +1,8 @@
-"""SGD (the config's own optimizer), SAM, ARSAM and periodic SAM side by side.
+"""The config's own optimizer and the SAM family side by side.
 
     python tools/benchmark.py CONFIG [CONFIG ...] --optimizers base sam arsam \
         --iters N --repeats R [--work-dir DIR] [--cfg-options ...]
+    python tools/benchmark.py CONFIG ... --budgets 0.1 0.2 0.3 0.5 --jobs 2
     python tools/benchmark.py --quick      # what `make bench` runs
     python tools/benchmark.py ... --resume # keep the runs already done
     python tools/benchmark.py --work-dir DIR --report-only
@@ -12,9 +13,18 @@ progress: rerun the same command with --resume, or render the report of
 what finished with --report-only. --resume refuses runs recorded with other
 settings or from a config whose content has changed since.
 
-Each (config, optimizer, seed) trains in a fresh process on the same seed,
-data and iteration budget; the report (JSON, Markdown, PNG plots) goes to
-the work dir and the table is printed at the end.
+Each (config, optimizer, budget, seed) trains in a fresh process on the
+same seed, data and iteration budget; the report (JSON, Markdown, PNG plots)
+goes to the work dir and the table is printed at the end.
+
+With --budgets (shares of SAM steps), every budgeted method (ARSAM and
+AE-SAM through target_ratio, periodic SAM and LookSAM through interval,
+RandomSAM through prob) runs at each budget beside the base optimizer and
+SAM, and the report adds each task's frontier: metric against gradient
+evaluations and cost, the best method per budget, and the cheapest budget
+at which each method reaches SAM. Costs come from each task's step costs,
+measured interleaved in one process (--cost-rounds) and multiplied by every
+run's exact pass counts; the raw wall-clock stays as a secondary column.
 """
 import argparse
 import sys
@@ -25,7 +35,7 @@ from rich.progress import Progress
 
 from arsam_mm.benchmark.records import RecordsError
 from arsam_mm.benchmark.suite import run_suite, write_report
-from arsam_mm.benchmark.variants import OPTIMIZERS
+from arsam_mm.benchmark.variants import BUDGETED, OPTIMIZERS
 
 #: `make bench`: one quick config per task, on built-in data.
 QUICK = dict(
@@ -34,17 +44,27 @@ QUICK = dict(
         'configs/mmpose/quick/td-hm_res18_1xb4-20iter_coco-128x96_adam.py',
         'configs/classification/quick/resnet18-w16_1xb16_cifar10_sgd.py',
     ],
-    iters=30, repeats=1, evals=2)
+    iters=30, repeats=1, evals=2, budgets=None, jobs=1)
 #: Without --quick.
-DEFAULTS = dict(iters=200, repeats=3, evals=4)
+DEFAULTS = dict(iters=200, repeats=3, evals=4, budgets=None, jobs=1)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('configs', nargs='*', help='baseline config files')
     parser.add_argument('--optimizers', nargs='+', choices=OPTIMIZERS,
-                        default=['base', 'sam', 'arsam'],
-                        help='default: base sam arsam')
+                        help='default: base sam arsam; with --budgets: base '
+                        'sam ' + ' '.join(BUDGETED))
+    parser.add_argument('--budgets', nargs='+', type=float, default=None,
+                        help='shares of SAM steps in (0, 1] at which every '
+                        'budgeted optimizer runs (' + ', '.join(BUDGETED) +
+                        ')')
+    parser.add_argument('--jobs', type=int, default=None,
+                        help='runs in parallel, the cores shared out among '
+                        'them (default 1)')
+    parser.add_argument('--cost-rounds', type=int, default=20,
+                        help='interleaved rounds of the step-cost '
+                        'measurement per task; 0: none (default 20)')
     parser.add_argument('--iters', type=int, default=None,
                         help='iterations per run (default '
                         f"{DEFAULTS['iters']}; --quick: {QUICK['iters']})")
@@ -80,9 +100,12 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.quick and not args.configs:
         args.configs = QUICK['configs']
-    for name in ('iters', 'repeats', 'evals'):
+    for name in ('iters', 'repeats', 'evals', 'budgets', 'jobs'):
         if getattr(args, name) is None:
             setattr(args, name, (QUICK if args.quick else DEFAULTS)[name])
+    if args.optimizers is None:
+        args.optimizers = ['base', 'sam'] + (
+            list(BUDGETED) if args.budgets else ['arsam'])
     if not args.configs and not args.report_only:
         parser.error('give at least one config, or --quick')
     return args
@@ -98,7 +121,7 @@ def main() -> None:
     args = parse_args()
     try:
         benchmark(args)
-    except RecordsError as err:  # a message that says what to do
+    except (RecordsError, ValueError) as err:  # a message saying what to do
         raise SystemExit(f'error: {err}')
 
 
@@ -113,12 +136,17 @@ def benchmark(args: argparse.Namespace) -> None:
         return
     console = Console()
     with Progress(console=console, transient=True) as progress:
-        runs = len(args.configs) * len(args.optimizers) * args.repeats
+        budgeted = [o for o in args.optimizers if o in BUDGETED]
+        per_config = (len(args.optimizers) - len(budgeted) +
+                      len(budgeted) * len(args.budgets)) if args.budgets \
+            else len(args.optimizers)
+        runs = len(args.configs) * per_config * args.repeats
         bar = progress.add_task('benchmark', total=runs)
 
         def advance(label: str) -> None:
             progress.update(bar, description=label)
-            progress.advance(bar)
+            if not label.endswith('step costs'):
+                progress.advance(bar)
 
         report = run_suite(
             args.configs, args.optimizers, args.iters, args.repeats,
@@ -126,7 +154,8 @@ def benchmark(args: argparse.Namespace) -> None:
             arsam=args.arsam, cfg_options=args.cfg_options,
             targets=args.target,
             command=' '.join(['python'] + sys.argv), progress=advance,
-            resume=args.resume)
+            resume=args.resume, budgets=args.budgets, jobs=args.jobs,
+            cost_rounds=args.cost_rounds)
     show(report)
 
 

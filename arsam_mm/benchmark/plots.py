@@ -1,8 +1,9 @@
 """PNG plots of a benchmark: metric vs wall-clock and vs gradient
-evaluations, and ARSAM's SAM-step fraction and count ``n`` over
-iterations."""
+evaluations, ARSAM's SAM-step fraction and count ``n`` over iterations,
+and, for a suite with budgets, the frontier: final metric against gradient
+evaluations and against derived cost, per method."""
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import matplotlib
 import numpy as np
@@ -12,10 +13,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from .report import metric_key  # noqa: E402
 
-__all__ = ['plot_task']
+__all__ = ['plot_task', 'plot_frontier']
 
 _COLORS = dict(base='tab:gray', sam='tab:red', arsam='tab:blue',
-               periodic='tab:green')
+               periodic='tab:green', aesam='tab:purple', looksam='tab:orange',
+               randomsam='tab:brown', gsam='tab:pink')
 
 
 def _curves(runs: List[Dict[str, Any]], key: str):
@@ -93,7 +95,9 @@ def plot_task(task: str, records: List[Dict[str, Any]],
     paths = []
     key = next((metric_key(r['result']['evals']) for r in records
                 if r['result']['evals']), None)
-    if key is not None:
+    # The curves of the runs without a budget (a frontier has its own plot).
+    records = [r for r in records if r.get('budget') is None]
+    if key is not None and records:
         path = out_dir / f'{task}_metric.png'
         _plot_metric(task, records, key, path)
         paths.append(path)
@@ -119,3 +123,69 @@ def plot_task(task: str, records: List[Dict[str, Any]],
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+def plot_frontier(task: str, result: Dict[str, Any],
+                  out_dir: Path) -> Optional[Path]:
+    """Final metric (mean, error bar one sd over seeds) against gradient
+    evaluations per iteration and against derived cost, one line per
+    budgeted method across its budgets; base and SAM as points, SAM's
+    spread as a band.
+
+    Args:
+        task (str): The task.
+        result (dict): :func:`.frontier.analyse` of the task.
+        out_dir (Path): Where the PNG goes.
+
+    Returns:
+        Path: The plot.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    costs = any(r.get('cost_x_base') is not None
+                for by in result['cells'].values() for r in by.values())
+    fields = [('grad_evals_per_iter', 'gradient evaluations per iteration')]
+    if costs:
+        fields.append(('cost_x_base', 'cost per iteration, base steps '
+                       '(derived)'))
+    fig, axes = plt.subplots(1, len(fields), figsize=(6.5 * len(fields), 4.2),
+                             squeeze=False)
+    metric = None
+    for ax, (field, xlabel) in zip(axes[0], fields):
+        for method, by in result['cells'].items():
+            rows = [by[b] for b in sorted(by)]
+            metric = rows[0]['metric']
+            xs = [r.get(field) for r in rows]
+            if None in xs:
+                continue
+            ax.errorbar(xs, [r['metric_mean'] for r in rows],
+                        yerr=[r['metric_sd'] or 0.0 for r in rows],
+                        marker='o', markersize=4, capsize=3,
+                        color=_COLORS.get(method), label=method)
+            for r, x in zip(rows, xs):
+                ax.annotate(f"{r['budget']:g}", (x, r['metric_mean']),
+                            fontsize=6, xytext=(2, 2),
+                            textcoords='offset points')
+        for name, marker in (('base', 's'), ('sam', 'D')):
+            row = result[name]
+            if row is None or row.get(field) is None:
+                continue
+            ax.errorbar([row[field]], [row['metric_mean']],
+                        yerr=[row['metric_sd'] or 0.0], marker=marker,
+                        capsize=3, color=_COLORS[name], linestyle='none',
+                        label=name)
+        sam = result['sam']
+        if sam is not None:
+            sd = sam['metric_sd'] or 0.0
+            ax.axhspan(sam['metric_mean'] - sd, sam['metric_mean'] + sd,
+                       color=_COLORS['sam'], alpha=0.1, linewidth=0)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(metric or 'metric')
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(f'{task}: final {metric} against cost (labels: budget; '
+                 'band: SAM +- 1 sd)', fontsize=9)
+    fig.tight_layout()
+    path = out_dir / f'{task}_frontier.png'
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -3,6 +3,8 @@ import math
 import statistics
 from typing import Any, Dict, List, Optional, Sequence
 
+from .step_cost import derived_cost
+from .variants import variant_label
 from .worker import METRIC_KEYS
 
 __all__ = [
@@ -40,29 +42,38 @@ def _time_to_target(evals, key, target) -> Optional[float]:
 
 
 def aggregate(records: List[Dict[str, Any]], skip: int = 3,
-              targets: Optional[Dict[str, float]] = None
+              targets: Optional[Dict[str, float]] = None,
+              step_costs: Optional[Dict[str, Dict[str, Any]]] = None
               ) -> List[Dict[str, Any]]:
-    """One row per (task, optimizer), in the order first seen.
+    """One row per (task, optimizer, budget), in the order first seen.
 
     Args:
         records (list[dict]): ``task``, ``optimizer``, ``seed``,
-            ``interval`` and ``result`` (from :func:`worker.run_one`).
+            ``interval``, ``budget`` (optional) and ``result`` (from
+            :func:`worker.run_one`).
         skip (int): Leading iterations left out of the timing.
         targets (dict, optional): Metric value to reach, per task.
+        step_costs (dict, optional): Per task, the step costs of
+            :func:`.step_cost.measure_config`; they price each run's passes
+            (``cost_x_base``, ``cost_sec_per_iter``).
 
     Returns:
-        list[dict]: The rows; wall-clock ratios are to the task's ``base``.
+        list[dict]: The rows; wall-clock ratios (``time_ratio``) and
+        derived costs are to the task's ``base``.
     """
     rows: Dict[tuple, Dict[str, Any]] = {}
     for rec in records:
-        key = (rec['task'], rec['optimizer'])
-        row = rows.setdefault(key, dict(task=rec['task'],
-                                        optimizer=rec['optimizer'],
-                                        interval=rec.get('interval'),
-                                        runs=[]))
+        budget = rec.get('budget')
+        key = (rec['task'], rec['optimizer'], budget)
+        row = rows.setdefault(key, dict(
+            task=rec['task'], optimizer=rec['optimizer'], budget=budget,
+            interval=rec.get('interval'),
+            label=variant_label(rec['optimizer'], budget,
+                                rec.get('interval')),
+            runs=[]))
         row['runs'].append(rec['result'])
     out = []
-    for (task, _), row in rows.items():
+    for (task, optimizer, _), row in rows.items():
         runs = row.pop('runs')
         sec = [statistics.fmean(r['seconds'][skip:] or r['seconds'])
                for r in runs]
@@ -71,6 +82,15 @@ def aggregate(records: List[Dict[str, Any]], skip: int = 3,
             r['grad_evals'][-1] / len(r['seconds']) for r in runs)
         row['sam_fraction'] = statistics.fmean(
             sum(r['sam']) / len(r['sam']) for r in runs)
+        costs = (step_costs or {}).get(task)
+        row['cost_x_base'] = row['cost_sec_per_iter'] = None
+        if costs:
+            priced = [derived_cost(r['grad_evals'], optimizer,
+                                   costs['x_base']) for r in runs]
+            if None not in priced:
+                row['cost_x_base'] = statistics.fmean(priced)
+                row['cost_sec_per_iter'] = (row['cost_x_base'] *
+                                            costs['median_s']['base'])
         row['peak_memory_mib'], _ = _mean_sd(
             [r['peak_memory_mib'] for r in runs])
         row['memory_kind'] = runs[0]['memory_kind']
@@ -113,7 +133,8 @@ def recovered_gain(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
     """
     result = {}
     for task in dict.fromkeys(r['task'] for r in rows):
-        by = {r['optimizer']: r for r in rows if r['task'] == task}
+        by = {r['optimizer']: r for r in rows
+              if r['task'] == task and r.get('budget') is None}
         needed = ('base', 'sam', 'arsam')
         if not set(needed) <= by.keys() or any(
                 by[k]['metric_mean'] is None for k in needed):
@@ -162,28 +183,34 @@ def _fmt(value, spec='.3f', sd=None) -> str:
     return text
 
 
-def markdown_table(rows: List[Dict[str, Any]]) -> str:
-    """The report's main table."""
+def markdown_table(rows: List[Dict[str, Any]], flag: str = '') -> str:
+    """The report's main table.
+
+    Args:
+        rows (list[dict]): From :func:`aggregate`.
+        flag (str): Appended to the raw wall-clock columns' headers (a
+            footnote mark when the machine's load changed).
+    """
     lines = [
-        '| task | optimizer | s/iter | x base | grad evals/iter | '
-        'SAM-step fraction | peak memory MiB | metric | value | seeds | '
-        'time to target s |',
-        '|---|---|---|---|---|---|---|---|---|---|---|'
+        '| task | optimizer | grad evals/iter | SAM-step fraction | '
+        f'cost x base | s/iter{flag} | x base{flag} | peak memory MiB | '
+        'metric | value | seeds | time to target s |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|'
     ]
     for r in rows:
-        name = r['optimizer']
-        if name == 'periodic' and r.get('interval'):
-            name = f"periodic (k={r['interval']})"
+        name = r.get('label') or variant_label(r['optimizer'], None,
+                                               r.get('interval'))
         target = '-'
         if 'target' in r:
             target = (f"{_fmt(r['time_to_target'], '.1f')} "
                       f"({r['target_reached']} reached {r['target']})")
         lines.append(
             f"| {r['task']} | {name} | "
-            f"{_fmt(r['sec_per_iter'], '.4f', r['sec_sd'])} | "
-            f"{_fmt(r['time_ratio'], '.2f')} | "
             f"{_fmt(r['grad_evals_per_iter'], '.2f')} | "
             f"{_fmt(r['sam_fraction'], '.2f')} | "
+            f"{_fmt(r.get('cost_x_base'), '.2f')} | "
+            f"{_fmt(r['sec_per_iter'], '.4f', r['sec_sd'])} | "
+            f"{_fmt(r['time_ratio'], '.2f')} | "
             f"{_fmt(r['peak_memory_mib'], '.0f')} | {r['metric'] or '-'} | "
             f"{_fmt(r['metric_mean'], '.4f', r['metric_sd'])} | {r['seeds']}"
             f" | {target} |")

@@ -8,20 +8,25 @@ import platform
 import subprocess
 import sys
 import tempfile
+import threading
+from concurrent.futures import CancelledError, ThreadPoolExecutor, as_completed
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from mmengine.logging import print_log
 
-from .plots import plot_task
+from .frontier import analyse, frontier_markdown
+from .plots import plot_frontier, plot_task
 from .records import RecordsError, atomic_write, config_digest, load_records
+from .step_cost import COST_BUDGET
 from .report import aggregate, gain_table, markdown_table, recovered_gain
+from .variants import BUDGETED, OPTIMIZERS, variant_label
 
 __all__ = [
     'run_suite', 'write_report', 'environment', 'default_arsam',
-    'RecordsError'
+    'default_threads', 'RecordsError'
 ]
 
 
@@ -60,7 +65,12 @@ def default_arsam(iters: int) -> Dict[str, Any]:
                 warmup_iters=max(1, round(0.015 * iters)))
 
 
-def _run_process(spec: Dict[str, Any], log_path: str) -> Dict[str, Any]:
+def _spawn(spec: Dict[str, Any], log_path: str, what: str) -> Dict[str, Any]:
+    """Run :func:`.worker.main` on ``spec`` in a fresh process (with
+    ``spec['threads']`` OpenMP threads, when set) and read its result."""
+    env = dict(os.environ)
+    if spec.get('threads'):
+        env['OMP_NUM_THREADS'] = str(spec['threads'])
     with tempfile.TemporaryDirectory() as tmp:
         spec_path = osp.join(tmp, 'spec.json')
         out_path = osp.join(tmp, 'result.json')
@@ -71,15 +81,26 @@ def _run_process(spec: Dict[str, Any], log_path: str) -> Dict[str, Any]:
         with open(log_path, 'w') as log:
             proc = subprocess.run(
                 [sys.executable, '-c', code, spec_path, out_path],
-                stdout=log, stderr=subprocess.STDOUT)
+                stdout=log, stderr=subprocess.STDOUT, env=env)
         if proc.returncode != 0:
             with open(log_path) as f:
                 tail = ''.join(f.readlines()[-25:])
             raise RuntimeError(
-                f"run {spec['optimizer']} seed {spec['seed']} of "
-                f"{spec['config']} failed (log: {log_path}):\n{tail}")
+                f"{what} of {spec['config']} failed (log: {log_path}):\n"
+                f'{tail}')
         with open(out_path) as f:
             return json.load(f)
+
+
+def _run_process(spec: Dict[str, Any], log_path: str) -> Dict[str, Any]:
+    """One training run in a fresh process."""
+    return _spawn(spec, log_path,
+                  f"run {spec['optimizer']} seed {spec['seed']}")
+
+
+def _cost_process(spec: Dict[str, Any], log_path: str) -> Dict[str, Any]:
+    """One task's step costs in a fresh process."""
+    return _spawn(spec, log_path, 'step-cost measurement')
 
 
 #: Written after every run: the settings and the records so far.
@@ -87,11 +108,13 @@ RECORDS_FILE = 'records.json'
 
 
 def _settings(configs, optimizers, iters, repeats, evals, skip, rho, arsam,
-              cfg_options, targets) -> Dict[str, Any]:
+              cfg_options, targets, budgets, jobs, threads,
+              cost_rounds) -> Dict[str, Any]:
     return dict(configs=list(configs), optimizers=list(optimizers),
                 iters=iters, repeats=repeats, evals=evals, skip=skip, rho=rho,
                 arsam=arsam, cfg_options=cfg_options or {},
-                targets=targets or {})
+                targets=targets or {}, budgets=budgets, jobs=jobs,
+                threads=threads, cost_rounds=cost_rounds)
 
 
 #: Settings that change the runs themselves; a resumed suite must match.
@@ -139,12 +162,61 @@ def _resumed(path: Path, settings: Dict[str, Any],
 
 def _periodic_interval(records: List[Dict[str, Any]], task: str,
                        iters: int) -> int:
-    """``periodic``'s k: the gradient-evaluation budget ARSAM measured."""
-    done = [r for r in records
-            if r['task'] == task and r['optimizer'] == 'arsam']
+    """``periodic``'s k without a budget: the gradient-evaluation budget
+    ARSAM measured."""
+    done = [r for r in records if r['task'] == task
+            and r['optimizer'] == 'arsam' and r.get('budget') is None]
     extra = sum(r['result']['grad_evals'][-1] / len(r['result']['seconds'])
                 for r in done) / len(done) - 1
     return max(1, round(1 / extra)) if extra > 0 else iters
+
+
+def _plan(optimizers: List[str],
+          budgets: Optional[List[float]]) -> List[Tuple[str, Any]]:
+    """(optimizer, budget) of every variant, in the order they run: the
+    unbudgeted ones first, then each budget with every budgeted method
+    (without budgets: ``periodic`` last, after ``arsam``)."""
+    order = [o for o in OPTIMIZERS if o in optimizers]
+    if not budgets:
+        return [(o, None) for o in order if o != 'periodic'] + (
+            [('periodic', None)] if 'periodic' in order else [])
+    plan = [(o, None) for o in order if o not in BUDGETED]
+    return plan + [(o, b) for b in budgets for o in order if o in BUDGETED]
+
+
+def _check(configs, optimizers, iters, repeats, evals, budgets, jobs,
+           cost_rounds) -> None:
+    for name, value in (('iters', iters), ('repeats', repeats),
+                        ('evals', evals), ('jobs', jobs)):
+        if value < 1:
+            raise ValueError(f'{name} must be >= 1, got {value}')
+    if cost_rounds < 0:
+        raise ValueError(f'cost_rounds must be >= 0, got {cost_rounds}')
+    unknown = [o for o in optimizers if o not in OPTIMIZERS]
+    if unknown:
+        raise ValueError(f'optimizers must be among {OPTIMIZERS}, got '
+                         f'{unknown}')
+    for budget in budgets or []:
+        if not 0 < budget <= 1:
+            raise ValueError(f'budgets must be in (0, 1], got {budget}')
+    if not budgets and 'periodic' in optimizers and \
+            'arsam' not in optimizers:
+        raise ValueError('optimizer periodic needs arsam in the same run '
+                         "(its interval matches ARSAM's measured budget), "
+                         'or budgets')
+    if budgets and not set(optimizers) & set(BUDGETED):
+        raise ValueError(f'budgets {budgets} need a budgeted optimizer '
+                         f'({BUDGETED}), got {optimizers}')
+    stems = [Path(c).stem for c in configs]
+    if len(set(stems)) < len(stems):
+        raise ValueError(f'configs must have distinct file names (the task '
+                         f'names), got {stems}')
+
+
+def default_threads(jobs: int) -> Optional[int]:
+    """Torch threads per run: the cores shared out among ``jobs`` parallel
+    runs (None, torch's default, for one job at a time)."""
+    return max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
 
 
 def run_suite(configs: List[str],
@@ -160,41 +232,57 @@ def run_suite(configs: List[str],
               targets: Optional[Dict[str, float]] = None,
               command: str = '',
               progress: Optional[Callable[[str], None]] = None,
-              resume: bool = False) -> Dict[str, Any]:
+              resume: bool = False,
+              budgets: Optional[List[float]] = None,
+              jobs: int = 1,
+              cost_rounds: int = 0) -> Dict[str, Any]:
     """Run and report.
 
     Every finished run is appended to ``<work_dir>/records.json`` at once,
-    so a suite cut short loses only the run in progress: ``resume=True``
+    so a suite cut short loses only the runs in progress: ``resume=True``
     keeps the runs recorded there and runs the rest, and
     :func:`write_report` re-renders a report from the file alone. The file
     is replaced atomically (:func:`~.records.atomic_write`), and each run
     records ``config_sha256``, the :func:`~.records.config_digest` of its
     config's resolved content.
 
+    With ``cost_rounds``, each task's step costs are measured first, in one
+    process, interleaved (:mod:`.step_cost`), and the report prices every
+    run's exact pass counts with them: a cost that background load does
+    not move, beside the raw wall-clock.
+
     Args:
         configs (list[str]): Baseline configs (their own optimizer).
-        optimizers (list[str]): Subset of ``base sam arsam periodic``;
-            ``periodic`` runs after ``arsam`` and matches its measured
-            gradient-evaluation budget.
+        optimizers (list[str]): Subset of :data:`~.variants.OPTIMIZERS`.
+            Without ``budgets``, ``periodic`` runs after ``arsam`` and
+            matches its measured gradient-evaluation budget.
         iters (int): Iterations per run.
-        repeats (int): Seeds 0..repeats-1 per (config, optimizer).
+        repeats (int): Seeds 0..repeats-1 per (config, variant): every
+            variant of a seed starts from the same weights and data order.
         work_dir (str): Where runs, logs and the report go.
         evals (int): Validations per run (for the metric curves).
         skip (int): Leading iterations left out of the timing.
-        rho (float): SAM/ARSAM radius.
+        rho (float): SAM radius of every member.
         arsam (dict, optional): ARSAM arguments; default
             :func:`default_arsam`.
         cfg_options (dict, optional): Overrides applied to every config.
         targets (dict, optional): Metric targets per task name.
         command (str): The command line, for the report.
-        progress (callable, optional): Called with a label before each run
-            (and once for each run kept by ``resume``).
+        progress (callable, optional): Called with a label as each run
+            starts (and once for each run kept by ``resume``).
         resume (bool): Keep the runs already in ``records.json`` (their
             iterations, evaluations, rho, ARSAM arguments and overrides
             must match, and so must the content of their config where the
             run recorded its digest; runs recorded before digests existed
             are kept with a warning); without it an existing file is
             replaced.
+        budgets (list[float], optional): Shares of SAM steps; every
+            budgeted optimizer (:data:`~.variants.BUDGETED`) runs at each
+            (:func:`~.variants.budget_arguments`), the others once.
+        jobs (int): Runs in parallel, each with its share of the cores
+            (:func:`default_threads`). Defaults to 1.
+        cost_rounds (int): Interleaved rounds of the step-cost measurement
+            per task; 0 measures nothing. Defaults to 0.
 
     Returns:
         dict: ``rows``, ``records``, ``environment``, ``markdown`` and the
@@ -204,56 +292,113 @@ def run_suite(configs: List[str],
         RecordsError: With ``resume``, when ``records.json`` is damaged or
             its runs do not match these settings or configs.
     """
-    for name, value in (('iters', iters), ('repeats', repeats),
-                        ('evals', evals)):
-        if value < 1:
-            raise ValueError(f'{name} must be >= 1, got {value}')
-    if 'periodic' in optimizers and 'arsam' not in optimizers:
-        raise ValueError('optimizer periodic needs arsam in the same run '
-                         '(its interval matches ARSAM\'s measured budget)')
-    order = [o for o in ('base', 'sam', 'arsam', 'periodic')
-             if o in optimizers]
+    _check(configs, optimizers, iters, repeats, evals, budgets, jobs,
+           cost_rounds)
+    plan = _plan(optimizers, budgets)
     arsam = arsam if arsam is not None else default_arsam(iters)
-    settings = _settings(configs, order, iters, repeats, evals, skip, rho,
-                         arsam, cfg_options, targets)
+    threads = default_threads(jobs)
+    settings = _settings(configs, [o for o in OPTIMIZERS if o in optimizers],
+                         iters, repeats, evals, skip, rho, arsam,
+                         cfg_options, targets, budgets, jobs, threads,
+                         cost_rounds)
     out = Path(work_dir)
     (out / 'logs').mkdir(parents=True, exist_ok=True)
     records_path = out / RECORDS_FILE
     digests = {config: config_digest(config) for config in configs}
     saved = _resumed(records_path, settings, digests) if resume else {}
     records = saved.get('records', [])
+    costs = saved.get('step_costs', {}) if records else {}
     env = saved['environment'] if records else environment()
-    done = {(r['task'], r['optimizer'], r['seed']) for r in records}
+    done = {(r['task'], r['optimizer'], r.get('budget'), r['seed'])
+            for r in records}
+    lock = threading.Lock()
+
+    def save() -> None:
+        content = dict(command=command, environment=env, settings=settings,
+                       step_costs=costs, records=records)
+        atomic_write(records_path, lambda f: json.dump(content, f))
+
+    def common(config: str, name: str) -> Dict[str, Any]:
+        return dict(config=config, iters=iters, evals=evals,
+                    work_dir=str(out / 'runs' / name),
+                    cfg_options=cfg_options or {}, rho=rho, threads=threads)
+
+    todo = []
     for config in configs:
         task = Path(config).stem
-        for optimizer in order:
-            interval = 1
-            if optimizer == 'periodic':
-                interval = _periodic_interval(records, task, iters)
+        for optimizer, budget in plan:
             for seed in range(repeats):
-                label = f'{task} {optimizer} seed {seed}'
-                if (task, optimizer, seed) in done:
-                    if progress:
-                        progress(f'{label} (recorded)')
-                    continue
+                todo.append((config, task, optimizer, budget, seed))
+    for config in configs:
+        task = Path(config).stem
+        left = any(t[1] == task and t[1:] not in done for t in todo)
+        if cost_rounds and task not in costs and left:
+            if progress:
+                progress(f'{task} step costs')
+            spec = dict(common(config, f'{task}_step_cost'),
+                        optimizers=[o for o, _ in plan], rounds=cost_rounds)
+            costs[task] = _cost_process(
+                spec, str(out / 'logs' / f'{task}_step_cost.log'))
+            save()
+
+    def run(item) -> Dict[str, Any]:
+        config, task, optimizer, budget, seed = item
+        interval = 1
+        if optimizer == 'periodic' and budget is None:
+            with lock:
+                interval = _periodic_interval(records, task, iters)
+        name = variant_label(optimizer, budget).replace('@', '_b')
+        label = f'{task} {variant_label(optimizer, budget)} seed {seed}'
+        if progress:
+            progress(label)
+        spec = dict(common(config, f'{task}_{name}_s{seed}'),
+                    optimizer=optimizer, seed=seed, arsam=arsam,
+                    interval=interval, budget=budget)
+        result = _run_process(
+            spec, str(out / 'logs' / f'{task}_{name}_s{seed}.log'))
+        return dict(task=task, optimizer=optimizer, budget=budget,
+                    seed=seed, interval=interval,
+                    config_sha256=digests[config], result=result)
+
+    # Without budgets, periodic waits for ARSAM's measured budget.
+    phases = [[t for t in todo if not (t[2] == 'periodic' and t[3] is None)],
+              [t for t in todo if t[2] == 'periodic' and t[3] is None]]
+    for phase in phases:
+        pending = []
+        for item in phase:
+            if item[1:] in done:
                 if progress:
-                    progress(label)
-                run_dir = out / 'runs' / f'{task}_{optimizer}_s{seed}'
-                spec = dict(config=config, optimizer=optimizer, seed=seed,
-                            iters=iters, evals=evals, work_dir=str(run_dir),
-                            cfg_options=cfg_options or {}, rho=rho,
-                            arsam=arsam, interval=interval)
-                result = _run_process(
-                    spec, str(out / 'logs' / f'{run_dir.name}.log'))
-                records.append(dict(task=task, optimizer=optimizer,
-                                    seed=seed, interval=interval,
-                                    config_sha256=digests[config],
-                                    result=result))
-                content = dict(command=command, environment=env,
-                               settings=settings, records=records)
-                atomic_write(records_path,
-                             lambda f: json.dump(content, f))
+                    label = variant_label(item[2], item[3])
+                    progress(f'{item[1]} {label} seed {item[4]} (recorded)')
+            else:
+                pending.append(item)
+        _run_all(pending, run, jobs, records, lock, save)
     return write_report(str(out), command=command)
+
+
+def _run_all(items, run, jobs, records, lock, save) -> None:
+    """Run ``items`` on ``jobs`` threads (each starts its own process) and
+    record each result as it finishes; after a failure the runs in flight
+    finish and are recorded, the rest are not started, and the first error
+    is raised."""
+    errors = []
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(run, item) for item in items]
+        for future in as_completed(futures):
+            try:
+                record = future.result()
+            except CancelledError:
+                continue
+            except Exception as err:  # recorded below, raised at the end
+                errors.append(err)
+                for other in futures:
+                    other.cancel()
+                continue
+            with lock:
+                records.append(record)
+                save()
+    if errors:
+        raise errors[0]
 
 
 def write_report(work_dir: str, command: Optional[str] = None
@@ -286,19 +431,30 @@ def write_report(work_dir: str, command: Optional[str] = None
     saved = load_records(path)
     records, settings = saved['records'], saved['settings']
     command = saved['command'] if command is None else command
+    costs = saved.get('step_costs', {})
     rows = aggregate(records, skip=settings['skip'],
-                     targets=settings['targets'])
+                     targets=settings['targets'], step_costs=costs)
     env = dict(saved['environment'])
     devices = sorted({r['result']['device'] for r in records})
     env['device'] = ', '.join(devices) if devices else env['device']
-    plots = []
+    plots, frontiers = [], {}
     for task in dict.fromkeys(r['task'] for r in records):
         plots += plot_task(task, [r for r in records if r['task'] == task],
                            out / 'plots')
+        result = analyse(rows, task)
+        if result is not None:
+            frontiers[task] = result
+            plots.append(plot_frontier(task, result, out / 'plots'))
     gains = recovered_gain(rows)
-    text = _markdown(rows, gains, env, command, settings, plots, out)
+    load = load_report(records, costs, settings)
+    text = _markdown(rows, gains, env, command, settings, plots, out,
+                     frontiers, costs, load)
     report = dict(environment=env, command=command, settings=settings,
                   rows=rows, recovered_gain=gains, records=RECORDS_FILE)
+    if costs or frontiers:
+        report.update(step_costs=costs, load=load, frontier={
+            task: _frontier_json(result)
+            for task, result in frontiers.items()})
     atomic_write(out / 'report.json',
                  lambda f: json.dump(report, f, indent=1))
     atomic_write(out / 'report.md', lambda f: f.write(text))
@@ -308,9 +464,63 @@ def write_report(work_dir: str, command: Optional[str] = None
     return report
 
 
-def _markdown(rows, gains, env, command, settings, plots, out) -> str:
+#: A run saw other work on the machine when the 1-minute load average
+#: exceeded the suite's own threads by more than this.
+LOAD_MARGIN = 0.5
+
+
+def load_report(records: List[Dict[str, Any]], costs: Dict[str, Any],
+                settings: Dict[str, Any]) -> Dict[str, Any]:
+    """Whether the machine's load went beyond the suite's own.
+
+    The suite runs ``jobs`` processes of ``threads`` threads (all cores
+    for one job); a 1-minute load average above that by more than
+    :data:`LOAD_MARGIN` at the start or end of a run or of a step-cost
+    measurement means something else competed for the cores, and the raw
+    wall-clock columns are flagged.
+
+    Returns:
+        dict: ``own`` (the suite's threads), ``min``, ``max`` (load seen)
+        and ``changed`` (bool); empty when no run recorded its load.
+    """
+    seen = [v for r in records for v in r['result'].get('load', [])]
+    seen += [v for c in costs.values() for v in c.get('load', [])]
+    if not seen:
+        return {}
+    jobs = settings.get('jobs') or 1
+    own = jobs * (settings.get('threads') or os.cpu_count() or 1)
+    return dict(own=own, min=min(seen), max=max(seen),
+                changed=max(seen) > own + LOAD_MARGIN)
+
+
+def _frontier_json(result: Dict[str, Any]) -> Dict[str, Any]:
+    """:func:`analyse`'s answer with rows named by their labels."""
+
+    def name(row):
+        return None if row is None else row['label']
+
+    return dict(
+        budgets=result['budgets'], best=result['best'],
+        reaches_sam={m: name(r) for m, r in result['reaches_sam'].items()},
+        cheapest=name(result['cheapest']),
+        arsam_behind={f'{b:g}': m for b, m in result['arsam_behind'].items()})
+
+
+def _cost_table(costs: Dict[str, Any]) -> List[str]:
+    lines = ['| task | step | median ms | x base step | samples |',
+             '|---|---|---|---|---|']
+    for task, c in costs.items():
+        for kind, median in c['median_s'].items():
+            lines.append(f"| {task} | {kind} | {median * 1e3:.2f} | "
+                         f"{c['x_base'][kind]:.3f} | {c['samples'][kind]} |")
+    return lines
+
+
+def _markdown(rows, gains, env, command, settings, plots, out,
+              frontiers=None, costs=None, load=None) -> str:
+    flag = ' †' if (load or {}).get('changed') else ''
     lines = [
-        '# Benchmark: base optimizer vs SAM vs ARSAM', '',
+        '# Benchmark: the base optimizer and the SAM family', '',
         f"- date: {env['date']}",
         f"- device: {env['device']}; machine: {env['machine']}; "
         f"python {env['python']}",
@@ -320,14 +530,38 @@ def _markdown(rows, gains, env, command, settings, plots, out) -> str:
         f"- settings: {settings['iters']} iterations per run, "
         f"{settings['repeats']} seed(s), first {settings['skip']} "
         f"iterations left out of the timing, rho {settings['rho']}, "
-        f"ARSAM {settings['arsam']}", '',
-        markdown_table(rows), '',
-        's/iter: mean over seeds of the mean step time (device synchronised '
-        'around each step, validation excluded), ± the spread over seeds; '
-        "x base: ratio to the task's base optimizer in this run. Peak "
-        f"memory: {rows[0]['memory_kind'] if rows else '-'}. Metric: at the "
-        'end of the run, mean ± spread over seeds.', ''
+        f"ARSAM {settings['arsam']}" + (
+            f"; budgets {settings['budgets']}" if settings.get('budgets')
+            else '') + (f"; {settings['jobs']} runs in parallel, "
+                        f"{settings['threads']} thread(s) each"
+                        if (settings.get('jobs') or 1) > 1 else ''), '',
+        markdown_table(rows, flag), '',
+        'grad evals/iter: forward-backward passes per iteration, counted. '
+        'cost x base: each run\'s passes priced with the step costs below '
+        '(measured interleaved in one process on the task\'s model and '
+        'batch), mean over seeds, in base steps: the cost figure that '
+        'background load does not move ("-": no step costs measured). '
+        's/iter (raw): mean over seeds of the mean step time (device '
+        'synchronised around each step, validation excluded), ± the spread '
+        "over seeds; x base (raw): its ratio to the task's base optimizer. "
+        f"Peak memory: {rows[0]['memory_kind'] if rows else '-'}. Metric: at "
+        'the end of the run, mean ± spread (sample sd) over seeds.', ''
     ]
+    if load:
+        lines += [(f"† The machine's 1-minute load average reached "
+                   f"{load['max']:.1f} while the suite's own threads were "
+                   f"{load['own']}: other work competed for the cores, so the "
+                   'raw wall-clock columns are not comparable between runs; '
+                   'use cost x base.') if load['changed'] else
+                  (f"Load: the 1-minute load average stayed within "
+                   f"{load['min']:.1f}-{load['max']:.1f}, at most the "
+                   f"suite's own {load['own']} threads + {LOAD_MARGIN}."), '']
+    if costs:
+        lines += ['Step costs (median over interleaved rounds; budgeted '
+                  f'methods at budget {COST_BUDGET}):', ''] + \
+            _cost_table(costs) + ['']
+    for task, result in (frontiers or {}).items():
+        lines.append(frontier_markdown(result, task))
     if gains:
         lines += [gain_table(gains), '',
                   "Gain: final metric minus the base optimizer's; share: "

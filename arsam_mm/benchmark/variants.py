@@ -1,41 +1,98 @@
-"""One config, four optimizers: how each variant edits ``optim_wrapper``.
+"""One config, many optimizers: how each variant edits ``optim_wrapper``.
 
 The variants wrap the config's own base optimizer (and keep its
 ``paramwise_cfg``, ``clip_grad`` and ``accumulative_counts``); only the
 wrapper type and its own arguments change, so every variant trains with the
 same seed, data, schedule and iteration budget. The config's hooks are
 kept as they are: the wrappers log their figures without a hook.
+
+A *budget* is the share of SAM (two-pass) steps a run may take. Each
+budgeted method reads it through its own knob (:func:`budget_arguments`):
+ARSAM and AE-SAM through ``target_ratio``, periodic SAM and LookSAM
+through ``interval = round(1 / budget)``, RandomSAM through ``prob``.
 """
 import copy
 from typing import Any, Dict, Optional
 
 from mmengine.config import Config
 
-__all__ = ['OPTIMIZERS', 'make_variant']
+from ..validate import check_ratio
 
-#: base: the config as it is; sam: SAM every step; arsam: ARSAM;
-#: periodic: SAM every k-th step and plain steps between, k chosen so its
-#: gradient-evaluation budget equals ARSAM's measured one.
-OPTIMIZERS = ('base', 'sam', 'arsam', 'periodic')
+__all__ = ['OPTIMIZERS', 'BUDGETED', 'WRAPPERS', 'make_variant',
+           'budget_arguments', 'variant_label']
 
-_SAM_TYPES = {'SAMOptimWrapper', 'ARSAMOptimWrapper', 'AmpSAMOptimWrapper',
-              'AmpARSAMOptimWrapper'}
+#: base: the config as it is; sam: SAM every step; arsam: ARSAM; periodic:
+#: SAM every k-th step and plain steps between (without a budget, k is
+#: chosen so its gradient-evaluation budget equals ARSAM's measured one);
+#: aesam, looksam, randomsam, gsam: the other members of the family.
+OPTIMIZERS = ('base', 'sam', 'arsam', 'periodic', 'aesam', 'looksam',
+              'randomsam', 'gsam')
+
+#: The methods whose share of SAM steps a budget sets.
+BUDGETED = ('arsam', 'aesam', 'periodic', 'looksam', 'randomsam')
+
+#: Wrapper type of each optimizer other than ``base``.
+WRAPPERS = dict(sam='SAMOptimWrapper', arsam='ARSAMOptimWrapper',
+                periodic='SAMOptimWrapper', aesam='AESAMOptimWrapper',
+                looksam='LookSAMOptimWrapper',
+                randomsam='RandomSAMOptimWrapper', gsam='GSAMOptimWrapper')
+
+_BASE_TYPES = ('OptimWrapper', 'AmpOptimWrapper')
+
+
+def budget_arguments(optimizer: str, budget: float) -> Dict[str, Any]:
+    """The wrapper arguments that give ``optimizer`` a share ``budget`` of
+    SAM steps.
+
+    Args:
+        optimizer (str): One of :data:`BUDGETED`.
+        budget (float): Share of SAM steps, in (0, 1].
+
+    Returns:
+        dict: ``target_ratio``, ``interval`` or ``prob``.
+    """
+    if optimizer not in BUDGETED:
+        raise ValueError(f'optimizer {optimizer!r} takes no budget; the '
+                         f'budgeted ones are {BUDGETED}')
+    budget = check_ratio('budget', budget)
+    if budget == 0:
+        raise ValueError('budget must be in (0, 1], got 0')
+    if optimizer in ('arsam', 'aesam'):
+        return dict(target_ratio=budget)
+    if optimizer == 'randomsam':
+        return dict(prob=budget)
+    return dict(interval=max(1, round(1 / budget)))
+
+
+def variant_label(optimizer: str, budget: Optional[float] = None,
+                  interval: Optional[int] = None) -> str:
+    """How reports name a variant: ``arsam@0.2``, ``periodic (k=5)``."""
+    if budget is not None:
+        return f'{optimizer}@{budget:g}'
+    if optimizer == 'periodic' and interval:
+        return f'periodic (k={interval})'
+    return optimizer
 
 
 def make_variant(cfg: Config,
                  optimizer: str,
                  rho: float = 0.05,
                  arsam: Optional[Dict[str, Any]] = None,
-                 interval: int = 1) -> Config:
+                 interval: int = 1,
+                 budget: Optional[float] = None) -> Config:
     """Return a copy of ``cfg`` that trains with ``optimizer``.
 
     Args:
         cfg (Config): A config whose ``optim_wrapper`` is a plain
             ``OptimWrapper`` or ``AmpOptimWrapper`` (the base optimizer).
         optimizer (str): One of :data:`OPTIMIZERS`.
-        rho (float): SAM/ARSAM radius. Defaults to 0.05.
-        arsam (dict, optional): ``ARSAMOptimWrapper`` arguments.
-        interval (int): ``periodic``'s k. Defaults to 1.
+        rho (float): SAM radius of every member. Defaults to 0.05.
+        arsam (dict, optional): Further ``ARSAMOptimWrapper`` arguments
+            (``window``, ``warmup_iters``, ...).
+        interval (int): ``periodic``'s k when no ``budget`` is given.
+            Defaults to 1.
+        budget (float, optional): Share of SAM steps of a method in
+            :data:`BUDGETED` (:func:`budget_arguments`).
 
     Returns:
         Config: The variant (``cfg`` is not modified).
@@ -43,26 +100,30 @@ def make_variant(cfg: Config,
     if optimizer not in OPTIMIZERS:
         raise ValueError(
             f'optimizer must be one of {OPTIMIZERS}, got {optimizer!r}')
+    if budget is not None and optimizer not in BUDGETED:
+        raise ValueError(f'optimizer {optimizer!r} takes no budget (got '
+                         f'budget={budget}); the budgeted ones are '
+                         f'{BUDGETED}')
     cfg = copy.deepcopy(cfg)
     wrapper = cfg.optim_wrapper
     kind = wrapper.get('type', 'OptimWrapper')
-    if kind in _SAM_TYPES:
+    if kind not in _BASE_TYPES:
         raise ValueError(
             'benchmark configs must use the base optimizer wrapper '
             f'(OptimWrapper or AmpOptimWrapper), got {kind!r}: pass the '
-            'baseline config, the benchmark builds SAM and ARSAM from it')
-    amp = kind == 'AmpOptimWrapper'
+            'baseline config, the benchmark builds the SAM family from it')
     imports = set(cfg.get('custom_imports', {}).get('imports', []))
     cfg.custom_imports = dict(
         imports=sorted(imports | {'arsam_mm'}), allow_failed_imports=False)
     if optimizer == 'base':
         return cfg
-    prefix = 'Amp' if amp else ''
+    prefix = 'Amp' if kind == 'AmpOptimWrapper' else ''
+    wrapper.type = prefix + WRAPPERS[optimizer]
+    wrapper.rho = rho
     if optimizer == 'arsam':
-        wrapper.type = f'{prefix}ARSAMOptimWrapper'
-        wrapper.update(dict(rho=rho, **(arsam or {})))
-    else:
-        wrapper.type = f'{prefix}SAMOptimWrapper'
-        wrapper.update(
-            dict(rho=rho, interval=interval if optimizer == 'periodic' else 1))
+        wrapper.update(arsam or {})
+    if budget is not None:
+        wrapper.update(budget_arguments(optimizer, budget))
+    elif optimizer in ('sam', 'periodic'):
+        wrapper.interval = interval if optimizer == 'periodic' else 1
     return cfg

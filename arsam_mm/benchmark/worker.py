@@ -1,10 +1,12 @@
-"""One benchmark run: a config, an optimizer, a seed, in this process.
+"""One benchmark run (a config, an optimizer, a seed) or one task's step
+costs, in this process.
 
-``tools/benchmark.py`` starts each run in a fresh process (so that peak
-memory and mmengine's global state belong to that run alone) and reads back
-the JSON this module writes.
+``tools/benchmark.py`` starts each in a fresh process (so that peak memory
+and mmengine's global state belong to that run alone) and reads back the
+JSON this module writes.
 """
 import json
+import os
 import os.path as osp
 import platform
 import resource
@@ -13,7 +15,7 @@ from typing import Any, Dict
 import torch
 from mmengine.config import Config
 
-__all__ = ['run_one', 'METRIC_KEYS']
+__all__ = ['run_one', 'measure_steps', 'METRIC_KEYS']
 
 #: Preferred headline metric keys, in order, as mmseg/mmpose/mmpretrain log
 #: them.
@@ -53,42 +55,78 @@ def _iteration_budget(cfg: Config, iters: int, evals: int) -> None:
         val_interval=max(1, iters // max(1, evals)))
 
 
+def _load_config(spec: Dict[str, Any]) -> Config:
+    """The spec's config with its overrides, iteration budget and work
+    dir; the run's threads set."""
+    import arsam_mm  # noqa: F401
+
+    from ..engine.cli import check_data_roots
+
+    if spec.get('threads'):
+        torch.set_num_threads(spec['threads'])
+    cfg = Config.fromfile(spec['config'])
+    if spec.get('cfg_options'):
+        cfg.merge_from_dict(spec['cfg_options'])
+    _iteration_budget(cfg, spec['iters'], spec.get('evals', 1))
+    cfg.work_dir = spec['work_dir']
+    cfg.experiment_name = osp.basename(spec['work_dir'])
+    cfg.launcher = 'none'
+    check_data_roots(cfg)
+    return cfg
+
+
+def measure_steps(spec: Dict[str, Any]) -> Dict[str, Any]:
+    """One task's step costs (:func:`.step_cost.measure_config`).
+
+    Args:
+        spec (dict): ``config``, ``iters``, ``work_dir``, ``cfg_options``,
+            ``rho``, ``optimizers``, ``rounds`` and ``threads``.
+
+    Returns:
+        dict: The step costs, with the load average before and after.
+    """
+    from .step_cost import measure_config
+
+    cfg = _load_config(spec)
+    load = [os.getloadavg()[0]]
+    result = measure_config(cfg, spec['optimizers'], rho=spec['rho'],
+                            rounds=spec['rounds'])
+    result['load'] = load + [os.getloadavg()[0]]
+    return result
+
+
 def run_one(spec: Dict[str, Any]) -> Dict[str, Any]:
     """Train one variant and return its record.
 
     Args:
         spec (dict): ``config``, ``optimizer``, ``seed``, ``iters``,
             ``evals`` (validations during the run), ``work_dir``,
-            ``cfg_options``, ``rho``, ``arsam`` (kwargs), ``interval``.
+            ``cfg_options``, ``rho``, ``arsam`` (kwargs), ``interval``,
+            ``budget`` (share of SAM steps, or None) and ``threads``
+            (torch threads, or None for torch's default).
 
     Returns:
-        dict: The recorder's series plus ``peak_memory_mib`` and
-        ``memory_kind``.
+        dict: The recorder's series plus ``peak_memory_mib``,
+        ``memory_kind``, ``device`` and ``load`` (the 1-minute load
+        average at the start and at the end).
     """
-    import arsam_mm  # noqa: F401
     from mmengine.runner import Runner
 
-    from ..engine.cli import check_data_roots
     from .recorder import BenchmarkRecorder, IterTimerStart
     from .variants import make_variant
 
-    cfg = Config.fromfile(spec['config'])
-    if spec.get('cfg_options'):
-        cfg.merge_from_dict(spec['cfg_options'])
+    cfg = _load_config(spec)
     cfg = make_variant(cfg, spec['optimizer'], rho=spec.get('rho', 0.05),
                        arsam=spec.get('arsam'),
-                       interval=spec.get('interval', 1))
-    _iteration_budget(cfg, spec['iters'], spec.get('evals', 1))
+                       interval=spec.get('interval', 1),
+                       budget=spec.get('budget'))
     cfg.randomness = dict(seed=spec['seed'])
-    cfg.work_dir = spec['work_dir']
-    cfg.experiment_name = osp.basename(spec['work_dir'])
     cfg.default_hooks.checkpoint = dict(
         type='CheckpointHook', interval=-1, save_last=False)
     cfg.default_hooks.logger = dict(
         type='LoggerHook', interval=max(1, spec['iters'] // 5))
     cfg.default_hooks.pop('visualization', None)
-    cfg.launcher = 'none'
-    check_data_roots(cfg)
+    load = [os.getloadavg()[0]]
     runner = Runner.from_cfg(cfg)
     timer = IterTimerStart()
     recorder = BenchmarkRecorder(timer)
@@ -99,6 +137,7 @@ def run_one(spec: Dict[str, Any]) -> Dict[str, Any]:
         torch.cuda.reset_peak_memory_stats()
     runner.train()
     result = recorder.result()
+    result['load'] = load + [os.getloadavg()[0]]
     if cuda:
         result['peak_memory_mib'] = torch.cuda.max_memory_allocated() / 2**20
         result['memory_kind'] = 'CUDA max allocated'
@@ -113,9 +152,10 @@ def run_one(spec: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def main(spec_path: str, out_path: str) -> None:
-    """Entry of the per-run process: read the spec, write the record."""
+    """Entry of the per-run process: read the spec, write the record (a
+    spec with ``rounds`` measures step costs instead)."""
     with open(spec_path) as f:
         spec = json.load(f)
-    result = run_one(spec)
+    result = measure_steps(spec) if 'rounds' in spec else run_one(spec)
     with open(out_path, 'w') as f:
         json.dump(result, f)

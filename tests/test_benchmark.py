@@ -1,5 +1,6 @@
 """tools/benchmark.py: variants, aggregation and an end-to-end toy suite."""
 import json
+import os
 import math
 import subprocess
 import sys
@@ -420,3 +421,130 @@ def test_committed_records_still_resume_and_report(tmp_path, monkeypatch,
     committed = json.loads(
         (ROOT / 'reports' / name / 'report.json').read_text())
     assert again['rows'] == committed['rows']
+
+
+def test_budgets_set_each_methods_own_knob():
+    from arsam_mm.benchmark.variants import budget_arguments
+    cfg = Config.fromfile(TOY)
+    expected = dict(
+        arsam=('ARSAMOptimWrapper', dict(target_ratio=0.2, window=7)),
+        aesam=('AESAMOptimWrapper', dict(target_ratio=0.2)),
+        periodic=('SAMOptimWrapper', dict(interval=5)),
+        looksam=('LookSAMOptimWrapper', dict(interval=5)),
+        randomsam=('RandomSAMOptimWrapper', dict(prob=0.2)))
+    for name, (kind, args) in expected.items():
+        v = make_variant(cfg, name, rho=0.1, arsam=dict(window=7),
+                         budget=0.2)
+        assert v.optim_wrapper.type == kind and v.optim_wrapper.rho == 0.1
+        assert {k: v.optim_wrapper[k] for k in args} == args
+    assert make_variant(cfg, 'gsam').optim_wrapper.type == 'GSAMOptimWrapper'
+    assert budget_arguments('looksam', 0.3) == dict(interval=3)
+    assert budget_arguments('periodic', 1.0) == dict(interval=1)
+    with pytest.raises(ValueError, match='takes no budget'):
+        make_variant(cfg, 'sam', budget=0.2)
+    with pytest.raises(ValueError, match=r'budget must be in \[0, 1\], got 1.5'):
+        budget_arguments('arsam', 1.5)
+    with pytest.raises(ValueError, match=r'budget must be in \(0, 1\], got 0'):
+        budget_arguments('randomsam', 0)
+
+
+def test_suite_with_budgets_runs_every_budgeted_method_at_each(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    calls = []
+    _fake_runs(monkeypatch, calls)
+    kwargs = dict(iters=4, repeats=2, work_dir=str(tmp_path), evals=1,
+                  budgets=[0.25, 0.5], jobs=2)
+    report = run_suite([TOY], ['base', 'sam', 'arsam', 'looksam'], **kwargs)
+    runs = sorted((c['optimizer'], c['budget'], c['seed']) for c in calls)
+    assert runs == sorted(
+        [('base', None, s) for s in (0, 1)] +
+        [('sam', None, s) for s in (0, 1)] +
+        [(o, b, s) for o in ('arsam', 'looksam') for b in (0.25, 0.5)
+         for s in (0, 1)])
+    assert {c['threads'] for c in calls} == {max(1, (os.cpu_count() or 1)
+                                                 // 2)}
+    labels = [r['label'] for r in report['rows']]
+    assert labels == ['base', 'sam', 'arsam@0.25', 'looksam@0.25',
+                      'arsam@0.5', 'looksam@0.5']
+    text = report['markdown']
+    assert '### toy_sgd: accuracy/top1 against cost' in text
+    assert (tmp_path / 'plots' / 'toy_sgd_frontier.png').stat().st_size > 0
+    # resume with one more budget runs only its runs
+    calls.clear()
+    run_suite([TOY], ['base', 'sam', 'arsam', 'looksam'], resume=True,
+              **dict(kwargs, budgets=[0.25, 0.5, 0.1]))
+    assert sorted({(c['optimizer'], c['budget']) for c in calls}) == [
+        ('arsam', 0.1), ('looksam', 0.1)]
+    with pytest.raises(ValueError, match=r'budgets must be in \(0, 1\]'):
+        run_suite([TOY], ['arsam'], **dict(kwargs, budgets=[0]))
+    with pytest.raises(ValueError, match='need a budgeted optimizer'):
+        run_suite([TOY], ['base', 'sam'], **kwargs)
+    with pytest.raises(ValueError, match='jobs must be >= 1'):
+        run_suite([TOY], ['arsam'], **dict(kwargs, jobs=0))
+
+
+def _row(optimizer, budget, mean, sd, evals):
+    return dict(task='t', optimizer=optimizer, budget=budget,
+                label=f'{optimizer}@{budget}' if budget else optimizer,
+                metric='m', metric_mean=mean, metric_sd=sd,
+                grad_evals_per_iter=evals, cost_x_base=None)
+
+
+def test_frontier_names_the_best_beyond_the_spread_and_reaching_sam():
+    from arsam_mm.benchmark.frontier import analyse, frontier_markdown
+    rows = [_row('base', None, 80, 1, 1.0), _row('sam', None, 90, 1, 2.0),
+            _row('arsam', 0.1, 86, 1, 1.1), _row('periodic', 0.1, 84, 1, 1.1),
+            _row('arsam', 0.3, 89.5, 1, 1.3), _row('periodic', 0.3, 89, 2,
+                                                    1.33),
+            _row('arsam', 0.5, 88, 0.5, 1.5), _row('periodic', 0.5, 90, 0.5,
+                                                    1.5)]
+    result = analyse(rows, 't')
+    assert result['best'][0.1] == dict(leader='arsam', best='arsam',
+                                       within=[])
+    # 89.5 - 89 < max(1, 2): no best, periodic within the leader's spread
+    assert result['best'][0.3] == dict(leader='arsam', best=None,
+                                       within=['periodic'])
+    assert result['best'][0.5]['best'] == 'periodic'
+    # SAM 90 ± 1: arsam reaches it at 0.3 (89.5 >= 89), periodic at 0.3 too
+    assert result['reaches_sam']['arsam']['budget'] == 0.3
+    assert result['reaches_sam']['periodic']['budget'] == 0.3
+    assert result['cheapest']['label'] == 'arsam@0.3'
+    assert result['arsam_behind'] == {0.1: [], 0.3: [], 0.5: ['periodic']}
+    text = frontier_markdown(result, 't')
+    assert 'met (arsam@0.3, 1.30 evals)' in text
+    assert 'not met: at budget 0.5 periodic ahead' in text
+    assert analyse([_row('base', None, 80, 1, 1.0)], 't') is None
+
+
+def test_cli_rejects_a_bad_budget_without_traceback(tmp_path):
+    out = subprocess.run(
+        [sys.executable, 'tools/benchmark.py', TOY, '--budgets', '1.5',
+         '--work-dir', str(tmp_path)], cwd=ROOT, capture_output=True,
+        text=True)
+    assert out.returncode != 0
+    assert 'error: budgets must be in (0, 1], got 1.5' in out.stderr
+    assert 'Traceback' not in out.stderr
+
+
+def test_step_costs_price_the_runs_of_a_real_suite(tmp_path, monkeypatch):
+    """End to end on the toy config: step costs measured in their own
+    process, every run's passes priced with them, loads recorded."""
+    monkeypatch.chdir(ROOT)
+    report = run_suite([TOY], ['base', 'sam', 'periodic'], iters=6,
+                       repeats=1, work_dir=str(tmp_path), evals=1,
+                       budgets=[0.5], jobs=2, cost_rounds=3)
+    saved = json.loads((tmp_path / 'records.json').read_text())
+    costs = saved['step_costs']['toy_sgd']
+    assert set(costs['samples']) == {'base', 'sam_two', 'periodic_one',
+                                     'periodic_two'}
+    assert costs['clock'] == 'process CPU time'
+    rows = {r['label']: r for r in report['rows']}
+    assert rows['base']['cost_x_base'] == 1.0
+    assert rows['sam']['cost_x_base'] == pytest.approx(
+        costs['x_base']['sam_two'])
+    x = costs['x_base']
+    assert rows['periodic@0.5']['cost_x_base'] == pytest.approx(
+        (x['periodic_one'] + x['periodic_two']) / 2)
+    assert all(len(r['result']['load']) == 2 for r in saved['records'])
+    assert 'Step costs' in report['markdown']

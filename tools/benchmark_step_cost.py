@@ -1,10 +1,12 @@
 """Per-step cost of every SAM-family wrapper against a plain OptimWrapper.
 
-Measures, in one process and interleaved (so drift hits every variant
-alike), the wall-clock of ``model.train_step`` for mmengine's
-``OptimWrapper`` (``base``) and every member of the family (``sam``,
-``arsam``, ``looksam``, ``aesam``, ``randomsam``, ``gsam``), each member's
-steps split into one-pass and two-pass steps by the plan the wrapper took.
+Measures, in one process and interleaved (each step between two base steps,
+so drift hits every variant alike; :mod:`arsam_mm.benchmark.step_cost`),
+the cost of ``model.train_step`` for mmengine's ``OptimWrapper`` (``base``)
+and every member of the family (``sam``, ``arsam``, ``looksam``, ``aesam``,
+``randomsam``, ``gsam``), each member's steps split into one-pass and
+two-pass steps by the passes they ran. On a CPU the cost is the process's
+CPU time, on a GPU the wall-clock around synchronised steps.
 
 Targets: a one-pass step within 5% of a base step (2% on a GPU, issue 15), a
 two-pass step within 5% of twice a base step, the family's peak memory no
@@ -35,6 +37,8 @@ from mmengine.optim import build_optim_wrapper
 from torch import nn
 
 import arsam_mm  # noqa: F401
+from arsam_mm.benchmark.step_cost import summarize as step_costs
+from arsam_mm.benchmark.step_cost import time_step_kinds
 
 #: Settings that sample both step kinds often.
 VARIANTS = {
@@ -97,33 +101,20 @@ def build(name: str, device: str, width: int, steps: int):
     return model, wrapper
 
 
-def step_kind(name: str, wrapper) -> str:
-    """``base``, or the member's name with ``_two`` / ``_one`` (pass)."""
-    if name == 'base':
-        return 'base'
-    return f'{name}_two' if wrapper.is_sam_step else f'{name}_one'
-
-
 def time_steps(args) -> dict:
-    """Interleaved timing of all variants; returns seconds per step kind."""
-    steps = args.warmup + args.iters
-    runs = {name: build(name, args.device, args.width, steps)
-            for name in VARIANTS}
-    data = make_data(args.batch, args.device)
-    times = {'base': []}
-    for name in VARIANTS:
-        if name != 'base':
-            times.update({f'{name}_one': [], f'{name}_two': []})
-    for it in range(args.warmup + args.iters):
-        for name, (model, wrapper) in runs.items():
-            sync(args.device)
-            start = time.perf_counter()
-            model.train_step(data, wrapper)
-            sync(args.device)
-            elapsed = time.perf_counter() - start
-            if it >= args.warmup:
-                times[step_kind(name, wrapper)].append(elapsed)
-    return times
+    """Interleaved timing of all variants (:func:`time_step_kinds`):
+    CPU time on a CPU, synchronised wall-clock on a GPU."""
+    torch.manual_seed(0)
+    model = SmallResNet(args.width).to(args.device)
+    wrappers = {
+        name: dict(cfg, optimizer=dict(type='SGD', lr=0.01, momentum=0.9))
+        for name, cfg in VARIANTS.items()
+    }
+    cuda = args.device.startswith('cuda')
+    return time_step_kinds(
+        model, make_data(args.batch, args.device), wrappers, args.iters,
+        args.warmup, sync=lambda: sync(args.device),
+        clock=time.perf_counter if cuda else time.process_time)
 
 
 def peak_memory(name: str, args) -> float:
@@ -154,17 +145,13 @@ def memory_child(args) -> None:
 
 
 def summarize(times: dict, memory: dict, args) -> dict:
-    med = {k: statistics.median(v) for k, v in times.items() if v}
-    spread = {
-        k: statistics.stdev(v) if len(v) > 1 else 0.0
-        for k, v in times.items() if v
-    }
+    costs = step_costs(times)
     ratios = {}
-    for kind, value in med.items():
+    for kind, value in costs['x_base'].items():
         if kind.endswith('_one'):
-            ratios[kind + '_over_base'] = value / med['base']
+            ratios[kind + '_over_base'] = value
         elif kind.endswith('_two'):
-            ratios[kind + '_over_2x_base'] = value / (2 * med['base'])
+            ratios[kind + '_over_2x_base'] = value / 2
     return dict(
         date=datetime.now(timezone.utc).isoformat(timespec='seconds'),
         device=(torch.cuda.get_device_name() if args.device.startswith('cuda')
@@ -176,10 +163,12 @@ def summarize(times: dict, memory: dict, args) -> dict:
         command=' '.join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
         settings=dict(batch=args.batch, width=args.width, iters=args.iters,
                       warmup=args.warmup),
-        samples={k: len(v) for k, v in times.items()},
-        median_s=med, stdev_s=spread, ratios=ratios,
+        clock=('wall-clock' if args.device.startswith('cuda')
+               else 'process CPU time'),
+        samples=costs['samples'], median_s=costs['median_s'],
+        stdev_s=costs['stdev_s'], ratios=ratios,
         peak_memory_mib=memory,
-        raw_s=times)
+        raw_s={k: [t for _, t in v] for k, v in times.items()})
 
 
 def markdown(report: dict) -> str:
@@ -188,6 +177,7 @@ def markdown(report: dict) -> str:
     lines = [
         '# Per-step cost: plain OptimWrapper vs the SAM family', '',
         f"Date: {report['date']}. Device: {report['device']}. "
+        f"Clock: {report.get('clock', 'wall-clock')}. "
         f"Command: `{report['command']}`.", '',
         '| step | median ms | stdev ms | samples | ratio |',
         '|---|---|---|---|---|',
@@ -208,8 +198,10 @@ def markdown(report: dict) -> str:
                      f'{ratio} |')
     lines += ['', '| variant | peak memory growth, MiB |', '|---|---|'
               ] + [f'| {k} | {v:.1f} |' for k, v in mem.items()]
-    lines += ['', 'Wall-clock ratios are medians of interleaved steps in one '
-              'process; absolute times are only meaningful on a GPU. '
+    lines += ['', 'Ratios are medians, over interleaved steps in one '
+              'process, of each step over the mean of the base steps just '
+              'before and after it; absolute times are only meaningful on a '
+              'GPU. '
               'Targets: one-pass <= 1.05 x base (GPU: 1.02), two-pass '
               '<= 1.05 x 2*base.', '']
     return '\n'.join(lines)

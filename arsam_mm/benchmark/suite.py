@@ -510,7 +510,12 @@ def _cost_table(costs: Dict[str, Any]) -> List[str]:
     lines = ['| task | step | median ms | x base step | samples |',
              '|---|---|---|---|---|']
     for task, c in costs.items():
-        for kind, median in c['median_s'].items():
+        order = ['base'] + [f'{o}_{p}' for o in OPTIMIZERS
+                            for p in ('one', 'two')]
+        kinds = sorted(c['median_s'], key=lambda k: order.index(k)
+                       if k in order else len(order))
+        for kind in kinds:
+            median = c['median_s'][kind]
             lines.append(f"| {task} | {kind} | {median * 1e3:.2f} | "
                          f"{c['x_base'][kind]:.3f} | {c['samples'][kind]} |")
     return lines

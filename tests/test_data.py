@@ -101,6 +101,9 @@ def test_refuses_to_overwrite_unless_asked(tmp_path, name):
     (lambda d: write_coco_keypoints(d, num_train=-3), 'num_train'),
     (lambda d: write_coco_keypoints(d, image_size=(64, )), 'image_size'),
     (lambda d: write_coco_keypoints(d, max_persons=0), 'max_persons'),
+    (lambda d: write_coco_keypoints(d, keypoint_noise=-0.1),
+     'keypoint_noise'),
+    (lambda d: write_coco_keypoints(d, swap_prob=1.5), 'swap_prob'),
     (lambda d: write_cifar(d, variant='cifar20'), 'variant'),
     (lambda d: write_cifar(d, num_test=True), 'num_test'),
     (lambda d: write_digits(d, test_fraction=1.0), 'test_fraction'),
@@ -280,6 +283,46 @@ def test_coco_val_evaluates_with_coco_metric(coco_root, tmp_path):
     assert exact['AP'] == pytest.approx(1.0)
     noisy = evaluate(8.0)
     assert 0.0 <= noisy['AP'] < exact['AP']
+
+
+def test_coco_keypoint_noise_touches_only_train_annotations(
+        coco_root, tmp_path):
+    root, record = coco_root
+    assert 'keypoint_noise' not in record  # the default writes clean data
+    noisy = write_coco_keypoints(
+        str(tmp_path / 'a'), keypoint_noise=0.05, swap_prob=0.5, **COCO)
+    again = write_coco_keypoints(
+        str(tmp_path / 'b'), keypoint_noise=0.05, swap_prob=0.5, **COCO)
+    assert noisy['keypoint_noise'] == 0.05 and noisy['swap_prob'] == 0.5
+    assert 0 <= noisy['num_swapped'] <= noisy['num_train_instances']
+
+    def load(base, split):
+        with open(osp.join(base, 'annotations',
+                           f'person_keypoints_{split}2017.json')) as f:
+            return json.load(f)
+
+    clean_val, noisy_val = load(root, 'val'), load(noisy['out_dir'], 'val')
+    assert noisy_val == clean_val
+    clean, dirty = load(root, 'train'), load(noisy['out_dir'], 'train')
+    assert load(again['out_dir'], 'train') == dirty  # deterministic
+    assert [a['bbox'] for a in dirty['annotations']] == \
+        [a['bbox'] for a in clean['annotations']]
+    h, w = COCO['image_size']
+    moved = 0
+    for a, b in zip(clean['annotations'], dirty['annotations']):
+        ka = np.array(a['keypoints']).reshape(17, 3)
+        kb = np.array(b['keypoints']).reshape(17, 3)
+        assert (kb[:, 2] == 2).all()
+        assert (kb[:, 0] >= 0).all() and (kb[:, 0] < w).all()
+        assert (kb[:, 1] >= 0).all() and (kb[:, 1] < h).all()
+        moved += (ka[:, :2] != kb[:, :2]).any(axis=1).sum()
+    assert moved > len(clean['annotations']) * 17 // 2
+    for split in ('train', 'val'):  # the images are the clean ones
+        for name in sorted(os.listdir(osp.join(root, f'{split}2017'))):
+            with open(osp.join(root, f'{split}2017', name), 'rb') as f, \
+                    open(osp.join(noisy['out_dir'], f'{split}2017', name),
+                         'rb') as g:
+                assert f.read() == g.read()
 
 
 # ------------------------------------------------------------------- cifar

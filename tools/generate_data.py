@@ -67,6 +67,18 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument(
         '--size', type=_size, default=[256, 320], help='HxW (256x320)')
     p.add_argument('--max-persons', type=int, default=2)
+    p.add_argument(
+        '--keypoint-noise',
+        type=float,
+        default=0.0,
+        help='train keypoints jittered by a Gaussian of this std times the '
+        "person's size (default 0)")
+    p.add_argument(
+        '--swap-prob',
+        type=float,
+        default=0.0,
+        help="probability of swapping a train person's left/right labels "
+        '(default 0)')
 
     for variant in ('cifar10', 'cifar100'):
         p = add(variant, f'coloured patterns, {variant.upper()} batch files')
@@ -120,6 +132,8 @@ def generate(args: argparse.Namespace) -> Dict[str, Any]:
             num_val=args.num_val,
             image_size=tuple(args.size),
             max_persons=args.max_persons,
+            keypoint_noise=args.keypoint_noise,
+            swap_prob=args.swap_prob,
             **common)
     if args.command in ('cifar10', 'cifar100'):
         return write_cifar(
@@ -151,6 +165,9 @@ def summary(command: str, record: Dict[str, Any], seconds: float) -> str:
         what = (f"{record['num_train']} train + {record['num_val']} val "
                 f"images ({h}x{w}; {record['num_train_instances']} + "
                 f"{record['num_val_instances']} persons)")
+        if 'keypoint_noise' in record:
+            what += (f"; train keypoint noise {record['keypoint_noise']:g}, "
+                     f"{record['num_swapped']} left/right swapped")
     elif command == 'digits':
         what = (f"{record['num_train']} train + {record['num_test']} test "
                 f"digits as {record['variant']}, noise_rate "

@@ -31,7 +31,7 @@ from ._common import (META_FILE, check_int, check_seed, check_size,
 
 __all__ = [
     'COCO_KEYPOINT_NAMES', 'COCO_SKELETON', 'KEYPOINT_COLORS',
-    'write_coco_keypoints', 'render_coco_sample'
+    'write_coco_keypoints', 'render_coco_sample', 'noisy_keypoints'
 ]
 
 #: The 17 COCO person keypoints, in COCO's order.
@@ -55,6 +55,12 @@ KEYPOINT_COLORS = ((255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0),
 
 _LIMB_RGB = (200, 200, 200)
 _STREAMS = {'train': 0, 'val': 1}
+# the annotation noise of training sample i draws from sample_rng(seed,
+# _NOISE_STREAM, i): the images stay those of the clean data set
+_NOISE_STREAM = 2
+# COCO's left/right keypoint pairs (0-based)
+_FLIP_PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14),
+               (15, 16))
 _AREA_FACTOR = 0.53
 # quality 95 without chroma subsampling: small discs keep their colour
 _JPEG_PARAMS = (cv2.IMWRITE_JPEG_QUALITY, 95, cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
@@ -201,6 +207,48 @@ def render_coco_sample(
     return to_uint8(noisy), persons
 
 
+def _check_nonneg(name: str, value: Any, maximum: float = np.inf) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not 0.0 <= value <= maximum:
+        raise ValueError(f'{name} must be a number in [0, {maximum}], '
+                         f'got {value!r}')
+    return float(value)
+
+
+def noisy_keypoints(rng: np.random.Generator, keypoints: np.ndarray,
+                    bbox: List[float], image_size: Tuple[int, int],
+                    keypoint_noise: float,
+                    swap_prob: float) -> Tuple[np.ndarray, bool]:
+    """Corrupt one person's keypoint annotation (not its image).
+
+    Args:
+        rng (numpy.random.Generator): Source of randomness.
+        keypoints (numpy.ndarray): ``(17, 2)`` int keypoints as drawn.
+        bbox (list[float]): The person's ``[x, y, w, h]``; its size is
+            ``sqrt(w * h)``.
+        image_size (tuple[int, int]): ``(h, w)``; noisy keypoints are
+            clipped to the image.
+        keypoint_noise (float): Standard deviation of the Gaussian jitter
+            of each coordinate, in units of the person's size.
+        swap_prob (float): Probability that the person's left and right
+            keypoint labels are swapped (all pairs at once).
+
+    Returns:
+        tuple[numpy.ndarray, bool]: The ``(17, 2)`` int keypoints and
+        whether left and right were swapped.
+    """
+    kpts = keypoints.astype(np.float64)
+    swapped = bool(rng.random() < swap_prob)
+    if swapped:
+        for a, b in _FLIP_PAIRS:
+            kpts[[a, b]] = kpts[[b, a]]
+    size = float(np.sqrt(bbox[2] * bbox[3]))
+    kpts = kpts + rng.normal(0.0, keypoint_noise * size, size=kpts.shape)
+    h, w = image_size
+    kpts = np.clip(np.rint(kpts), 0, [w - 1, h - 1]).astype(np.int64)
+    return kpts, swapped
+
+
 def _categories() -> List[Dict[str, Any]]:
     return [{
         'supercategory': 'person',
@@ -217,7 +265,9 @@ def write_coco_keypoints(out_dir: str,
                          image_size: Tuple[int, int] = (256, 320),
                          seed: int = 0,
                          max_persons: int = 2,
-                         overwrite: bool = False) -> Dict[str, Any]:
+                         overwrite: bool = False,
+                         keypoint_noise: float = 0.0,
+                         swap_prob: float = 0.0) -> Dict[str, Any]:
     """Write a small synthetic COCO person-keypoints data set.
 
     Image ids run from 1 in each split; annotation ids from 1 in each split.
@@ -234,6 +284,15 @@ def write_coco_keypoints(out_dir: str,
             image has between 1 and this many. Defaults to 2.
         overwrite (bool): Replace the annotation files, image folders and the
             meta file if they exist. Defaults to False.
+        keypoint_noise (float): Annotation noise of the train split: each
+            keypoint coordinate moves by a Gaussian with this standard
+            deviation times the person's size (``sqrt`` of the box area),
+            rounded and clipped to the image. Images, boxes and the val
+            split stay clean. Defaults to 0 (no noise).
+        swap_prob (float): Probability in ``[0, 1]`` that a training
+            person's left and right keypoint labels are swapped. Defaults
+            to 0. The noise is deterministic from ``seed`` and the sample's
+            index, and with both at 0 the output is the clean data set's.
 
     Returns:
         dict: What was written (the content of ``arsam_mm_meta.json`` plus
@@ -248,6 +307,10 @@ def write_coco_keypoints(out_dir: str,
     image_size = check_size('image_size', image_size, minimum=64)
     seed = check_seed(seed)
     max_persons = check_int('max_persons', max_persons)
+    keypoint_noise = _check_nonneg('keypoint_noise', keypoint_noise)
+    swap_prob = _check_nonneg('swap_prob', swap_prob, 1.0)
+    noisy = keypoint_noise > 0 or swap_prob > 0
+    num_swapped = 0
     owned = ('annotations/person_keypoints_train2017.json',
              'annotations/person_keypoints_val2017.json', 'train2017',
              'val2017', META_FILE)
@@ -273,8 +336,14 @@ def write_coco_keypoints(out_dir: str,
                 'height': image_size[0],
                 'width': image_size[1],
             })
+            noise_rng = sample_rng(seed, _NOISE_STREAM, i)
             for person in persons:
                 kpts = person['keypoints']
+                if noisy and split == 'train':
+                    kpts, swapped = noisy_keypoints(noise_rng, kpts,
+                                                    person['bbox'], image_size,
+                                                    keypoint_noise, swap_prob)
+                    num_swapped += swapped
                 flat = np.concatenate(
                     [kpts, np.full((len(kpts), 1), 2, dtype=np.int64)],
                     axis=1).reshape(-1)
@@ -315,5 +384,10 @@ def write_coco_keypoints(out_dir: str,
         'num_train_instances': num_instances['train'],
         'num_val_instances': num_instances['val'],
     }
+    if noisy:
+        meta.update(
+            keypoint_noise=keypoint_noise,
+            swap_prob=swap_prob,
+            num_swapped=num_swapped)
     write_json(osp.join(out_dir, META_FILE), meta)
     return dict(meta, out_dir=out_dir)

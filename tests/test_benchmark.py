@@ -10,7 +10,8 @@ import pytest
 from mmengine.config import Config
 
 from arsam_mm.benchmark.report import aggregate, gain_table, recovered_gain
-from arsam_mm.benchmark.suite import run_suite, write_report
+from arsam_mm.benchmark.records import RecordsError
+from arsam_mm.benchmark.suite import default_arsam, run_suite, write_report
 from arsam_mm.benchmark.variants import make_variant
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -548,3 +549,20 @@ def test_step_costs_price_the_runs_of_a_real_suite(tmp_path, monkeypatch):
         (x['periodic_one'] + x['periodic_two']) / 2)
     assert all(len(r['result']['load']) == 2 for r in saved['records'])
     assert 'Step costs' in report['markdown']
+
+
+def test_suite_runs_each_configs_own_length_scaled(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    calls = []
+    _fake_runs(monkeypatch, calls)
+    report = run_suite([TOY], ['base', 'arsam'], iters=None, scale=0.5,
+                       repeats=1, work_dir=str(tmp_path), evals=1)
+    assert [c['iters'] for c in calls] == [10, 10]  # toy max_iters 20
+    assert calls[1]['arsam'] == default_arsam(10)
+    assert "each config's own max_iters x 0.5" in report['markdown']
+    with pytest.raises(ValueError, match='scale must be > 0'):
+        run_suite([TOY], ['base'], iters=None, scale=0, repeats=1,
+                  work_dir=str(tmp_path))
+    with pytest.raises(RecordsError, match='scale was 0.5, now None'):
+        run_suite([TOY], ['base'], iters=None, repeats=1, resume=True,
+                  work_dir=str(tmp_path), evals=1)

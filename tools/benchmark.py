@@ -44,9 +44,10 @@ QUICK = dict(
         'configs/mmpose/quick/td-hm_res18_1xb4-20iter_coco-128x96_adam.py',
         'configs/classification/quick/resnet18-w16_1xb16_cifar10_sgd.py',
     ],
-    iters=30, repeats=1, evals=2, budgets=None, jobs=1)
+    iters=30, iters_scale=1.0, repeats=1, evals=2, budgets=None, jobs=1)
 #: Without --quick.
-DEFAULTS = dict(iters=200, repeats=3, evals=4, budgets=None, jobs=1)
+DEFAULTS = dict(iters=200, iters_scale=1.0, repeats=3, evals=4, budgets=None,
+                jobs=1)
 
 
 def parse_args() -> argparse.Namespace:
@@ -68,6 +69,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--iters', type=int, default=None,
                         help='iterations per run (default '
                         f"{DEFAULTS['iters']}; --quick: {QUICK['iters']})")
+    parser.add_argument('--iters-scale', type=float, default=None,
+                        help="instead of --iters: each config's own "
+                        'train_cfg.max_iters times this (--quick: '
+                        f"{QUICK['iters_scale']})")
     parser.add_argument('--repeats', type=int, default=None,
                         help='seeds per (config, optimizer) (default '
                         f"{DEFAULTS['repeats']}; --quick: {QUICK['repeats']})")
@@ -100,9 +105,15 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.quick and not args.configs:
         args.configs = QUICK['configs']
-    for name in ('iters', 'repeats', 'evals', 'budgets', 'jobs'):
+    if args.iters is not None and args.iters_scale is not None:
+        parser.error('give --iters or --iters-scale, not both')
+    if args.iters_scale is not None:
+        args.iters = 0  # each config's own length, scaled (below)
+    for name in ('iters', 'iters_scale', 'repeats', 'evals', 'budgets',
+                 'jobs'):
         if getattr(args, name) is None:
             setattr(args, name, (QUICK if args.quick else DEFAULTS)[name])
+    args.iters = args.iters or None
     if args.optimizers is None:
         args.optimizers = ['base', 'sam'] + (
             list(BUDGETED) if args.budgets else ['arsam'])
@@ -155,7 +166,7 @@ def benchmark(args: argparse.Namespace) -> None:
             targets=args.target,
             command=' '.join(['python'] + sys.argv), progress=advance,
             resume=args.resume, budgets=args.budgets, jobs=args.jobs,
-            cost_rounds=args.cost_rounds)
+            cost_rounds=args.cost_rounds, scale=args.iters_scale)
     show(report)
 
 

@@ -15,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from mmengine.config import Config
 from mmengine.logging import print_log
 
 from .frontier import analyse, frontier_markdown
@@ -26,7 +27,7 @@ from .variants import BUDGETED, OPTIMIZERS, variant_label
 
 __all__ = [
     'run_suite', 'write_report', 'environment', 'default_arsam',
-    'default_threads', 'RecordsError'
+    'default_threads', 'config_iters', 'RecordsError'
 ]
 
 
@@ -108,17 +109,39 @@ RECORDS_FILE = 'records.json'
 
 
 def _settings(configs, optimizers, iters, repeats, evals, skip, rho, arsam,
-              cfg_options, targets, budgets, jobs, threads,
-              cost_rounds) -> Dict[str, Any]:
-    return dict(configs=list(configs), optimizers=list(optimizers),
-                iters=iters, repeats=repeats, evals=evals, skip=skip, rho=rho,
-                arsam=arsam, cfg_options=cfg_options or {},
-                targets=targets or {}, budgets=budgets, jobs=jobs,
-                threads=threads, cost_rounds=cost_rounds)
+              cfg_options, targets, budgets, jobs, threads, cost_rounds,
+              scale) -> Dict[str, Any]:
+    settings = dict(configs=list(configs), optimizers=list(optimizers),
+                    iters=iters, repeats=repeats, evals=evals, skip=skip,
+                    rho=rho, arsam=arsam, cfg_options=cfg_options or {},
+                    targets=targets or {}, budgets=budgets, jobs=jobs,
+                    threads=threads, cost_rounds=cost_rounds)
+    if scale != 1:
+        settings['scale'] = scale
+    return settings
 
 
 #: Settings that change the runs themselves; a resumed suite must match.
-_RUN_SETTINGS = ('iters', 'evals', 'rho', 'arsam', 'cfg_options')
+_RUN_SETTINGS = ('iters', 'scale', 'evals', 'rho', 'arsam', 'cfg_options')
+
+
+def config_iters(config: str, cfg_options: Optional[Dict[str, Any]],
+                 scale: float = 1.0) -> int:
+    """A config's own ``train_cfg.max_iters`` (after ``cfg_options``) times
+    ``scale``, at least 1.
+
+    Raises:
+        ValueError: For an epoch-based config (give ``iters`` instead).
+    """
+    cfg = Config.fromfile(config, import_custom_modules=False)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    max_iters = cfg.get('train_cfg', {}).get('max_iters')
+    if not isinstance(max_iters, int):
+        raise ValueError(
+            f'config {config} has no iteration-based train_cfg.max_iters '
+            f"(train_cfg={dict(cfg.get('train_cfg', {}))}): give iters")
+    return max(1, round(max_iters * scale))
 
 
 def _resumed(path: Path, settings: Dict[str, Any],
@@ -131,10 +154,11 @@ def _resumed(path: Path, settings: Dict[str, Any],
         return {}
     saved = load_records(path)
     for name in _RUN_SETTINGS:
-        if saved['settings'].get(name) != settings[name]:
+        if saved['settings'].get(name) != settings.get(name):
             raise RecordsError(
                 f'cannot resume {path}: {name} was '
-                f"{saved['settings'].get(name)!r}, now {settings[name]!r}; "
+                f"{saved['settings'].get(name)!r}, now "
+                f'{settings.get(name)!r}; '
                 'resume with the recorded value, or start over in another '
                 '--work-dir')
     for config, digest in digests.items():
@@ -188,7 +212,7 @@ def _check(configs, optimizers, iters, repeats, evals, budgets, jobs,
            cost_rounds) -> None:
     for name, value in (('iters', iters), ('repeats', repeats),
                         ('evals', evals), ('jobs', jobs)):
-        if value < 1:
+        if value is not None and value < 1:
             raise ValueError(f'{name} must be >= 1, got {value}')
     if cost_rounds < 0:
         raise ValueError(f'cost_rounds must be >= 0, got {cost_rounds}')
@@ -235,7 +259,8 @@ def run_suite(configs: List[str],
               resume: bool = False,
               budgets: Optional[List[float]] = None,
               jobs: int = 1,
-              cost_rounds: int = 0) -> Dict[str, Any]:
+              cost_rounds: int = 0,
+              scale: float = 1.0) -> Dict[str, Any]:
     """Run and report.
 
     Every finished run is appended to ``<work_dir>/records.json`` at once,
@@ -256,7 +281,8 @@ def run_suite(configs: List[str],
         optimizers (list[str]): Subset of :data:`~.variants.OPTIMIZERS`.
             Without ``budgets``, ``periodic`` runs after ``arsam`` and
             matches its measured gradient-evaluation budget.
-        iters (int): Iterations per run.
+        iters (int, optional): Iterations per run; None: each config's own
+            ``max_iters`` times ``scale`` (:func:`config_iters`).
         repeats (int): Seeds 0..repeats-1 per (config, variant): every
             variant of a seed starts from the same weights and data order.
         work_dir (str): Where runs, logs and the report go.
@@ -264,7 +290,7 @@ def run_suite(configs: List[str],
         skip (int): Leading iterations left out of the timing.
         rho (float): SAM radius of every member.
         arsam (dict, optional): ARSAM arguments; default
-            :func:`default_arsam`.
+            :func:`default_arsam` of each config's iterations.
         cfg_options (dict, optional): Overrides applied to every config.
         targets (dict, optional): Metric targets per task name.
         command (str): The command line, for the report.
@@ -283,6 +309,9 @@ def run_suite(configs: List[str],
             (:func:`default_threads`). Defaults to 1.
         cost_rounds (int): Interleaved rounds of the step-cost measurement
             per task; 0 measures nothing. Defaults to 0.
+        scale (float): With ``iters=None``, the share of each config's
+            ``max_iters`` to run (``make bench`` runs short versions of the
+            frontier tasks). Defaults to 1.
 
     Returns:
         dict: ``rows``, ``records``, ``environment``, ``markdown`` and the
@@ -294,13 +323,19 @@ def run_suite(configs: List[str],
     """
     _check(configs, optimizers, iters, repeats, evals, budgets, jobs,
            cost_rounds)
+    if not scale > 0 or (iters is not None and scale != 1):
+        raise ValueError(f'scale must be > 0, and 1 when iters is given; got '
+                         f'scale={scale}, iters={iters}')
     plan = _plan(optimizers, budgets)
-    arsam = arsam if arsam is not None else default_arsam(iters)
+    lengths = {config: iters or config_iters(config, cfg_options, scale)
+               for config in configs}
+    if iters is not None:  # recorded as before for a fixed length
+        arsam = arsam if arsam is not None else default_arsam(iters)
     threads = default_threads(jobs)
     settings = _settings(configs, [o for o in OPTIMIZERS if o in optimizers],
                          iters, repeats, evals, skip, rho, arsam,
                          cfg_options, targets, budgets, jobs, threads,
-                         cost_rounds)
+                         cost_rounds, scale)
     out = Path(work_dir)
     (out / 'logs').mkdir(parents=True, exist_ok=True)
     records_path = out / RECORDS_FILE
@@ -319,7 +354,7 @@ def run_suite(configs: List[str],
         atomic_write(records_path, lambda f: json.dump(content, f))
 
     def common(config: str, name: str) -> Dict[str, Any]:
-        return dict(config=config, iters=iters, evals=evals,
+        return dict(config=config, iters=lengths[config], evals=evals,
                     work_dir=str(out / 'runs' / name),
                     cfg_options=cfg_options or {}, rho=rho, threads=threads)
 
@@ -346,13 +381,16 @@ def run_suite(configs: List[str],
         interval = 1
         if optimizer == 'periodic' and budget is None:
             with lock:
-                interval = _periodic_interval(records, task, iters)
+                interval = _periodic_interval(records, task,
+                                              lengths[config])
         name = variant_label(optimizer, budget).replace('@', '_b')
         label = f'{task} {variant_label(optimizer, budget)} seed {seed}'
         if progress:
             progress(label)
         spec = dict(common(config, f'{task}_{name}_s{seed}'),
-                    optimizer=optimizer, seed=seed, arsam=arsam,
+                    optimizer=optimizer, seed=seed,
+                    arsam=(arsam if arsam is not None else
+                           default_arsam(lengths[config])),
                     interval=interval, budget=budget)
         result = _run_process(
             spec, str(out / 'logs' / f'{task}_{name}_s{seed}.log'))
@@ -521,6 +559,14 @@ def _cost_table(costs: Dict[str, Any]) -> List[str]:
     return lines
 
 
+def _iters_text(settings: Dict[str, Any]) -> str:
+    if settings['iters'] is not None:
+        return str(settings['iters'])
+    scale = settings.get('scale', 1)
+    return ("each config's own max_iters" +
+            (f' x {scale:g}' if scale != 1 else ''))
+
+
 def _markdown(rows, gains, env, command, settings, plots, out,
               frontiers=None, costs=None, load=None) -> str:
     flag = ' †' if (load or {}).get('changed') else ''
@@ -532,7 +578,7 @@ def _markdown(rows, gains, env, command, settings, plots, out,
         '- versions: ' + ', '.join(f'{k} {v}'
                                    for k, v in env['versions'].items()),
         f'- command: `{command}`',
-        f"- settings: {settings['iters']} iterations per run, "
+        f"- settings: {_iters_text(settings)} iterations per run, "
         f"{settings['repeats']} seed(s), first {settings['skip']} "
         f"iterations left out of the timing, rho {settings['rho']}, "
         f"ARSAM {settings['arsam']}" + (

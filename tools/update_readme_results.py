@@ -3,18 +3,31 @@
     python tools/update_readme_results.py
 
 Replaces the text between ``<!-- results:start -->`` and
-``<!-- results:end -->`` in README.md with, for each report below that
-exists, its date, device, command, main table, the share of SAM's gain
-that ARSAM and periodic SAM keep, and its first plot.
+``<!-- results:end -->`` in README.md with, first, the frontier: the
+reading in ``reports/frontier/reading.md`` and, for each frontier report,
+its date, device, command, frontier table and plot; then, for each other
+report below that exists, its date, device, command, main table, the
+share of SAM's gain that ARSAM and periodic SAM keep, and its first plot.
 """
 import json
 import re
 from pathlib import Path
 
+from arsam_mm.benchmark.frontier import analyse, frontier_markdown
 from arsam_mm.benchmark.report import (gain_table, markdown_table,
                                        recovered_gain)
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The frontier reports, one per task family.
+FRONTIERS = [
+    ('Segmentation: FCN on 64x64 generated Cityscapes, 20% noisy train '
+     'masks (CPU)', 'reports/frontier/segmentation'),
+    ('Pose: SimpleBaseline on 64x48 generated COCO, noisy train keypoints '
+     '(CPU)', 'reports/frontier/pose'),
+    ('Classification: ResNet-18 (width 8) on 30%-noisy digits (CPU)',
+     'reports/frontier/classification'),
+]
+READING = 'reports/frontier/reading.md'
 REPORTS = [
     ('Label noise: 30%-noisy UCI digits, no Cutout, 3600 iterations, '
      'rho 0.1 (CPU)', 'reports/label_noise'),
@@ -62,20 +75,43 @@ STEP_COST = [('Per-step cost on a GPU', 'reports/gpu/step_cost.json'),
              ('Per-step cost on CPU', 'reports/cpu_step_cost/step_cost.json')]
 
 
-def section() -> str:
+def _header(rep: dict, folder: str) -> str:
+    env = rep['environment']
+    return (f"{env['date'][:10]}, {env['device']} ({env['machine']}); "
+            f"command: `{rep['command']}`; full report: "
+            f'[{folder}/report.md]({folder}/report.md).')
+
+
+def frontier_section() -> list:
+    """The reading and every frontier report's tables and plot."""
     parts = []
+    reading = ROOT / READING
+    if reading.exists():
+        parts += [reading.read_text().strip(), '']
+    for title, folder in FRONTIERS:
+        path = ROOT / folder / 'report.json'
+        if not path.exists():
+            continue
+        rep = json.loads(path.read_text())
+        parts += [f'### {title}', '', _header(rep, folder), '']
+        if folder in NOTES:
+            parts += [f'*{NOTES[folder]}*', '']
+        for task in rep.get('frontier', {}):
+            result = analyse(rep['rows'], task)
+            text = frontier_markdown(result, task).split('\n', 2)[2]
+            plot = f'{folder}/plots/{task}_frontier.png'
+            parts += [text.strip(), '', f'![{task} frontier]({plot})', '']
+    return parts
+
+
+def section() -> str:
+    parts = frontier_section()
     for title, folder in REPORTS:
         path = ROOT / folder / 'report.json'
         if not path.exists():
             continue
         rep = json.loads(path.read_text())
-        env = rep['environment']
-        parts += [
-            f'### {title}', '',
-            f"{env['date'][:10]}, {env['device']} ({env['machine']}); "
-            f"command: `{rep['command']}`; full report: "
-            f'[{folder}/report.md]({folder}/report.md).', ''
-        ]
+        parts += [f'### {title}', '', _header(rep, folder), '']
         if folder in NOTES:
             parts += [f'*{NOTES[folder]}*', '']
         parts += [markdown_table(rep['rows']), '']

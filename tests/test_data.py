@@ -188,6 +188,48 @@ def test_cityscapes_colours_follow_classes(cityscapes_root):
     assert (pred == labels[::7]).mean() > 0.8
 
 
+def test_cityscapes_label_noise(tmp_path):
+    """Noise relabels whole train shapes to another class, nothing else."""
+    import cv2
+    clean, noisy = tmp_path / 'clean', tmp_path / 'noisy'
+    kw = dict(num_train=12, num_val=3, size=(32, 64))
+    write_cityscapes(str(clean), **kw)
+    meta = write_cityscapes(str(noisy), label_noise=0.5, **kw)
+    assert meta['label_noise'] == 0.5
+    assert 'label_noise' not in json.loads(
+        (clean / META_FILE).read_text())  # default meta as before
+    changed = 0
+    for path in sorted(clean.rglob('*.png')):
+        rel = path.relative_to(clean)
+        a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        b = cv2.imread(str(noisy / rel), cv2.IMREAD_UNCHANGED)
+        if 'gtFine' not in rel.parts or 'val' in rel.parts:
+            assert np.array_equal(a, b), rel  # images and val labels: same
+            continue
+        diff = a != b
+        if diff.any():
+            changed += 1
+            assert np.isin(a[diff], np.arange(1, 19)).all()
+            assert np.isin(b[diff], np.arange(1, 19)).all()
+            # one wrong class over a whole shape
+            count, comp = cv2.connectedComponents(
+                ((a != 0) & (a != 255)).astype(np.uint8), connectivity=4)
+            for k in np.unique(comp[diff]):
+                shape = comp == k
+                assert diff[shape].all() and len(np.unique(b[shape])) == 1
+    assert changed > 0
+    again = tmp_path / 'again'
+    write_cityscapes(str(again), label_noise=0.5, **kw)
+    for path in sorted(noisy.glob('gtFine/train/*/*.png')):
+        assert np.array_equal(
+            cv2.imread(str(path), cv2.IMREAD_UNCHANGED),
+            cv2.imread(
+                str(again / path.relative_to(noisy)),
+                cv2.IMREAD_UNCHANGED))  # deterministic
+    with pytest.raises(ValueError, match='label_noise'):
+        write_cityscapes(str(tmp_path / 'bad'), label_noise=1.5)
+
+
 def test_overwrite_replaces_stale_output(tmp_path):
     write_cityscapes(str(tmp_path), num_train=4, num_val=2, size=(32, 64))
     write_cityscapes(

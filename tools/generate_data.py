@@ -54,6 +54,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--num-val', type=int, default=16)
     p.add_argument(
         '--size', type=_size, default=[256, 512], help='HxW (256x512)')
+    p.add_argument(
+        '--label-noise',
+        type=float,
+        default=0.0,
+        help='probability that a shape of a train image gets a wrong '
+        'class (default 0)')
 
     p = add('ade20k', 'shapes on a background, ADE20K layout')
     p.add_argument('--num-train', type=int, default=32)
@@ -117,6 +123,7 @@ def generate(args: argparse.Namespace) -> Dict[str, Any]:
             num_train=args.num_train,
             num_val=args.num_val,
             size=tuple(args.size),
+            label_noise=args.label_noise,
             **common)
     if args.command == 'ade20k':
         return write_ade20k(

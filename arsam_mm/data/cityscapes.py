@@ -14,6 +14,12 @@ palette) and a stripe texture (orientation and period per class); every
 image adds its own brightness, stripe phase and pixel noise. A two-pixel
 band around each shape is labelled 255 (ignored), like the void borders of
 the real annotations.
+
+``label_noise`` makes the training masks noisy: each shape of a training
+image has its label replaced, with that probability, by another shape class
+(one of the 17 other classes 1..18, uniform). The images and the validation
+split are the same as without noise; the draws come from a stream of their
+own, so they depend only on ``seed`` and the image's index.
 """
 import os
 import os.path as osp
@@ -49,6 +55,7 @@ BACKGROUND = 0
 _TRAIN_CITIES = ('aachen', 'bochum', 'bremen')
 _VAL_CITIES = ('frankfurt', 'lindau', 'munster')
 _STREAMS = {'train': 0, 'val': 1}
+_NOISE_STREAM = 2
 _IMG_SUFFIX = '_leftImg8bit.png'
 _SEG_SUFFIX = '_gtFine_labelTrainIds.png'
 _VOID_RGB = (40.0, 40.0, 40.0)
@@ -128,12 +135,49 @@ def render_cityscapes_sample(
     return np.ascontiguousarray(bgr), label
 
 
+def corrupt_shape_labels(label: np.ndarray, noise: float,
+                         rng: np.random.Generator) -> np.ndarray:
+    """Relabel whole shapes of a label map to a wrong class.
+
+    The shapes are the connected regions of labels other than background and
+    ignore (the generator keeps shapes apart by an ignored band, so each
+    region is one shape). Each shape, in raster order of its first pixel, is
+    relabelled with probability ``noise`` to one of the other shape classes
+    (1..18 without its own), uniformly.
+
+    Args:
+        label (numpy.ndarray): ``(h, w)`` ``uint8`` label map.
+        noise (float): Probability in ``[0, 1]`` that a shape is relabelled.
+        rng (numpy.random.Generator): Source of the draws.
+
+    Returns:
+        numpy.ndarray: A new label map; background and ignored pixels are
+        unchanged.
+    """
+    out = label.copy()
+    shapes = ((label != BACKGROUND) & (label != IGNORE_INDEX)).astype(
+        np.uint8)
+    count, comp = cv2.connectedComponents(shapes, connectivity=4)
+    num_shape_classes = len(CITYSCAPES_CLASSES) - 1
+    for k in range(1, count):
+        flip = rng.random() < noise
+        offset = int(rng.integers(1, num_shape_classes))  # 1..16
+        if not flip:
+            continue
+        sel = comp == k
+        cls = int(label[sel][0])
+        # Shift within 1..18 by 1..16 places: any class but ``cls``.
+        out[sel] = (cls - 1 + offset) % num_shape_classes + 1
+    return out
+
+
 def write_cityscapes(out_dir: str,
                      num_train: int = 64,
                      num_val: int = 16,
                      size: Tuple[int, int] = (256, 512),
                      seed: int = 0,
-                     overwrite: bool = False) -> Dict[str, Any]:
+                     overwrite: bool = False,
+                     label_noise: float = 0.0) -> Dict[str, Any]:
     """Write a small synthetic data set in the Cityscapes layout.
 
     Images go round-robin to three cities per split, named like the real
@@ -149,6 +193,11 @@ def write_cityscapes(out_dir: str,
         seed (int): Seed (>= 0). Defaults to 0.
         overwrite (bool): Replace ``leftImg8bit/``, ``gtFine/`` and the
             meta file if they exist. Defaults to False.
+        label_noise (float): Probability in ``[0, 1]`` that a shape of a
+            training image is labelled with a wrong class
+            (:func:`corrupt_shape_labels`). Validation labels stay clean.
+            Defaults to 0 (no noise; the files are then those of earlier
+            versions).
 
     Returns:
         dict: What was written (the content of ``arsam_mm_meta.json`` plus
@@ -162,6 +211,13 @@ def write_cityscapes(out_dir: str,
     num_val = check_int('num_val', num_val)
     size = check_size('size', size, minimum=32)
     seed = check_seed(seed)
+    ok = isinstance(label_noise, (int, float, np.integer, np.floating)) \
+        and not isinstance(label_noise, (bool, np.bool_)) \
+        and 0.0 <= label_noise <= 1.0
+    if not ok:
+        raise ValueError(
+            f'label_noise must be a number in [0, 1], got {label_noise!r}')
+    label_noise = float(label_noise)
     out_dir = prepare_outputs(out_dir, ('leftImg8bit', 'gtFine', META_FILE),
                               overwrite)
     counts = {'train': num_train, 'val': num_val}
@@ -175,6 +231,9 @@ def write_cityscapes(out_dir: str,
             os.makedirs(seg_dir, exist_ok=True)
             img, label = render_cityscapes_sample(
                 sample_rng(seed, _STREAMS[split], i), size)
+            if split == 'train' and label_noise > 0:
+                label = corrupt_shape_labels(
+                    label, label_noise, sample_rng(seed, _NOISE_STREAM, i))
             if not cv2.imwrite(osp.join(img_dir, name + _IMG_SUFFIX), img):
                 raise OSError(f'could not write an image under {img_dir}')
             if not cv2.imwrite(osp.join(seg_dir, name + _SEG_SUFFIX), label):
@@ -190,5 +249,7 @@ def write_cityscapes(out_dir: str,
         'background': BACKGROUND,
         'ignore_index': IGNORE_INDEX,
     }
+    if label_noise > 0:  # without noise, the meta file of earlier versions
+        meta['label_noise'] = label_noise
     write_json(osp.join(out_dir, META_FILE), meta)
     return dict(meta, out_dir=out_dir)

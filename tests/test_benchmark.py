@@ -198,8 +198,9 @@ def test_cli_help():
                          cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0
     assert '--optimizers' in out.stdout and '--quick' in out.stdout
-    assert '--resume' in out.stdout and '(default 200; --quick: 30)' in \
+    assert '--resume' in out.stdout and '(default 200; --quick: see' in \
         out.stdout
+    assert '--budgets' in out.stdout and '--task-rho' in out.stdout
 
 
 def test_iteration_schedulers_stretch_with_the_budget():
@@ -566,3 +567,34 @@ def test_suite_runs_each_configs_own_length_scaled(tmp_path, monkeypatch):
     with pytest.raises(RecordsError, match='scale was 0.5, now None'):
         run_suite([TOY], ['base'], iters=None, repeats=1, resume=True,
                   work_dir=str(tmp_path), evals=1)
+
+
+def test_task_rho_gives_a_task_its_own_radius(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    calls = []
+    _fake_runs(monkeypatch, calls)
+    run_suite([TOY], ['base', 'sam'], iters=4, repeats=1,
+              work_dir=str(tmp_path), evals=1, task_rho=dict(toy_sgd=0.2))
+    assert [c['rho'] for c in calls] == [0.2, 0.2]
+    with pytest.raises(ValueError, match=r"task_rho names tasks \['toy'\]"):
+        run_suite([TOY], ['base'], iters=4, repeats=1,
+                  work_dir=str(tmp_path), task_rho=dict(toy=0.2))
+
+
+def test_quick_suite_is_the_frontier_tasks_with_their_radii():
+    """`make bench` runs the frontier configs short, each with the radius
+    its search chose, and the Makefile generates the data they read."""
+    sys.path.insert(0, str(ROOT / 'tools'))
+    try:
+        import benchmark as cli
+    finally:
+        sys.path.pop(0)
+    stems = [Path(c).stem for c in cli.QUICK['configs']]
+    assert all('/frontier/' in c and (ROOT / c).exists()
+               for c in cli.QUICK['configs'])
+    assert set(cli.QUICK['task_rho']) <= set(stems)
+    makefile = (ROOT / 'Makefile').read_text()
+    for config in cli.QUICK['configs']:
+        cfg = Config.fromfile(str(ROOT / config))
+        root = cfg.train_dataloader.dataset.data_root.rstrip('/')
+        assert f'--out {root}' in makefile, root

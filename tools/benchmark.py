@@ -28,6 +28,7 @@ run's exact pass counts; the raw wall-clock stays as a secondary column.
 """
 import argparse
 import sys
+from pathlib import Path
 
 from mmengine.config import DictAction
 from rich.console import Console
@@ -37,17 +38,29 @@ from arsam_mm.benchmark.records import RecordsError
 from arsam_mm.benchmark.suite import run_suite, write_report
 from arsam_mm.benchmark.variants import BUDGETED, OPTIMIZERS
 
-#: `make bench`: one quick config per task, on built-in data.
+#: `make bench`: a small frontier of the three frontier tasks (generated data,
+#: `make data`), each run for 30% of its iterations, one seed, two budgets,
+#: two runs at a time.
 QUICK = dict(
     configs=[
-        'configs/mmseg/quick/fcn_r18-d8_1xb2-20iter_cityscapes-128x128_sgd.py',
-        'configs/mmpose/quick/td-hm_res18_1xb4-20iter_coco-128x96_adam.py',
-        'configs/classification/quick/resnet18-w16_1xb16_cifar10_sgd.py',
+        'configs/mmseg/frontier/'
+        'fcn_r18-w32-2s-d4_1xb8-320iter_cityscapes-64x64-noise20_sgd.py',
+        'configs/mmpose/frontier/'
+        'td-hm_res18-half-s16_1xb16-300iter_coco-kpnoise-64x48_adam.py',
+        'configs/classification/frontier/'
+        'resnet18-w8_1xb16-600iter_digits-noise30-test70_sgd.py',
     ],
-    iters=30, iters_scale=1.0, repeats=1, evals=2, budgets=None, jobs=1)
+    iters=None, iters_scale=0.3, repeats=1, evals=2, budgets=[0.2, 0.5],
+    jobs=2, cost_rounds=10)
+#: The radius each frontier task was searched with
+#: (reports/frontier/search_*.md); the segmentation task keeps --rho's 0.05.
+QUICK['task_rho'] = {
+    Path(QUICK['configs'][1]).stem: 0.01,
+    Path(QUICK['configs'][2]).stem: 0.1,
+}
 #: Without --quick.
 DEFAULTS = dict(iters=200, iters_scale=1.0, repeats=3, evals=4, budgets=None,
-                jobs=1)
+                jobs=1, cost_rounds=20)
 
 
 def parse_args() -> argparse.Namespace:
@@ -62,13 +75,16 @@ def parse_args() -> argparse.Namespace:
                         ')')
     parser.add_argument('--jobs', type=int, default=None,
                         help='runs in parallel, the cores shared out among '
-                        'them (default 1)')
-    parser.add_argument('--cost-rounds', type=int, default=20,
+                        f"them (default {DEFAULTS['jobs']}; --quick: "
+                        f"{QUICK['jobs']})")
+    parser.add_argument('--cost-rounds', type=int, default=None,
                         help='interleaved rounds of the step-cost '
-                        'measurement per task; 0: none (default 20)')
+                        'measurement per task; 0: none (default '
+                        f"{DEFAULTS['cost_rounds']}; --quick: "
+                        f"{QUICK['cost_rounds']})")
     parser.add_argument('--iters', type=int, default=None,
                         help='iterations per run (default '
-                        f"{DEFAULTS['iters']}; --quick: {QUICK['iters']})")
+                        f"{DEFAULTS['iters']}; --quick: see --iters-scale)")
     parser.add_argument('--iters-scale', type=float, default=None,
                         help="instead of --iters: each config's own "
                         'train_cfg.max_iters times this (--quick: '
@@ -84,7 +100,11 @@ def parse_args() -> argparse.Namespace:
                         help='leading iterations left out of the timing '
                         '(default 3)')
     parser.add_argument('--rho', type=float, default=0.05,
-                        help='SAM, ARSAM and periodic radius (default 0.05)')
+                        help='radius of every member of the family (default '
+                        '0.05)')
+    parser.add_argument('--task-rho', nargs='+', action=DictAction,
+                        help='radius per task instead of --rho, e.g. '
+                        'TASK=0.1 (TASK: the config file name without .py)')
     parser.add_argument('--arsam', nargs='+', action=DictAction,
                         help='ARSAMOptimWrapper arguments, e.g. window=10 '
                         '(default: window iters/150 within [4, 50], '
@@ -109,8 +129,10 @@ def parse_args() -> argparse.Namespace:
         parser.error('give --iters or --iters-scale, not both')
     if args.iters_scale is not None:
         args.iters = 0  # each config's own length, scaled (below)
+    if args.quick and args.task_rho is None:
+        args.task_rho = QUICK['task_rho']
     for name in ('iters', 'iters_scale', 'repeats', 'evals', 'budgets',
-                 'jobs'):
+                 'jobs', 'cost_rounds'):
         if getattr(args, name) is None:
             setattr(args, name, (QUICK if args.quick else DEFAULTS)[name])
     args.iters = args.iters or None
@@ -166,7 +188,8 @@ def benchmark(args: argparse.Namespace) -> None:
             targets=args.target,
             command=' '.join(['python'] + sys.argv), progress=advance,
             resume=args.resume, budgets=args.budgets, jobs=args.jobs,
-            cost_rounds=args.cost_rounds, scale=args.iters_scale)
+            cost_rounds=args.cost_rounds, scale=args.iters_scale,
+            task_rho=args.task_rho)
     show(report)
 
 

@@ -110,7 +110,7 @@ RECORDS_FILE = 'records.json'
 
 def _settings(configs, optimizers, iters, repeats, evals, skip, rho, arsam,
               cfg_options, targets, budgets, jobs, threads, cost_rounds,
-              scale) -> Dict[str, Any]:
+              scale, task_rho) -> Dict[str, Any]:
     settings = dict(configs=list(configs), optimizers=list(optimizers),
                     iters=iters, repeats=repeats, evals=evals, skip=skip,
                     rho=rho, arsam=arsam, cfg_options=cfg_options or {},
@@ -118,11 +118,14 @@ def _settings(configs, optimizers, iters, repeats, evals, skip, rho, arsam,
                     threads=threads, cost_rounds=cost_rounds)
     if scale != 1:
         settings['scale'] = scale
+    if task_rho:
+        settings['task_rho'] = dict(task_rho)
     return settings
 
 
 #: Settings that change the runs themselves; a resumed suite must match.
-_RUN_SETTINGS = ('iters', 'scale', 'evals', 'rho', 'arsam', 'cfg_options')
+_RUN_SETTINGS = ('iters', 'scale', 'evals', 'rho', 'task_rho', 'arsam',
+                 'cfg_options')
 
 
 def config_iters(config: str, cfg_options: Optional[Dict[str, Any]],
@@ -260,7 +263,8 @@ def run_suite(configs: List[str],
               budgets: Optional[List[float]] = None,
               jobs: int = 1,
               cost_rounds: int = 0,
-              scale: float = 1.0) -> Dict[str, Any]:
+              scale: float = 1.0,
+              task_rho: Optional[Dict[str, float]] = None) -> Dict[str, Any]:
     """Run and report.
 
     Every finished run is appended to ``<work_dir>/records.json`` at once,
@@ -289,6 +293,8 @@ def run_suite(configs: List[str],
         evals (int): Validations per run (for the metric curves).
         skip (int): Leading iterations left out of the timing.
         rho (float): SAM radius of every member.
+        task_rho (dict, optional): Task name (config file stem) -> its
+            radius instead of ``rho``.
         arsam (dict, optional): ARSAM arguments; default
             :func:`default_arsam` of each config's iterations.
         cfg_options (dict, optional): Overrides applied to every config.
@@ -326,6 +332,11 @@ def run_suite(configs: List[str],
     if not scale > 0 or (iters is not None and scale != 1):
         raise ValueError(f'scale must be > 0, and 1 when iters is given; got '
                          f'scale={scale}, iters={iters}')
+    stems = {Path(c).stem for c in configs}
+    unknown = sorted(set(task_rho or {}) - stems)
+    if unknown:
+        raise ValueError(f'task_rho names tasks {unknown} that are not among '
+                         f'the configs\' file names {sorted(stems)}')
     plan = _plan(optimizers, budgets)
     lengths = {config: iters or config_iters(config, cfg_options, scale)
                for config in configs}
@@ -335,7 +346,7 @@ def run_suite(configs: List[str],
     settings = _settings(configs, [o for o in OPTIMIZERS if o in optimizers],
                          iters, repeats, evals, skip, rho, arsam,
                          cfg_options, targets, budgets, jobs, threads,
-                         cost_rounds, scale)
+                         cost_rounds, scale, task_rho)
     out = Path(work_dir)
     (out / 'logs').mkdir(parents=True, exist_ok=True)
     records_path = out / RECORDS_FILE
@@ -356,7 +367,9 @@ def run_suite(configs: List[str],
     def common(config: str, name: str) -> Dict[str, Any]:
         return dict(config=config, iters=lengths[config], evals=evals,
                     work_dir=str(out / 'runs' / name),
-                    cfg_options=cfg_options or {}, rho=rho, threads=threads)
+                    cfg_options=cfg_options or {},
+                    rho=(task_rho or {}).get(Path(config).stem, rho),
+                    threads=threads)
 
     todo = []
     for config in configs:
@@ -580,8 +593,10 @@ def _markdown(rows, gains, env, command, settings, plots, out,
         f'- command: `{command}`',
         f"- settings: {_iters_text(settings)} iterations per run, "
         f"{settings['repeats']} seed(s), first {settings['skip']} "
-        f"iterations left out of the timing, rho {settings['rho']}, "
-        f"ARSAM {settings['arsam']}" + (
+        f"iterations left out of the timing, rho {settings['rho']}" + (
+            f" ({settings['task_rho']} for those tasks)"
+            if settings.get('task_rho') else '') +
+        f", ARSAM {settings['arsam']}" + (
             f"; budgets {settings['budgets']}" if settings.get('budgets')
             else '') + (f"; {settings['jobs']} runs in parallel, "
                         f"{settings['threads']} thread(s) each"

@@ -75,11 +75,24 @@ STEP_COST = [('Per-step cost on a GPU', 'reports/gpu/step_cost.json'),
              ('Per-step cost on CPU', 'reports/cpu_step_cost/step_cost.json')]
 
 
-def _header(rep: dict, folder: str) -> str:
-    env = rep['environment']
-    return (f"{env['date'][:10]}, {env['device']} ({env['machine']}); "
+def _reports(entries):
+    """(folder, report.json, the heading lines) of each existing report:
+    title, date, device, command, link and the folder's note."""
+    for title, folder in entries:
+        path = ROOT / folder / 'report.json'
+        if not path.exists():
+            continue
+        rep = json.loads(path.read_text())
+        env = rep['environment']
+        lines = [
+            f'### {title}', '',
+            f"{env['date'][:10]}, {env['device']} ({env['machine']}); "
             f"command: `{rep['command']}`; full report: "
-            f'[{folder}/report.md]({folder}/report.md).')
+            f'[{folder}/report.md]({folder}/report.md).', ''
+        ]
+        if folder in NOTES:
+            lines += [f'*{NOTES[folder]}*', '']
+        yield folder, rep, lines
 
 
 def frontier_section() -> list:
@@ -88,14 +101,8 @@ def frontier_section() -> list:
     reading = ROOT / READING
     if reading.exists():
         parts += [reading.read_text().strip(), '']
-    for title, folder in FRONTIERS:
-        path = ROOT / folder / 'report.json'
-        if not path.exists():
-            continue
-        rep = json.loads(path.read_text())
-        parts += [f'### {title}', '', _header(rep, folder), '']
-        if folder in NOTES:
-            parts += [f'*{NOTES[folder]}*', '']
+    for folder, rep, lines in _reports(FRONTIERS):
+        parts += lines
         for task in rep.get('frontier', {}):
             result = analyse(rep['rows'], task)
             text = frontier_markdown(result, task).split('\n', 2)[2]
@@ -106,15 +113,8 @@ def frontier_section() -> list:
 
 def section() -> str:
     parts = frontier_section()
-    for title, folder in REPORTS:
-        path = ROOT / folder / 'report.json'
-        if not path.exists():
-            continue
-        rep = json.loads(path.read_text())
-        parts += [f'### {title}', '', _header(rep, folder), '']
-        if folder in NOTES:
-            parts += [f'*{NOTES[folder]}*', '']
-        parts += [markdown_table(rep['rows']), '']
+    for folder, rep, lines in _reports(REPORTS):
+        parts += lines + [markdown_table(rep['rows']), '']
         gains = recovered_gain(rep['rows'])
         if gains:
             parts += [gain_table(gains), '']

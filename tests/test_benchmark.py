@@ -598,3 +598,17 @@ def test_quick_suite_is_the_frontier_tasks_with_their_radii():
         cfg = Config.fromfile(str(ROOT / config))
         root = cfg.train_dataloader.dataset.data_root.rstrip('/')
         assert f'--out {root}' in makefile, root
+
+
+def test_load_beyond_the_suites_own_threads_flags_the_raw_columns():
+    from arsam_mm.benchmark.suite import load_report
+
+    def rec(*load):
+        return dict(result=dict(load=list(load)))
+
+    settings = dict(jobs=2, threads=1)
+    quiet = load_report([rec(0.3, 1.9), rec(2.0, 2.4)], {}, settings)
+    assert quiet == dict(own=2, min=0.3, max=2.4, changed=False)
+    costs = {'t': dict(load=[3.1, 2.0])}  # a hog during the step costs
+    assert load_report([rec(1.0, 2.0)], costs, settings)['changed']
+    assert load_report([dict(result={})], {}, settings) == {}

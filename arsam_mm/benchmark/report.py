@@ -4,7 +4,7 @@ import statistics
 from typing import Any, Dict, List, Optional, Sequence
 
 from .step_cost import derived_cost
-from .variants import variant_label
+from .variants import OPTIMIZERS, variant_label
 from .worker import METRIC_KEYS
 
 __all__ = [
@@ -45,7 +45,10 @@ def aggregate(records: List[Dict[str, Any]], skip: int = 3,
               targets: Optional[Dict[str, float]] = None,
               step_costs: Optional[Dict[str, Dict[str, Any]]] = None
               ) -> List[Dict[str, Any]]:
-    """One row per (task, optimizer, budget), in the order first seen.
+    """One row per (task, optimizer, budget): tasks in the order first
+    seen, then the runs without a budget and each budget in increasing
+    order, optimizers in the order of :data:`~.variants.OPTIMIZERS` (runs
+    finish in any order when several run at once).
 
     Args:
         records (list[dict]): ``task``, ``optimizer``, ``seed``,
@@ -72,8 +75,17 @@ def aggregate(records: List[Dict[str, Any]], skip: int = 3,
                                 rec.get('interval')),
             runs=[]))
         row['runs'].append(rec['result'])
+    tasks = list(dict.fromkeys(key[0] for key in rows))
+
+    def order(key):
+        task, optimizer, budget = key
+        rank = OPTIMIZERS.index(optimizer) if optimizer in OPTIMIZERS \
+            else len(OPTIMIZERS)
+        return (tasks.index(task), budget is not None, budget or 0, rank)
+
     out = []
-    for (task, optimizer, _), row in rows.items():
+    for key in sorted(rows, key=order):
+        (task, optimizer, _), row = key, rows[key]
         runs = row.pop('runs')
         sec = [statistics.fmean(r['seconds'][skip:] or r['seconds'])
                for r in runs]

@@ -612,3 +612,18 @@ def test_load_beyond_the_suites_own_threads_flags_the_raw_columns():
     costs = {'t': dict(load=[3.1, 2.0])}  # a hog during the step costs
     assert load_report([rec(1.0, 2.0)], costs, settings)['changed']
     assert load_report([dict(result={})], {}, settings) == {}
+
+
+def test_method_args_reach_their_wrapper_only():
+    from arsam_mm.benchmark.variants import parse_method_args
+    args = parse_method_args({'looksam.alpha': 0.1, 'gsam.alpha': 0.3})
+    assert args == {'looksam': {'alpha': 0.1}, 'gsam': {'alpha': 0.3}}
+    cfg = Config.fromfile(TOY)
+    look = make_variant(cfg, 'looksam', budget=0.2, method_args=args)
+    assert look.optim_wrapper.alpha == 0.1 and look.optim_wrapper.interval == 5
+    assert 'alpha' not in make_variant(cfg, 'sam', method_args=args
+                                       ).optim_wrapper
+    with pytest.raises(ValueError, match="OPTIMIZER.ARGUMENT.*'alpha'"):
+        parse_method_args({'alpha': 0.1})
+    with pytest.raises(ValueError, match="'base.lr'"):
+        parse_method_args({'base.lr': 0.1})

@@ -181,7 +181,9 @@ def measure_config(cfg: Any,
                    optimizers: Sequence[str],
                    rho: float = 0.05,
                    rounds: int = 20,
-                   warmup: int = 2) -> Dict[str, Any]:
+                   warmup: int = 2,
+                   method_args: Optional[Dict[str, Dict[str, Any]]] = None
+                   ) -> Dict[str, Any]:
     """Step costs of ``optimizers`` on a config's own model and batch.
 
     Builds the config's model and first training batch with mmengine's
@@ -197,6 +199,8 @@ def measure_config(cfg: Any,
         rho (float): SAM radius. Defaults to 0.05.
         rounds (int): Timed rounds. Defaults to 20.
         warmup (int): Untimed rounds. Defaults to 2.
+        method_args (dict, optional): Further wrapper arguments per
+            optimizer (:func:`~.variants.make_variant`).
 
     Returns:
         dict: :func:`summarize`'s figures plus ``rounds`` and ``threads``.
@@ -209,7 +213,8 @@ def measure_config(cfg: Any,
     for name in dict.fromkeys(['base', *optimizers]):
         budget = COST_BUDGET if name in BUDGETED else None
         variant = make_variant(cfg, name, rho=rho, budget=budget,
-                               arsam=dict(window=4, warmup_iters=0))
+                               arsam=dict(window=4, warmup_iters=0),
+                               method_args=method_args)
         wrappers[name] = variant.optim_wrapper.to_dict()
     runner = Runner.from_cfg(make_variant(cfg, 'base'))
     batch = next(iter(runner.build_dataloader(cfg.train_dataloader)))

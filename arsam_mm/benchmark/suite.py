@@ -110,7 +110,7 @@ RECORDS_FILE = 'records.json'
 
 def _settings(configs, optimizers, iters, repeats, evals, skip, rho, arsam,
               cfg_options, targets, budgets, jobs, threads, cost_rounds,
-              scale, task_rho) -> Dict[str, Any]:
+              scale, task_rho, method_args) -> Dict[str, Any]:
     settings = dict(configs=list(configs), optimizers=list(optimizers),
                     iters=iters, repeats=repeats, evals=evals, skip=skip,
                     rho=rho, arsam=arsam, cfg_options=cfg_options or {},
@@ -120,12 +120,14 @@ def _settings(configs, optimizers, iters, repeats, evals, skip, rho, arsam,
         settings['scale'] = scale
     if task_rho:
         settings['task_rho'] = dict(task_rho)
+    if method_args:
+        settings['method_args'] = method_args
     return settings
 
 
 #: Settings that change the runs themselves; a resumed suite must match.
 _RUN_SETTINGS = ('iters', 'scale', 'evals', 'rho', 'task_rho', 'arsam',
-                 'cfg_options')
+                 'method_args', 'cfg_options')
 
 
 def config_iters(config: str, cfg_options: Optional[Dict[str, Any]],
@@ -264,7 +266,9 @@ def run_suite(configs: List[str],
               jobs: int = 1,
               cost_rounds: int = 0,
               scale: float = 1.0,
-              task_rho: Optional[Dict[str, float]] = None) -> Dict[str, Any]:
+              task_rho: Optional[Dict[str, float]] = None,
+              method_args: Optional[Dict[str, Dict[str, Any]]] = None
+              ) -> Dict[str, Any]:
     """Run and report.
 
     Every finished run is appended to ``<work_dir>/records.json`` at once,
@@ -295,6 +299,8 @@ def run_suite(configs: List[str],
         rho (float): SAM radius of every member.
         task_rho (dict, optional): Task name (config file stem) -> its
             radius instead of ``rho``.
+        method_args (dict, optional): Optimizer name -> further arguments
+            of its wrapper (``{'looksam': {'alpha': 0.1}}``).
         arsam (dict, optional): ARSAM arguments; default
             :func:`default_arsam` of each config's iterations.
         cfg_options (dict, optional): Overrides applied to every config.
@@ -346,7 +352,7 @@ def run_suite(configs: List[str],
     settings = _settings(configs, [o for o in OPTIMIZERS if o in optimizers],
                          iters, repeats, evals, skip, rho, arsam,
                          cfg_options, targets, budgets, jobs, threads,
-                         cost_rounds, scale, task_rho)
+                         cost_rounds, scale, task_rho, method_args)
     out = Path(work_dir)
     (out / 'logs').mkdir(parents=True, exist_ok=True)
     records_path = out / RECORDS_FILE
@@ -369,7 +375,7 @@ def run_suite(configs: List[str],
                     work_dir=str(out / 'runs' / name),
                     cfg_options=cfg_options or {},
                     rho=(task_rho or {}).get(Path(config).stem, rho),
-                    threads=threads)
+                    threads=threads, method_args=method_args)
 
     todo = []
     for config in configs:
@@ -597,6 +603,8 @@ def _markdown(rows, gains, env, command, settings, plots, out,
             f" ({settings['task_rho']} for those tasks)"
             if settings.get('task_rho') else '') +
         f", ARSAM {settings['arsam']}" + (
+            f", wrapper arguments {settings['method_args']}"
+            if settings.get('method_args') else '') + (
             f"; budgets {settings['budgets']}" if settings.get('budgets')
             else '') + (f"; {settings['jobs']} runs in parallel, "
                         f"{settings['threads']} thread(s) each"

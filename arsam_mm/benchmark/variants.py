@@ -19,7 +19,7 @@ from mmengine.config import Config
 from ..validate import check_ratio
 
 __all__ = ['OPTIMIZERS', 'BUDGETED', 'WRAPPERS', 'make_variant',
-           'budget_arguments', 'variant_label']
+           'budget_arguments', 'variant_label', 'parse_method_args']
 
 #: base: the config as it is; sam: SAM every step; arsam: ARSAM; periodic:
 #: SAM every k-th step and plain steps between (without a budget, k is
@@ -79,7 +79,9 @@ def make_variant(cfg: Config,
                  rho: float = 0.05,
                  arsam: Optional[Dict[str, Any]] = None,
                  interval: int = 1,
-                 budget: Optional[float] = None) -> Config:
+                 budget: Optional[float] = None,
+                 method_args: Optional[Dict[str, Dict[str, Any]]] = None
+                 ) -> Config:
     """Return a copy of ``cfg`` that trains with ``optimizer``.
 
     Args:
@@ -93,6 +95,8 @@ def make_variant(cfg: Config,
             Defaults to 1.
         budget (float, optional): Share of SAM steps of a method in
             :data:`BUDGETED` (:func:`budget_arguments`).
+        method_args (dict, optional): Optimizer name -> further arguments
+            of its wrapper, e.g. ``{'looksam': {'alpha': 0.1}}``.
 
     Returns:
         Config: The variant (``cfg`` is not modified).
@@ -122,8 +126,27 @@ def make_variant(cfg: Config,
     wrapper.rho = rho
     if optimizer == 'arsam':
         wrapper.update(arsam or {})
+    wrapper.update((method_args or {}).get(optimizer, {}))
     if budget is not None:
         wrapper.update(budget_arguments(optimizer, budget))
     elif optimizer in ('sam', 'periodic'):
         wrapper.interval = interval if optimizer == 'periodic' else 1
     return cfg
+
+
+def parse_method_args(pairs: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """``{'looksam.alpha': 0.1}`` -> ``{'looksam': {'alpha': 0.1}}``.
+
+    Raises:
+        ValueError: For a key that is not ``OPTIMIZER.ARGUMENT`` with an
+            optimizer of :data:`OPTIMIZERS` other than ``base``.
+    """
+    out: Dict[str, Dict[str, Any]] = {}
+    for key, value in pairs.items():
+        name, _, arg = key.partition('.')
+        if name not in WRAPPERS or not arg:
+            raise ValueError(
+                f'method_args keys must be OPTIMIZER.ARGUMENT with OPTIMIZER '
+                f'in {tuple(WRAPPERS)}, got {key!r}')
+        out.setdefault(name, {})[arg] = value
+    return out

@@ -90,7 +90,8 @@ def measure_steps(spec: Dict[str, Any]) -> Dict[str, Any]:
     cfg = _load_config(spec)
     load = [os.getloadavg()[0]]
     result = measure_config(cfg, spec['optimizers'], rho=spec['rho'],
-                            rounds=spec['rounds'])
+                            rounds=spec['rounds'],
+                            method_args=spec.get('method_args'))
     result['load'] = load + [os.getloadavg()[0]]
     return result
 
@@ -102,7 +103,8 @@ def run_one(spec: Dict[str, Any]) -> Dict[str, Any]:
         spec (dict): ``config``, ``optimizer``, ``seed``, ``iters``,
             ``evals`` (validations during the run), ``work_dir``,
             ``cfg_options``, ``rho``, ``arsam`` (kwargs), ``interval``,
-            ``budget`` (share of SAM steps, or None) and ``threads``
+            ``budget`` (share of SAM steps, or None), ``method_args``
+            (further wrapper arguments per optimizer) and ``threads``
             (torch threads, or None for torch's default).
 
     Returns:
@@ -119,7 +121,8 @@ def run_one(spec: Dict[str, Any]) -> Dict[str, Any]:
     cfg = make_variant(cfg, spec['optimizer'], rho=spec.get('rho', 0.05),
                        arsam=spec.get('arsam'),
                        interval=spec.get('interval', 1),
-                       budget=spec.get('budget'))
+                       budget=spec.get('budget'),
+                       method_args=spec.get('method_args'))
     cfg.randomness = dict(seed=spec['seed'])
     cfg.default_hooks.checkpoint = dict(
         type='CheckpointHook', interval=-1, save_last=False)

@@ -412,7 +412,11 @@ def test_committed_records_still_resume_and_report(tmp_path, monkeypatch,
                       repeats=s['repeats'], work_dir=str(tmp_path),
                       evals=s['evals'], skip=s['skip'], rho=s['rho'],
                       arsam=s['arsam'], cfg_options=s['cfg_options'],
-                      targets=s['targets'], resume=True)
+                      targets=s['targets'], resume=True,
+                      budgets=s.get('budgets'), scale=s.get('scale', 1.0),
+                      task_rho=s.get('task_rho'),
+                      method_args=s.get('method_args'),
+                      cost_rounds=s.get('cost_rounds', 0))
     # One warning per config whose runs predate config digests.
     undigested = {r['task'] for r in saved['records']
                   if 'config_sha256' not in r}

@@ -520,6 +520,10 @@ def test_frontier_names_the_best_beyond_the_spread_and_reaching_sam():
     text = frontier_markdown(result, 't')
     assert 'met (arsam@0.3, 1.30 evals)' in text
     assert 'not met: at budget 0.5 periodic ahead' in text
+    assert 'SAM does not beat' not in text
+    rows[1] = _row('sam', None, 81, 1, 2.0)  # within the base's spread
+    assert 'SAM does not beat the base optimizer' in frontier_markdown(
+        analyse(rows, 't'), 't')
     assert analyse([_row('base', None, 80, 1, 1.0)], 't') is None
 
 

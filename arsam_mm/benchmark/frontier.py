@@ -137,7 +137,13 @@ def frontier_markdown(result: Dict[str, Any], task: str) -> str:
         lines.append(
             f"| {budget:g} | {entry['best'] or 'none'} | {entry['leader']} "
             f"| {', '.join(entry['within']) or '-'} |")
-    sam = result['sam']
+    sam, base = result['sam'], result['base']
+    if sam is not None and base is not None and not ahead(sam, base):
+        lines += ['', '**SAM does not beat the base optimizer beyond the '
+                  f"spread on this task** ({sam['metric_mean']:.4g} vs "
+                  f"{base['metric_mean']:.4g}): reaching SAM below says only "
+                  'that a method does not lose to SAM, not that it keeps a '
+                  'gain.']
     if sam is not None:
         sd = sam['metric_sd'] or 0.0
         lines += ['', f"Reaching SAM ({sam['metric_mean']:.4g} ± {sd:.2g}, "

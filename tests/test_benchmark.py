@@ -395,7 +395,8 @@ def test_resume_refuses_a_changed_config(tmp_path, monkeypatch):
     assert str(config) in warnings[0]
 
 
-@pytest.mark.parametrize('name', ['quick', 'label_noise'])
+@pytest.mark.parametrize(
+    'name', ['quick', 'label_noise', 'frontier/classification'])
 def test_committed_records_still_resume_and_report(tmp_path, monkeypatch,
                                                    name):
     monkeypatch.chdir(ROOT)
@@ -448,7 +449,8 @@ def test_budgets_set_each_methods_own_knob():
     assert budget_arguments('periodic', 1.0) == dict(interval=1)
     with pytest.raises(ValueError, match='takes no budget'):
         make_variant(cfg, 'sam', budget=0.2)
-    with pytest.raises(ValueError, match=r'budget must be in \[0, 1\], got 1.5'):
+    with pytest.raises(ValueError,
+                       match=r'budget must be in \[0, 1\], got 1.5'):
         budget_arguments('arsam', 1.5)
     with pytest.raises(ValueError, match=r'budget must be in \(0, 1\], got 0'):
         budget_arguments('randomsam', 0)
@@ -501,10 +503,10 @@ def test_frontier_names_the_best_beyond_the_spread_and_reaching_sam():
     from arsam_mm.benchmark.frontier import analyse, frontier_markdown
     rows = [_row('base', None, 80, 1, 1.0), _row('sam', None, 90, 1, 2.0),
             _row('arsam', 0.1, 86, 1, 1.1), _row('periodic', 0.1, 84, 1, 1.1),
-            _row('arsam', 0.3, 89.5, 1, 1.3), _row('periodic', 0.3, 89, 2,
-                                                    1.33),
-            _row('arsam', 0.5, 88, 0.5, 1.5), _row('periodic', 0.5, 90, 0.5,
-                                                    1.5)]
+            _row('arsam', 0.3, 89.5, 1, 1.3),
+            _row('periodic', 0.3, 89, 2, 1.33),
+            _row('arsam', 0.5, 88, 0.5, 1.5),
+            _row('periodic', 0.5, 90, 0.5, 1.5)]
     result = analyse(rows, 't')
     assert result['best'][0.1] == dict(leader='arsam', best='arsam',
                                        within=[])

@@ -496,7 +496,7 @@ def _row(optimizer, budget, mean, sd, evals):
     return dict(task='t', optimizer=optimizer, budget=budget,
                 label=f'{optimizer}@{budget}' if budget else optimizer,
                 metric='m', metric_mean=mean, metric_sd=sd,
-                grad_evals_per_iter=evals, cost_x_base=None)
+                grad_evals_per_iter=evals, cost_x_base=None, seeds=3)
 
 
 def test_frontier_names_the_best_beyond_the_spread_and_reaching_sam():
@@ -527,6 +527,12 @@ def test_frontier_names_the_best_beyond_the_spread_and_reaching_sam():
     assert 'SAM does not beat the base optimizer' in frontier_markdown(
         analyse(rows, 't'), 't')
     assert analyse([_row('base', None, 80, 1, 1.0)], 't') is None
+    # a variant with fewer seeds (a suite cut short) is left out, and named
+    rows.append(dict(_row('looksam', 0.3, 99, 0, 1.33), seeds=1))
+    result = analyse(rows, 't')
+    assert 'looksam' not in result['cells']
+    assert result['partial'] == ['looksam@0.3']
+    assert 'Left out (fewer seeds' in frontier_markdown(result, 't')
 
 
 def test_cli_rejects_a_bad_budget_without_traceback(tmp_path):

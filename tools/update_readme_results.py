@@ -57,12 +57,18 @@ RERUN_WINDOW = RERUN.replace('ARSAM and periodic rows', 'ARSAM rows') + (
     'the same k, and periodic SAM never drew from ARSAM\'s seed (these CPU '
     'runs are bit-reproducible).')
 NOTES = {
-    'reports/quick': ('A fresh `make bench` (2026-11-29) that ran while other '
-                      'benchmarks used the same two cores: its s/iter and x '
-                      'base say nothing about the methods\' cost (the '
-                      'timing problem of issue 14); gradient evaluations '
-                      'and metrics are exact. 30 iterations are too few for '
-                      'segmentation and pose to learn (mIoU near 5, AP 0).'),
+    'reports/quick': ('A fresh `make bench` (2026-11-29): the three frontier '
+                      'tasks at 40% of their iterations, one seed, budget '
+                      '0.3. One seed cannot separate methods; it shows that '
+                      'every task learns, the passes each method takes and '
+                      'their cost. The raw wall-clock ran beside other '
+                      'runs (†).'),
+    'reports/frontier/segmentation': (
+        'Incomplete: base, SAM and the lowest budgets only; the rest is '
+        'left to a later session (`--resume`).'),
+    'reports/frontier/pose': (
+        'Incomplete: base, SAM and the lowest budgets only; the rest is '
+        'left to a later session (`--resume`).'),
     'reports/label_noise': RERUN,
     'reports/label_noise_window50': RERUN,
     'reports/label_noise_window10': RERUN_WINDOW,

@@ -55,6 +55,11 @@ def analyse(rows: List[Dict[str, Any]], task: str) -> Optional[Dict]:
     """
     mine = [r for r in rows if r['task'] == task
             and r['metric_mean'] is not None]
+    # A variant with fewer seeds than the others (a suite cut short) has
+    # no comparable spread: left out, and named.
+    seeds = max((r['seeds'] for r in mine), default=0)
+    partial = [r['label'] for r in mine if r['seeds'] < seeds]
+    mine = [r for r in mine if r['seeds'] == seeds]
     budgeted = [r for r in mine if r.get('budget') is not None]
     if not budgeted:
         return None
@@ -98,7 +103,7 @@ def analyse(rows: List[Dict[str, Any]], task: str) -> Optional[Dict]:
     return dict(budgets=budgets, methods=methods, cells=cells,
                 base=plain.get('base'), sam=sam, best=best,
                 reaches_sam=reaches, cheapest=cheapest,
-                arsam_behind=behind)
+                arsam_behind=behind, partial=partial)
 
 
 def _cell(row: Optional[Dict[str, Any]]) -> str:
@@ -130,6 +135,9 @@ def frontier_markdown(result: Dict[str, Any], task: str) -> str:
     for method, by in cells.items():
         lines.append(f'| {method} | ' +
                      ' | '.join(_cell(by.get(b)) for b in budgets) + ' |')
+    if result.get('partial'):
+        lines += ['', 'Left out (fewer seeds than the others, the suite '
+                  'was cut short): ' + ', '.join(result['partial']) + '.']
     lines += ['', '| budget | best (ahead of every other method beyond the '
               'spread) | leader | within the leader\'s spread |',
               '|---|---|---|---|']

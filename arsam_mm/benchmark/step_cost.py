@@ -209,14 +209,16 @@ def measure_config(cfg: Any,
 
     from .variants import BUDGETED, make_variant
 
-    wrappers = {}
-    for name in dict.fromkeys(['base', *optimizers]):
-        budget = COST_BUDGET if name in BUDGETED else None
-        variant = make_variant(cfg, name, rho=rho, budget=budget,
-                               arsam=dict(window=4, warmup_iters=0),
-                               method_args=method_args)
-        wrappers[name] = variant.optim_wrapper.to_dict()
-    runner = Runner.from_cfg(make_variant(cfg, 'base'))
+    variants = {
+        name: make_variant(cfg, name, rho=rho,
+                           budget=COST_BUDGET if name in BUDGETED else None,
+                           arsam=dict(window=4, warmup_iters=0),
+                           method_args=method_args)
+        for name in dict.fromkeys(['base', *optimizers])
+    }
+    wrappers = {name: variant.optim_wrapper.to_dict()
+                for name, variant in variants.items()}
+    runner = Runner.from_cfg(variants['base'])
     batch = next(iter(runner.build_dataloader(cfg.train_dataloader)))
     cuda = torch.cuda.is_available()
     times = time_step_kinds(

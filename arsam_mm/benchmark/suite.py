@@ -214,7 +214,7 @@ def _plan(optimizers: List[str],
 
 
 def _check(configs, optimizers, iters, repeats, evals, budgets, jobs,
-           cost_rounds) -> None:
+           cost_rounds, scale, task_rho) -> None:
     for name, value in (('iters', iters), ('repeats', repeats),
                         ('evals', evals), ('jobs', jobs)):
         if value is not None and value < 1:
@@ -240,6 +240,13 @@ def _check(configs, optimizers, iters, repeats, evals, budgets, jobs,
     if len(set(stems)) < len(stems):
         raise ValueError(f'configs must have distinct file names (the task '
                          f'names), got {stems}')
+    if not scale > 0 or (iters is not None and scale != 1):
+        raise ValueError(f'scale must be > 0, and 1 when iters is given; got '
+                         f'scale={scale}, iters={iters}')
+    unknown = sorted(set(task_rho or {}) - set(stems))
+    if unknown:
+        raise ValueError(f'task_rho names tasks {unknown} that are not among '
+                         f'the configs\' file names {sorted(stems)}')
 
 
 def default_threads(jobs: int) -> Optional[int]:
@@ -334,15 +341,7 @@ def run_suite(configs: List[str],
             its runs do not match these settings or configs.
     """
     _check(configs, optimizers, iters, repeats, evals, budgets, jobs,
-           cost_rounds)
-    if not scale > 0 or (iters is not None and scale != 1):
-        raise ValueError(f'scale must be > 0, and 1 when iters is given; got '
-                         f'scale={scale}, iters={iters}')
-    stems = {Path(c).stem for c in configs}
-    unknown = sorted(set(task_rho or {}) - stems)
-    if unknown:
-        raise ValueError(f'task_rho names tasks {unknown} that are not among '
-                         f'the configs\' file names {sorted(stems)}')
+           cost_rounds, scale, task_rho)
     plan = _plan(optimizers, budgets)
     lengths = {config: iters or config_iters(config, cfg_options, scale)
                for config in configs}

@@ -535,6 +535,31 @@ def test_frontier_names_the_best_beyond_the_spread_and_reaching_sam():
     assert 'Left out (fewer seeds' in frontier_markdown(result, 't')
 
 
+def test_a_one_seed_frontier_names_no_leader_and_judges_no_target():
+    """One seed has no spread (as `make bench` runs): a lead of 10 points
+    between single runs is not called ahead, and no target is judged."""
+    from arsam_mm.benchmark.frontier import ahead, analyse, frontier_markdown
+    from arsam_mm.benchmark.report import aggregate
+    rows = [dict(_row(*args), seeds=1) for args in (
+        ('base', None, 80, None, 1.0), ('sam', None, 70, None, 2.0),
+        ('arsam', 0.3, 60, None, 1.3), ('periodic', 0.3, 70, None, 1.3))]
+    result = analyse(rows, 't')
+    assert result['seeds'] == 1
+    assert result['best'][0.3] == dict(leader='periodic', best=None,
+                                       within=['arsam'])
+    assert result['arsam_behind'] == {0.3: []}
+    assert not ahead(rows[0], rows[1])
+    text = frontier_markdown(result, 't')
+    assert 'One seed per method: no spread' in text
+    assert '| periodic | 70 (1.30 evals) |' in text  # no "± 0"
+    for verdict in ('Target', 'SAM does not beat', 'best (ahead'):
+        assert verdict not in text
+    # aggregate: one seed's spread is None, not 0
+    row, = aggregate([_record('t', 'base', 0, [0.1] * 4, [0] * 4, 50.0)])
+    assert row['metric_mean'] == 50.0 and row['metric_sd'] is None
+    assert row['sec_sd'] is None
+
+
 def test_cli_rejects_a_bad_budget_without_traceback(tmp_path):
     out = subprocess.run(
         [sys.executable, 'tools/benchmark.py', TOY, '--budgets', '1.5',

@@ -13,7 +13,8 @@ answers three questions per task:
 
 "Beyond the spread" compares two means against the larger of their two
 standard deviations over seeds: ``a`` is ahead of ``b`` when
-``mean_a - mean_b > max(sd_a, sd_b)``.
+``mean_a - mean_b > max(sd_a, sd_b)``. One seed has no spread: such a
+frontier names no method ahead of another and judges no target.
 """
 from typing import Any, Dict, List, Optional
 
@@ -25,9 +26,12 @@ EVALS_TARGET = 1.3
 
 
 def ahead(a: Dict[str, Any], b: Dict[str, Any]) -> bool:
-    """Whether row ``a``'s metric beats ``b``'s beyond the spread."""
-    spread = max(a['metric_sd'] or 0.0, b['metric_sd'] or 0.0)
-    return a['metric_mean'] - b['metric_mean'] > spread
+    """Whether row ``a``'s metric beats ``b``'s beyond the spread (never
+    when either has a single seed, which has no spread)."""
+    if a['metric_sd'] is None or b['metric_sd'] is None:
+        return False
+    return a['metric_mean'] - b['metric_mean'] > max(a['metric_sd'],
+                                                     b['metric_sd'])
 
 
 def _reaches(row: Dict[str, Any], sam: Dict[str, Any]) -> bool:
@@ -50,8 +54,9 @@ def analyse(rows: List[Dict[str, Any]], task: str) -> Optional[Dict]:
         spread)), ``reaches_sam`` (method -> its cheapest row within SAM's
         spread, or None), ``cheapest`` (the row with the fewest gradient
         evaluations that reaches SAM, or None) and ``arsam_behind``
-        (budget -> methods ahead of ARSAM beyond the spread). None when
-        the task has no budgeted rows with a metric.
+        (budget -> methods ahead of ARSAM beyond the spread), ``seeds``
+        (per variant) and ``partial`` (variants left out with fewer
+        seeds). None when the task has no budgeted rows with a metric.
     """
     mine = [r for r in rows if r['task'] == task
             and r['metric_mean'] is not None]
@@ -103,16 +108,17 @@ def analyse(rows: List[Dict[str, Any]], task: str) -> Optional[Dict]:
     return dict(budgets=budgets, methods=methods, cells=cells,
                 base=plain.get('base'), sam=sam, best=best,
                 reaches_sam=reaches, cheapest=cheapest,
-                arsam_behind=behind, partial=partial)
+                arsam_behind=behind, partial=partial, seeds=seeds)
 
 
 def _cell(row: Optional[Dict[str, Any]]) -> str:
     if row is None:
         return '-'
-    sd = row['metric_sd'] or 0.0
+    sd = row['metric_sd']
+    sd = f' ± {sd:.2g}' if sd is not None else ''
     cost = row.get('cost_x_base')
     cost = f', {cost:.2f}x' if cost is not None else ''
-    return (f"{row['metric_mean']:.4g} ± {sd:.2g} "
+    return (f"{row['metric_mean']:.4g}{sd} "
             f"({row['grad_evals_per_iter']:.2f} evals{cost})")
 
 
@@ -138,6 +144,12 @@ def frontier_markdown(result: Dict[str, Any], task: str) -> str:
     if result.get('partial'):
         lines += ['', 'Left out (fewer seeds than the others, the suite '
                   'was cut short): ' + ', '.join(result['partial']) + '.']
+    if result['seeds'] < 2:
+        lines += ['', '**One seed per method: no spread**, so this frontier '
+                  'names no method ahead of another and judges no target: '
+                  'one run per method cannot tell a method\'s effect from '
+                  'its seed\'s. Run `--repeats 3` or more to read it.', '']
+        return '\n'.join(lines)
     lines += ['', '| budget | best (ahead of every other method beyond the '
               'spread) | leader | within the leader\'s spread |',
               '|---|---|---|---|']

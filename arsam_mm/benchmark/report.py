@@ -17,7 +17,8 @@ def _mean_sd(values: Sequence[float]):
     if not values:
         return None, None
     mean = statistics.fmean(values)
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    # one value has no spread (None), not a spread of 0
+    sd = statistics.stdev(values) if len(values) > 1 else None
     return mean, sd
 
 

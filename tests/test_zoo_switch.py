@@ -19,6 +19,7 @@ the new ``configs/`` variants, and the data check.
 """
 import copy
 import functools
+import json
 import importlib
 import importlib.util
 import os
@@ -539,3 +540,81 @@ def test_two_cpu_processes_smoke(tmp_path, smoke_data):
     assert 'Iter(train) [2/2]' in output
     assert 'Distributed training: True' in output
     assert 'mIoU' in output
+
+
+# ------------------------------------------- the benchmark on zoo configs ---
+def zoo_file(name):
+    """The model-zoo config file itself, as the installed package ships
+    it."""
+    from mmengine.utils import get_installed_path
+    scope, rel = ZOO[name][1].split('::')
+    return osp.join(get_installed_path(scope), '.mim', 'configs', rel)
+
+
+@pytest.mark.parametrize('name', sorted(ZOO))
+def test_benchmark_variants_keep_the_zoo_optimizer(name):
+    """``tools/benchmark.py``'s variants of a zoo config: each member of the
+    family at a budget changes the wrapper type and adds its own arguments;
+    the zoo's optimizer, ``paramwise_cfg``, ``clip_grad`` and every other
+    key stay."""
+    from arsam_mm.benchmark.variants import (BUDGETED, OPTIMIZERS,
+                                             make_variant)
+    zoo = Config.fromfile(zoo_file(name))
+    for optimizer in OPTIMIZERS:
+        variant = make_variant(zoo, optimizer, rho=0.05,
+                               budget=0.3 if optimizer in BUDGETED else None)
+        keys = zoo.keys() | variant.keys()
+        assert {k for k in keys if zoo.get(k) != variant.get(k)} <= \
+            {'optim_wrapper', 'custom_imports'}, optimizer
+        assert 'arsam_mm' in variant.custom_imports.imports
+        for key, value in zoo.optim_wrapper.items():
+            if key != 'type':
+                assert variant.optim_wrapper[key] == value, (optimizer, key)
+        if optimizer != 'base':
+            assert variant.optim_wrapper.type != zoo.optim_wrapper.get(
+                'type', 'OptimWrapper')
+            assert variant.optim_wrapper.rho == 0.05
+
+
+@pytest.mark.parametrize('name', [
+    'segformer',
+    pytest.param('rtmpose', marks=pytest.mark.slow),
+])
+def test_benchmark_smoke_runs_the_family_on_a_zoo_config(name, tmp_path,
+                                                         smoke_data):
+    """``tools/benchmark.py ZOO_CONFIG --smoke --iters 2 --budgets 0.5`` on
+    the file the installed package ships: every run trains on generated
+    data, validates with the zoo's metric, and the step costs are measured
+    on the zoo's model; the settings record the shrink."""
+    out = tmp_path / 'bench'
+    result = subprocess.run([
+        sys.executable, 'tools/benchmark.py', zoo_file(name), '--smoke',
+        '--smoke-data', smoke_data, '--iters', '2', '--optimizers', 'base',
+        'arsam', 'looksam', '--budgets', '0.5', '--repeats', '1', '--evals',
+        '1', '--cost-rounds', '1', '--jobs', '2', '--work-dir', str(out)
+    ], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    saved = json.loads((out / 'records.json').read_text())
+    assert saved['settings']['smoke'] == smoke_data
+    task = osp.splitext(osp.basename(zoo_file(name)))[0]
+    runs = {(r['optimizer'], r['budget']): r for r in saved['records']}
+    assert set(runs) == {('base', None), ('arsam', 0.5), ('looksam', 0.5)}
+    metric = 'mIoU' if ZOO[name][0] == 'mmseg' else 'coco/AP'
+    for record in runs.values():
+        assert record['task'] == task
+        assert metric in record['result']['evals'][-1]['metrics']
+        assert len(record['result']['grad_evals']) == 2
+    assert runs[('base', None)]['result']['grad_evals'][-1] == 2
+    assert saved['step_costs'][task]['samples']['base'] >= 2
+    assert 'One seed per method' in (out / 'report.md').read_text()
+
+
+def test_benchmark_smoke_needs_iters(tmp_path):
+    for args, message in ((['--smoke'], '--smoke needs --iters'),
+                          (['--smoke-data', 'x', '--iters', '2'],
+                           '--smoke-data only applies with --smoke')):
+        result = subprocess.run(
+            [sys.executable, 'tools/benchmark.py', zoo_file('segformer'),
+             *args, '--work-dir', str(tmp_path)], cwd=ROOT,
+            capture_output=True, text=True)
+        assert result.returncode == 2 and message in result.stderr

@@ -4,6 +4,8 @@
         --iters N --repeats R [--work-dir DIR] [--cfg-options ...]
     python tools/benchmark.py CONFIG ... --budgets 0.1 0.2 0.3 0.5 --jobs 2
     python tools/benchmark.py --quick      # what `make bench` runs
+    python tools/benchmark.py ZOO_CONFIG --smoke --iters 8 --budgets 0.5
+        # a model-zoo config as it ships, shrunk onto generated data (CPU)
     python tools/benchmark.py ... --resume # keep the runs already done
     python tools/benchmark.py --work-dir DIR --report-only
 
@@ -123,6 +125,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', default='work_dirs/benchmark')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='overrides applied to every config')
+    parser.add_argument('--smoke', action='store_true',
+                        help='shrink each config as tools/train.py --smoke '
+                        'does (generated data, image sizes / 8, batches of '
+                        '2, no pretrained weights): every method runs on a '
+                        'model-zoo config as it ships, on a CPU; the metrics '
+                        'mean nothing. Needs --iters')
+    parser.add_argument('--smoke-data', default=None,
+                        help='where --smoke caches generated data '
+                        '(default: data/smoke)')
     parser.add_argument('--quick', action='store_true',
                         help='the quick suite of `make bench`')
     parser.add_argument('--resume', action='store_true',
@@ -136,6 +147,12 @@ def parse_args() -> argparse.Namespace:
         args.configs = QUICK['configs']
     if args.iters is not None and args.iters_scale is not None:
         parser.error('give --iters or --iters-scale, not both')
+    if args.smoke_data is not None and not args.smoke:
+        parser.error('--smoke-data only applies with --smoke')
+    if args.smoke and args.iters is None:
+        parser.error('--smoke needs --iters (a model-zoo config runs for '
+                     'epochs or tens of thousands of iterations)')
+    args.smoke = (args.smoke_data or 'data/smoke') if args.smoke else None
     if args.iters_scale is not None:
         args.iters = 0  # each config's own length, scaled (below)
     if args.quick and args.task_rho is None:
@@ -201,7 +218,8 @@ def benchmark(args: argparse.Namespace) -> None:
             resume=args.resume, budgets=args.budgets, jobs=args.jobs,
             cost_rounds=args.cost_rounds, scale=args.iters_scale,
             task_rho=args.task_rho,
-            method_args=parse_method_args(args.method_args or {}) or None)
+            method_args=parse_method_args(args.method_args or {}) or None,
+            smoke=args.smoke)
     show(report)
 
 

@@ -110,7 +110,7 @@ RECORDS_FILE = 'records.json'
 
 def _settings(configs, optimizers, iters, repeats, evals, skip, rho, arsam,
               cfg_options, targets, budgets, jobs, threads, cost_rounds,
-              scale, task_rho, method_args) -> Dict[str, Any]:
+              scale, task_rho, method_args, smoke=None) -> Dict[str, Any]:
     settings = dict(configs=list(configs), optimizers=list(optimizers),
                     iters=iters, repeats=repeats, evals=evals, skip=skip,
                     rho=rho, arsam=arsam, cfg_options=cfg_options or {},
@@ -122,12 +122,14 @@ def _settings(configs, optimizers, iters, repeats, evals, skip, rho, arsam,
         settings['task_rho'] = dict(task_rho)
     if method_args:
         settings['method_args'] = method_args
+    if smoke:
+        settings['smoke'] = smoke
     return settings
 
 
 #: Settings that change the runs themselves; a resumed suite must match.
 _RUN_SETTINGS = ('iters', 'scale', 'evals', 'rho', 'task_rho', 'arsam',
-                 'method_args', 'cfg_options')
+                 'method_args', 'cfg_options', 'smoke')
 
 
 def config_iters(config: str, cfg_options: Optional[Dict[str, Any]],
@@ -214,7 +216,7 @@ def _plan(optimizers: List[str],
 
 
 def _check(configs, optimizers, iters, repeats, evals, budgets, jobs,
-           cost_rounds, scale, task_rho) -> None:
+           cost_rounds, scale, task_rho, smoke=None) -> None:
     for name, value in (('iters', iters), ('repeats', repeats),
                         ('evals', evals), ('jobs', jobs)):
         if value is not None and value < 1:
@@ -247,6 +249,12 @@ def _check(configs, optimizers, iters, repeats, evals, budgets, jobs,
     if unknown:
         raise ValueError(f'task_rho names tasks {unknown} that are not among '
                          f'the configs\' file names {sorted(stems)}')
+    if smoke is not None and (not isinstance(smoke, str) or not smoke
+                              or os.path.isfile(smoke)):
+        raise ValueError(f'smoke must be a folder path, got {smoke!r}')
+    if smoke and iters is None:
+        raise ValueError('smoke needs iters: a shrunk config keeps its own '
+                         'length (epochs or tens of thousands of iterations)')
 
 
 def default_threads(jobs: int) -> Optional[int]:
@@ -274,8 +282,8 @@ def run_suite(configs: List[str],
               cost_rounds: int = 0,
               scale: float = 1.0,
               task_rho: Optional[Dict[str, float]] = None,
-              method_args: Optional[Dict[str, Dict[str, Any]]] = None
-              ) -> Dict[str, Any]:
+              method_args: Optional[Dict[str, Dict[str, Any]]] = None,
+              smoke: Optional[str] = None) -> Dict[str, Any]:
     """Run and report.
 
     Every finished run is appended to ``<work_dir>/records.json`` at once,
@@ -331,6 +339,13 @@ def run_suite(configs: List[str],
         scale (float): With ``iters=None``, the share of each config's
             ``max_iters`` to run (``make bench`` runs short versions of the
             frontier tasks). Defaults to 1.
+        smoke (str, optional): A data folder: every config (a model-zoo
+            config as it ships) is shrunk as ``tools/train.py --smoke``
+            shrinks it (:func:`~arsam_mm.engine.smoke.apply_smoke`: data
+            generated into this folder, image sizes divided by up to 8,
+            batches of at most 2, no pretrained weights), so that every
+            method runs on it on a CPU in minutes. Checks that the switch
+            works; its metrics mean nothing. Needs ``iters``.
 
     Returns:
         dict: ``rows``, ``records``, ``environment``, ``markdown`` and the
@@ -341,7 +356,7 @@ def run_suite(configs: List[str],
             its runs do not match these settings or configs.
     """
     _check(configs, optimizers, iters, repeats, evals, budgets, jobs,
-           cost_rounds, scale, task_rho)
+           cost_rounds, scale, task_rho, smoke)
     plan = _plan(optimizers, budgets)
     lengths = {config: iters or config_iters(config, cfg_options, scale)
                for config in configs}
@@ -351,7 +366,7 @@ def run_suite(configs: List[str],
     settings = _settings(configs, [o for o in OPTIMIZERS if o in optimizers],
                          iters, repeats, evals, skip, rho, arsam,
                          cfg_options, targets, budgets, jobs, threads,
-                         cost_rounds, scale, task_rho, method_args)
+                         cost_rounds, scale, task_rho, method_args, smoke)
     out = Path(work_dir)
     (out / 'logs').mkdir(parents=True, exist_ok=True)
     records_path = out / RECORDS_FILE
@@ -374,7 +389,7 @@ def run_suite(configs: List[str],
                     work_dir=str(out / 'runs' / name),
                     cfg_options=cfg_options or {},
                     rho=(task_rho or {}).get(Path(config).stem, rho),
-                    threads=threads, method_args=method_args)
+                    threads=threads, method_args=method_args, smoke=smoke)
 
     todo = []
     for config in configs:

@@ -56,15 +56,18 @@ def _iteration_budget(cfg: Config, iters: int, evals: int) -> None:
 
 
 def _load_config(spec: Dict[str, Any]) -> Config:
-    """The spec's config with its overrides, iteration budget and work
-    dir; the run's threads set."""
+    """The spec's config (shrunk by ``--smoke``) with its overrides,
+    iteration budget and work dir; the run's threads set."""
     import arsam_mm  # noqa: F401
 
     from ..engine.cli import check_data_roots
+    from ..engine.smoke import apply_smoke
 
     if spec.get('threads'):
         torch.set_num_threads(spec['threads'])
     cfg = Config.fromfile(spec['config'])
+    if spec.get('smoke'):
+        apply_smoke(cfg, iters=spec['iters'], data_dir=spec['smoke'])
     if spec.get('cfg_options'):
         cfg.merge_from_dict(spec['cfg_options'])
     _iteration_budget(cfg, spec['iters'], spec.get('evals', 1))
@@ -80,7 +83,8 @@ def measure_steps(spec: Dict[str, Any]) -> Dict[str, Any]:
 
     Args:
         spec (dict): ``config``, ``iters``, ``work_dir``, ``cfg_options``,
-            ``rho``, ``optimizers``, ``rounds`` and ``threads``.
+            ``rho``, ``optimizers``, ``rounds``, ``threads`` and
+            ``smoke``.
 
     Returns:
         dict: The step costs, with the load average before and after.
@@ -104,8 +108,9 @@ def run_one(spec: Dict[str, Any]) -> Dict[str, Any]:
             ``evals`` (validations during the run), ``work_dir``,
             ``cfg_options``, ``rho``, ``arsam`` (kwargs), ``interval``,
             ``budget`` (share of SAM steps, or None), ``method_args``
-            (further wrapper arguments per optimizer) and ``threads``
-            (torch threads, or None for torch's default).
+            (further wrapper arguments per optimizer), ``threads``
+            (torch threads, or None for torch's default) and ``smoke``
+            (the data folder of a shrunk config, or None).
 
     Returns:
         dict: The recorder's series plus ``peak_memory_mib``,

@@ -41,12 +41,12 @@ class LookSAMOptimWrapper(SharpnessAwareOptimWrapper):
         interval (int): Period k of SAM steps, >= 1 (budget: ``1 / k`` of
             the steps). Defaults to 5.
         alpha (float): Weight of the rescaled ``g_v``, >= 0. Defaults to 0.7
-            (the paper's, for ViTs). For CNNs take 0.1: third parties found
-            it better on CIFAR ResNets, and on this repo's classification
-            frontier task (a ResNet-18, 30% label noise) 0.7 stays at
-            chance while 0.1 learns
-            (``reports/frontier/classification/looksam_alpha0.7_records.json``); the benchmark
-            passes it with ``--method-args looksam.alpha=0.1``.
+            (the paper's). For CNNs take 0.1: third parties found it better
+            on CIFAR ResNets, and on this repo's classification frontier
+            task (a ResNet-18, 30% label noise) 0.7 stays at chance while
+            0.1 learns (``reports/frontier/classification/
+            looksam_alpha0.7_records.json``); the benchmark passes it with
+            ``--method-args looksam.alpha=0.1``.
         replay_random (bool): Replay the RNG in pass 2. Defaults to True.
         **kwargs: For :class:`mmengine.optim.OptimWrapper`.
     """

@@ -56,19 +56,22 @@ RERUN_WINDOW = RERUN.replace('ARSAM and periodic rows', 'ARSAM rows') + (
     ' The periodic rows are the original runs: the new ARSAM budget gives '
     'the same k, and periodic SAM never drew from ARSAM\'s seed (these CPU '
     'runs are bit-reproducible).')
+RESUMED = ('Run in two sittings on 2026-11-29: base, SAM and budgets 0.1-0.3 '
+           'from about 19:00 (beside the other suites); budget 0.5 (and '
+           'pose\'s missing 0.3 seeds) resumed from 21:13 (segmentation) '
+           'and 21:30 (pose) with the same settings (`--resume` checks them '
+           'and the config\'s digest). The date above is the first '
+           'sitting\'s.')
 NOTES = {
-    'reports/quick': ('A fresh `make bench` (2026-11-29): the three frontier '
-                      'tasks at 40% of their iterations, one seed, budget '
-                      '0.3. One seed cannot separate methods; it shows that '
-                      'every task learns, the passes each method takes and '
-                      'their cost. The raw wall-clock ran beside other '
-                      'runs (†).'),
-    'reports/frontier/segmentation': (
-        'Incomplete: base, SAM and the lowest budgets only; the rest is '
-        'left to a later session (`--resume`).'),
-    'reports/frontier/pose': (
-        'Incomplete: base, SAM and the lowest budgets only; the rest is '
-        'left to a later session (`--resume`).'),
+    'reports/quick': ('A fresh clone\'s `make bench` on the idle machine '
+                      '(2026-11-29): 9.2 min in all, 2.1 of them creating '
+                      '`.venv` and the data, 6.9 the benchmark. The three '
+                      'frontier tasks at 40% of their iterations, one seed, '
+                      'budget 0.3: every task learns, and the table shows '
+                      'the passes each method takes and their cost; one '
+                      'seed cannot separate methods.'),
+    'reports/frontier/segmentation': RESUMED,
+    'reports/frontier/pose': RESUMED,
     'reports/label_noise': RERUN,
     'reports/label_noise_window50': RERUN,
     'reports/label_noise_window10': RERUN_WINDOW,

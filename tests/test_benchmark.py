@@ -395,8 +395,10 @@ def test_resume_refuses_a_changed_config(tmp_path, monkeypatch):
     assert str(config) in warnings[0]
 
 
-@pytest.mark.parametrize(
-    'name', ['quick', 'label_noise', 'frontier/classification'])
+@pytest.mark.parametrize('name', [
+    'quick', 'label_noise', 'frontier/classification',
+    'frontier/segmentation', 'frontier/pose', 'frontier/segmentation_1200'
+])
 def test_committed_records_still_resume_and_report(tmp_path, monkeypatch,
                                                    name):
     monkeypatch.chdir(ROOT)

@@ -191,6 +191,13 @@ def test_suite_rejects_bad_input(tmp_path):
     with pytest.raises(ValueError, match='periodic needs arsam'):
         run_suite([TOY], ['base', 'periodic'], iters=4, repeats=1,
                   work_dir=str(tmp_path))
+    with pytest.raises(ValueError, match='smoke needs iters'):
+        run_suite([TOY], ['base'], iters=None, repeats=1,
+                  work_dir=str(tmp_path), smoke=str(tmp_path / 'data'))
+    with pytest.raises(ValueError, match="smoke must be a folder path, got "
+                       f"'{TOY}'"):
+        run_suite([TOY], ['base'], iters=2, repeats=1,
+                  work_dir=str(tmp_path), smoke=TOY)
 
 
 def test_cli_help():

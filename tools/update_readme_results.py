@@ -77,9 +77,9 @@ NOTES = {
     'reports/frontier/segmentation_1200': (
         'Session 5: the 400-iteration task was far from converged, so it '
         'was run 3x longer (`reports/frontier/search_segmentation.md`, last '
-        'section); budget 0.5 only so far (the other three are left '
+        'section); budgets 0.5 and 0.3 so far (0.2 and 0.1 are left '
         'to the next session: the same command with `--budgets 0.5 0.3 0.2 '
-        '0.1 --resume`).'),
+        '0.1`). Budget 0.3 was resumed at 22:54.'),
     'reports/label_noise': RERUN,
     'reports/label_noise_window50': RERUN,
     'reports/label_noise_window10': RERUN_WINDOW,

@@ -106,7 +106,7 @@ def _derived_ratios(rounds: int = 100) -> dict:
     thread (as every run of a suite with ``jobs=2`` on two cores)."""
     model, batch = _big_toy()
     x_base = summarize(time_step_kinds(model, batch, WRAPPERS,
-                                       rounds=rounds, warmup=4))["x_base"]
+                                       rounds=rounds, warmup=4))['x_base']
     return {name: derived_cost(passes, optimizer, x_base)
             for name, (optimizer, passes) in PATTERNS.items()}
 

@@ -43,8 +43,9 @@ from arsam_mm.benchmark.variants import (BUDGETED, OPTIMIZERS,
 
 #: `make bench`: a small frontier of the three frontier tasks (generated data,
 #: `make data`), each run for 40% of its iterations (at 30% the pose task's
-#: AP is still 0), one seed, one budget, two runs at a time: about 12 CPU
-#: minutes, so under 10 minutes on two idle cores.
+#: AP is still 0), one seed, one budget, two runs at a time: 6.9 minutes on
+#: the idle 2-core machine from a fresh clone, 9.2 with the venv
+#: (reports/quick).
 QUICK = dict(
     configs=[
         'configs/mmseg/frontier/'

@@ -13,11 +13,12 @@ from concurrent.futures import CancelledError, ThreadPoolExecutor, as_completed
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from ..engine.smoke import check_data_dir
 from .frontier import analyse, frontier_markdown
 from .plots import plot_frontier, plot_task
 from .records import RecordsError, atomic_write, config_digest, load_records
@@ -249,9 +250,8 @@ def _check(configs, optimizers, iters, repeats, evals, budgets, jobs,
     if unknown:
         raise ValueError(f'task_rho names tasks {unknown} that are not among '
                          f'the configs\' file names {sorted(stems)}')
-    if smoke is not None and (not isinstance(smoke, str) or not smoke
-                              or os.path.isfile(smoke)):
-        raise ValueError(f'smoke must be a folder path, got {smoke!r}')
+    if smoke is not None:
+        check_data_dir('smoke', smoke)
     if smoke and iters is None:
         raise ValueError('smoke needs iters: a shrunk config keeps its own '
                          'length (epochs or tens of thousands of iterations)')
@@ -283,7 +283,8 @@ def run_suite(configs: List[str],
               scale: float = 1.0,
               task_rho: Optional[Dict[str, float]] = None,
               method_args: Optional[Dict[str, Dict[str, Any]]] = None,
-              smoke: Optional[str] = None) -> Dict[str, Any]:
+              smoke: Optional[Union[str, os.PathLike]] = None
+              ) -> Dict[str, Any]:
     """Run and report.
 
     Every finished run is appended to ``<work_dir>/records.json`` at once,
@@ -339,10 +340,11 @@ def run_suite(configs: List[str],
         scale (float): With ``iters=None``, the share of each config's
             ``max_iters`` to run (``make bench`` runs short versions of the
             frontier tasks). Defaults to 1.
-        smoke (str, optional): A data folder: every config (a model-zoo
-            config as it ships) is shrunk as ``tools/train.py --smoke``
-            shrinks it (:func:`~arsam_mm.engine.smoke.apply_smoke`: data
-            generated into this folder, image sizes divided by up to 8,
+        smoke (str | PathLike, optional): A data folder: every config (a
+            model-zoo config as it ships) is shrunk as ``tools/train.py
+            --smoke`` shrinks it
+            (:func:`~arsam_mm.engine.smoke.apply_smoke`: data generated into
+            this folder, image sizes divided by up to 8,
             batches of at most 2, no pretrained weights), so that every
             method runs on it on a CPU in minutes. Checks that the switch
             works; its metrics mean nothing. Needs ``iters``.
@@ -357,6 +359,7 @@ def run_suite(configs: List[str],
     """
     _check(configs, optimizers, iters, repeats, evals, budgets, jobs,
            cost_rounds, scale, task_rho, smoke)
+    smoke = os.fspath(smoke) if smoke is not None else None
     plan = _plan(optimizers, budgets)
     lengths = {config: iters or config_iters(config, cfg_options, scale)
                for config in configs}

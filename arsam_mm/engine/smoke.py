@@ -46,8 +46,8 @@ from mmengine.logging import print_log
 
 __all__ = [
     'SMOKE_GENERATORS', 'EXACT_SIZE_KEYS', 'ROUNDED_SIZE_KEYS', 'apply_smoke',
-    'smoke_data_root', 'shrink_factor', 'shrink_sizes', 'remove_pretrained',
-    'sync_bn_to_bn'
+    'check_data_dir', 'smoke_data_root', 'shrink_factor', 'shrink_sizes',
+    'remove_pretrained', 'sync_bn_to_bn'
 ]
 
 #: Dataset type -> generator of ``tools/generate_data.py`` that writes data
@@ -96,6 +96,19 @@ def _generated(generator: str) -> Callable[[str], Any]:
         out, variant=generator, num_train=64, num_test=16)
 
 
+def check_data_dir(name: str, value: Any) -> str:
+    """A folder path for generated data (it need not exist yet).
+
+    Raises:
+        ValueError: Naming ``name``, for a value that is not a non-empty
+            path or that is a file.
+    """
+    if not isinstance(value, (str, os.PathLike)) or not str(value) \
+            or osp.isfile(value):
+        raise ValueError(f'{name} must be a folder path, got {value!r}')
+    return os.fspath(value)
+
+
 def smoke_data_root(generator: str, data_dir: str) -> str:
     """The folder of ``generator``'s smoke data, written if missing.
 
@@ -119,10 +132,8 @@ def smoke_data_root(generator: str, data_dir: str) -> str:
         raise ValueError(f'generator must be one of '
                          f'{sorted(set(SMOKE_GENERATORS.values()))}, got '
                          f'{generator!r}')
-    if not isinstance(data_dir, (str, os.PathLike)) or not str(data_dir) \
-            or osp.isfile(data_dir):
-        raise ValueError(f'data_dir must be a folder path, got {data_dir!r}')
-    root = osp.join(os.fspath(data_dir), generator)
+    data_dir = check_data_dir('data_dir', data_dir)
+    root = osp.join(data_dir, generator)
     if osp.isdir(root):
         return root
     os.makedirs(data_dir, exist_ok=True)

@@ -117,9 +117,9 @@ def test_a_cpu_hog_moves_the_derived_ratios_by_at_most_5_percent():
     the derived cost ratios by no more than 5%.
 
     The median ratio needs its samples: at 40 rounds a pair of trials once
-    differed by 5.2% (and at 24 rounds by 10%); at 100 rounds, 12 pairs of
+    differed by 5.2% (and at 24 rounds by 10%); at 100 rounds, 8 pairs of
     quiet and hogged trials on the shared 2-core VM, with a benchmark suite
-    running beside them, differed by at most 2.9% (session 5)."""
+    running beside them, differed by at most 2.9% (reports/hog_step_cost)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -10,7 +10,18 @@ the same order.
 
 Scalars that depend on gradient values (the perturbation scale) stay 0-d
 tensors on the device: no kernel here synchronises with the host.
+
+Older torch releases lack some foreach overloads this module would use:
+``_foreach_norm(..., dtype=)`` appeared in torch 2.4, ``_foreach_copy_`` in
+2.1, and ``_foreach_mul_`` with a 0-d tensor factor in 2.1. Each is probed once
+on import (:data:`FOREACH_SUPPORT`); where one is missing, that operation
+alone falls back to the single-tensor loop, which gives the same bits.
+
+The environment variable ``ARSAM_MM_FOREACH`` (``1`` or ``0``), read on import,
+overrides the default choice: ``1`` makes a CPU run take the kernels CUDA
+selects, which is how the tests exercise them without a GPU.
 """
+import os
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -18,12 +29,43 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    'default_foreach', 'global_norm', 'perturb_', 'restore_', 'psf_',
+    'FOREACH_SUPPORT', 'default_foreach', 'global_norm', 'perturb_', 'restore_', 'psf_',
     'mix_', 'scale_', 'copy_', 'zero_', 'fallback_', 'global_dot', 'add_',
     'combine_'
 ]
 
 TensorList = Sequence[Tensor]
+
+
+def _probe(op) -> bool:
+    """Whether a foreach overload exists in this torch (on a CPU tensor)."""
+    try:
+        op()
+    except (AttributeError, TypeError, RuntimeError, NotImplementedError):
+        return False
+    return True
+
+
+#: Which foreach overloads this torch has (probed once, on import).
+FOREACH_SUPPORT: Dict[str, bool] = {
+    'norm_dtype': _probe(lambda: torch._foreach_norm(
+        [torch.ones(1)], 2, dtype=torch.float32)),
+    'copy': _probe(lambda: torch._foreach_copy_(
+        [torch.ones(1)], [torch.ones(1)])),
+    'mul_tensor': _probe(lambda: torch._foreach_mul_(
+        [torch.ones(1)], torch.ones(()))),
+}
+
+
+def _forced_foreach() -> Optional[bool]:
+    value = os.environ.get('ARSAM_MM_FOREACH', '')
+    if value not in ('', '0', '1'):
+        raise ValueError(
+            f'ARSAM_MM_FOREACH must be 0, 1 or unset, got {value!r}')
+    return None if value == '' else value == '1'
+
+
+_FORCED_FOREACH = _forced_foreach()
 
 
 def default_foreach(*tensor_lists: TensorList) -> bool:
@@ -33,8 +75,11 @@ def default_foreach(*tensor_lists: TensorList) -> bool:
         *tensor_lists: The tensor lists a kernel is about to process.
 
     Returns:
-        bool: True when every tensor is on a CUDA device.
+        bool: True when every tensor is on a CUDA device (or as
+        ``ARSAM_MM_FOREACH`` says, when it is set).
     """
+    if _FORCED_FOREACH is not None:
+        return _FORCED_FOREACH
     return all(t.is_cuda for tensors in tensor_lists for t in tensors) and \
         any(len(tensors) > 0 for tensors in tensor_lists)
 
@@ -85,12 +130,35 @@ def global_norm(tensors: TensorList,
         tensors = [w * g for w, g in zip(weights, tensors)]
     if _resolve(foreach, tensors):
         norms = []
-        for _, (group, ) in _group(tensors).items():
-            norms.extend(torch._foreach_norm(group, 2, dtype=dtype))
+        for (_, group_dtype), (group, ) in _group(tensors).items():
+            if FOREACH_SUPPORT['norm_dtype']:
+                norms.extend(torch._foreach_norm(group, 2, dtype=dtype))
+            elif group_dtype == dtype:
+                norms.extend(torch._foreach_norm(group, 2))
+            else:
+                norms.extend(
+                    torch.linalg.vector_norm(t, 2, dtype=dtype)
+                    for t in group)
     else:
         norms = [torch.linalg.vector_norm(t, 2, dtype=dtype) for t in tensors]
     return torch.linalg.vector_norm(
         torch.stack([n.to(device) for n in norms]), 2)
+
+
+def _foreach_mul_tensor(tensors: List[Tensor], factor: Tensor,
+                        inplace: bool) -> List[Tensor]:
+    """``tensors * factor`` for a 0-d tensor factor on their device, fused
+    where this torch has the overload (2.1+), one kernel each otherwise."""
+    if FOREACH_SUPPORT['mul_tensor']:
+        if inplace:
+            torch._foreach_mul_(tensors, factor)
+            return tensors
+        return list(torch._foreach_mul(tensors, factor))
+    if inplace:
+        for t in tensors:
+            t.mul_(factor)
+        return tensors
+    return [t * factor for t in tensors]
 
 
 def _single_tensor_perturb_(params: TensorList, grads: TensorList,
@@ -108,7 +176,7 @@ def _multi_tensor_perturb_(params: TensorList, grads: TensorList,
         if adaptive:
             torch._foreach_mul_(gs, ps)
             torch._foreach_mul_(gs, ps)
-        torch._foreach_mul_(gs, scale.to(device))
+        _foreach_mul_tensor(gs, scale.to(device), inplace=True)
         for g in gs:
             g.nan_to_num_(0.0, 0.0, 0.0)
         torch._foreach_add_(ps, gs)
@@ -160,7 +228,8 @@ def restore_(params: TensorList,
     if _resolve(foreach, params):
         for (device, _), (ps, es) in _group(params, offsets).items():
             if scale is not None:
-                es = torch._foreach_mul(es, scale.to(device))
+                es = _foreach_mul_tensor(
+                    es, scale.to(device), inplace=False)
                 for e in es:
                     e.nan_to_num_(0.0, 0.0, 0.0)
             torch._foreach_sub_(ps, es)
@@ -207,7 +276,9 @@ def mix_(grads: TensorList,
         for (device, _), (gs, vs) in _group(grads, psf).items():
             if isinstance(weight, Tensor):
                 torch._foreach_add_(
-                    gs, torch._foreach_mul(vs, weight.to(device)))
+                    gs,
+                    _foreach_mul_tensor(
+                        vs, weight.to(device), inplace=False))
             else:
                 torch._foreach_add_(gs, vs, alpha=weight)
     else:
@@ -230,7 +301,7 @@ def scale_(tensors: TensorList,
     """
     if _resolve(foreach, tensors):
         for (device, _), (ts, ) in _group(tensors).items():
-            torch._foreach_mul_(ts, factor.to(device))
+            _foreach_mul_tensor(ts, factor.to(device), inplace=True)
     else:
         for t in tensors:
             t.mul_(factor.to(t.device))
@@ -248,7 +319,11 @@ def copy_(dst: TensorList,
     """
     if _resolve(foreach, dst):
         for _, (ds, ss) in _group(dst, src).items():
-            torch._foreach_copy_(ds, ss)
+            if FOREACH_SUPPORT['copy']:
+                torch._foreach_copy_(ds, ss)
+            else:
+                for d, s in zip(ds, ss):
+                    d.copy_(s)
     else:
         for d, s in zip(dst, src):
             d.copy_(s)

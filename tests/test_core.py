@@ -568,6 +568,126 @@ def test_kernels_single_equals_foreach(fn):
         torch.testing.assert_close(out[0][0], expected)
 
 
+def _simulate_older_torch(monkeypatch, missing):
+    """Take the named foreach overloads away from this torch, as an older
+    release lacks them, and tell the kernels (as their probe would)."""
+    norm, mul, mul_ = (torch._foreach_norm, torch._foreach_mul,
+                       torch._foreach_mul_)
+
+    def no_dtype_norm(tensors, ord=2, **kwargs):
+        if 'dtype' in kwargs:
+            raise TypeError("_foreach_norm() got an unexpected keyword "
+                            "argument 'dtype'")
+        return norm(tensors, ord)
+
+    def list_only(op):
+        def call(tensors, other, **kwargs):
+            if isinstance(other, torch.Tensor):
+                raise TypeError('no 0-d tensor overload')
+            return op(tensors, other, **kwargs)
+        return call
+
+    for key in missing:
+        monkeypatch.setitem(K.FOREACH_SUPPORT, key, False)
+        if key == 'norm_dtype':
+            monkeypatch.setattr(torch, '_foreach_norm', no_dtype_norm)
+        elif key == 'copy':
+            monkeypatch.delattr(torch, '_foreach_copy_')
+        else:
+            monkeypatch.setattr(torch, '_foreach_mul', list_only(mul))
+            monkeypatch.setattr(torch, '_foreach_mul_', list_only(mul_))
+
+
+def _kernel_calls(xs, ys, foreach):
+    """Every list kernel once, on copies; returns what each produced."""
+    out = {}
+    a = [x.clone() for x in xs]
+    out['global_norm'] = [K.global_norm(a, foreach=foreach)]
+    out['global_norm_weighted'] = [
+        K.global_norm(a, weights=ys, foreach=foreach)]
+    for name, call in [
+            ('perturb_', lambda a, b: K.perturb_(
+                a, b, torch.tensor(0.3), foreach=foreach)),
+            ('restore_', lambda a, b: K.restore_(
+                a, b, torch.tensor(0.3), foreach=foreach)),
+            ('psf_', lambda a, b: K.psf_(a, b, foreach=foreach)),
+            ('mix_', lambda a, b: K.mix_(a, b, 0.3, foreach=foreach)),
+            ('mix_tensor', lambda a, b: K.mix_(
+                a, b, torch.tensor(0.3), foreach=foreach)),
+            ('scale_', lambda a, b: K.scale_(
+                a, torch.tensor(0.7), foreach=foreach)),
+            ('copy_', lambda a, b: K.copy_(a, b, foreach=foreach)),
+            ('zero_', lambda a, b: K.zero_(a, foreach=foreach)),
+            ('add_', lambda a, b: K.add_(a, b, foreach=foreach)),
+            ('combine_', lambda a, b: K.combine_(
+                a, b, torch.tensor(0.5), torch.tensor(0.25),
+                foreach=foreach)),
+    ]:
+        a = [x.clone() for x in xs]
+        b = [y.clone() for y in ys]
+        call(a, b)
+        out[name] = a + b
+    return out
+
+
+@pytest.mark.parametrize('missing', [
+    (), ('norm_dtype', ), ('copy', ), ('mul_tensor', ),
+    ('norm_dtype', 'copy', 'mul_tensor')
+])
+def test_foreach_fallbacks_of_older_torch_give_the_same_bits(
+        monkeypatch, missing):
+    """torch < 2.4 has no ``_foreach_norm(dtype=)``, torch 2.0 no
+    ``_foreach_copy_`` nor a 0-d tensor factor for ``_foreach_mul_``: with
+    each overload switched off, the foreach path (what CUDA selects) still
+    runs and equals the single-tensor loop bit for bit, in mixed precision
+    too (half tensors take float32 norms)."""
+    _simulate_older_torch(monkeypatch, missing)
+    torch.manual_seed(0)
+    dtypes = [torch.float32, torch.float16, torch.bfloat16, torch.float32]
+    xs = [torch.randn(s).to(d) for s, d in zip(
+        [(3, ), (4, 5), (7, ), (2, 2)], dtypes)]
+    ys = [torch.randn_like(x) for x in xs]
+    loop = _kernel_calls(xs, ys, foreach=False)
+    fused = _kernel_calls(xs, ys, foreach=True)
+    assert loop.keys() == fused.keys()
+    for name in loop:
+        for u, v in zip(loop[name], fused[name]):
+            assert u.dtype == v.dtype, name
+            assert torch.equal(u, v), name
+    assert loop['global_norm'][0].dtype == torch.float32
+    expected = torch.sqrt(sum((x.float()**2).sum() for x in xs))
+    torch.testing.assert_close(loop['global_norm'][0], expected)
+
+
+def test_driver_with_foreach_on_older_torch_equals_the_loop(monkeypatch):
+    """The issue's reproduction: ``SharpnessAware(..., foreach=True)`` on a
+    torch without the newer overloads trains exactly like the loop."""
+    _simulate_older_torch(monkeypatch, tuple(K.FOREACH_SUPPORT))
+    runs = {}
+    for foreach in (False, True):
+        params = make_params()
+        sa = make_arsam(params, foreach)
+        for step in range(30):
+            sa.step(closure_for(params, step))
+        runs[foreach] = params
+    for a, b in zip(runs[False], runs[True]):
+        assert torch.equal(a, b)
+
+
+def test_foreach_override_variable_is_validated(monkeypatch):
+    monkeypatch.setenv('ARSAM_MM_FOREACH', 'yes')
+    with pytest.raises(ValueError, match="ARSAM_MM_FOREACH.*'yes'"):
+        K._forced_foreach()
+    monkeypatch.setenv('ARSAM_MM_FOREACH', '1')
+    assert K._forced_foreach() is True
+    monkeypatch.setattr(K, '_FORCED_FOREACH', True)
+    assert K.default_foreach([torch.zeros(1)])
+    monkeypatch.setattr(K, '_FORCED_FOREACH', False)
+    assert not K.default_foreach([torch.zeros(1)])
+    monkeypatch.setattr(K, '_FORCED_FOREACH', None)
+    assert not K.default_foreach([torch.zeros(1)])
+
+
 def test_driver_state_dict_round_trip_continues_exactly():
     params = make_params()
     sa = make_arsam(params, foreach=False)

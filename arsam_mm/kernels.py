@@ -29,9 +29,9 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    'FOREACH_SUPPORT', 'default_foreach', 'global_norm', 'perturb_', 'restore_', 'psf_',
-    'mix_', 'scale_', 'copy_', 'zero_', 'fallback_', 'global_dot', 'add_',
-    'combine_'
+    'FOREACH_SUPPORT', 'default_foreach', 'global_norm', 'perturb_',
+    'restore_', 'psf_', 'mix_', 'scale_', 'copy_', 'zero_', 'fallback_',
+    'global_dot', 'add_', 'combine_'
 ]
 
 TensorList = Sequence[Tensor]

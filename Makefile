@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 QUIET := grep -v 'is ignored: it is neither a file nor a directory' || true
 PYTEST_ARGS ?=
 
-.PHONY: env test test-all bench data devsite wheels312 clean
+.PHONY: env test test-all test-compat bench data devsite wheels312 clean
 
 # Built-in data of the quick configs (tools/generate_data.py); each
 # generator writes arsam_mm_meta.json last, which serves as the stamp.
@@ -34,6 +34,27 @@ test: env
 
 test-all: env
 	$(BIN)/python -m pytest --runslow $(PYTEST_ARGS)
+
+# The oldest supported stack (requirements-compat.txt: torch 2.1.2, numpy < 2,
+# mmengine 0.10.3, no toolboxes) in a second environment, running the core,
+# family and engine tests with the foreach kernels forced on (the path CUDA
+# selects; kernels.py reads ARSAM_MM_FOREACH). Tests that need a toolbox skip.
+COMPAT_VENV := .venv-compat
+COMPAT_STAMP := $(COMPAT_VENV)/.installed
+COMPAT_TESTS := tests/test_core.py tests/test_family.py tests/test_aesam.py \
+	tests/test_hardening.py tests/test_engine.py tests/test_engine_amp.py \
+	tests/test_engine_runner.py tests/test_engine_ddp.py tests/test_compat.py
+
+$(COMPAT_STAMP): requirements-compat.txt setup.cfg pyproject.toml
+	test -x $(COMPAT_VENV)/bin/python || $(PY) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/pip install -q -r requirements-compat.txt 2>&1 | $(QUIET)
+	$(COMPAT_VENV)/bin/pip install -q --no-deps --no-build-isolation -e . 2>&1 | $(QUIET)
+	$(COMPAT_VENV)/bin/python -c 'import torch, mmengine, arsam_mm.engine; \
+		assert torch.__version__.startswith("2.1."), torch.__version__'
+	touch $(COMPAT_STAMP)
+
+test-compat: $(COMPAT_STAMP)
+	ARSAM_MM_FOREACH=1 $(COMPAT_VENV)/bin/python -m pytest $(COMPAT_TESTS) $(PYTEST_ARGS)
 
 data/quick/cityscapes/arsam_mm_meta.json: | $(STAMP)
 	$(BIN)/python tools/generate_data.py cityscapes --out data/quick/cityscapes --overwrite
@@ -78,4 +99,4 @@ wheels312: env
 	bash tools/device/fetch_wheels312.sh build/wheels312
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(COMPAT_VENV)

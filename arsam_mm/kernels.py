@@ -129,16 +129,25 @@ def global_norm(tensors: TensorList,
     if weights is not None:
         tensors = [w * g for w, g in zip(weights, tensors)]
     if _resolve(foreach, tensors):
-        norms = []
-        for (_, group_dtype), (group, ) in _group(tensors).items():
+        # Per-tensor norms back in the tensors' order, so that the final
+        # reduction adds them exactly as the loop does.
+        positions: Dict[Tuple, List[int]] = defaultdict(list)
+        for i, t in enumerate(tensors):
+            positions[(t.device, t.dtype)].append(i)
+        norms = [None] * len(tensors)
+        for (_, group_dtype), where in positions.items():
+            group = [tensors[i] for i in where]
             if FOREACH_SUPPORT['norm_dtype']:
-                norms.extend(torch._foreach_norm(group, 2, dtype=dtype))
+                parts = torch._foreach_norm(group, 2, dtype=dtype)
             elif group_dtype == dtype:
-                norms.extend(torch._foreach_norm(group, 2))
+                parts = torch._foreach_norm(group, 2)
             else:
-                norms.extend(
+                parts = [
                     torch.linalg.vector_norm(t, 2, dtype=dtype)
-                    for t in group)
+                    for t in group
+                ]
+            for i, part in zip(where, parts):
+                norms[i] = part
     else:
         norms = [torch.linalg.vector_norm(t, 2, dtype=dtype) for t in tensors]
     return torch.linalg.vector_norm(

@@ -501,7 +501,9 @@ def test_allow_list_only_from_torch_2_6(monkeypatch):
     from mmengine.logging.history_buffer import HistoryBuffer
 
     calls = []
-    monkeypatch.setattr(torch.serialization, 'add_safe_globals', calls.append)
+    monkeypatch.setattr(
+        torch.serialization, 'add_safe_globals', calls.append,
+        raising=False)
     monkeypatch.setattr(compat, '_torch_version', lambda: (2, 5))
     assert compat.allow_mmengine_checkpoint_globals() is False
     compat.apply_compat()
@@ -517,7 +519,9 @@ def test_allow_list_only_from_torch_2_6(monkeypatch):
 
 def test_no_allow_list_without_mmengine(monkeypatch):
     calls = []
-    monkeypatch.setattr(torch.serialization, 'add_safe_globals', calls.append)
+    monkeypatch.setattr(
+        torch.serialization, 'add_safe_globals', calls.append,
+        raising=False)
     monkeypatch.setattr(compat, '_torch_version', lambda: (2, 6))
     find_spec = compat._find_spec_quietly
     monkeypatch.setattr(

@@ -17,6 +17,7 @@ from .compat import apply_compat
 from .corrections import (Correction, LookSAMReuse, NoCorrection,
                           PSFReuse)
 from .directions import Direction, GSAMDirection, SAMDirection
+from .late_schedule import LateSchedule
 from .schedule import (ARSAMSchedule, PeriodicSchedule, RandomSchedule,
                        StepPlan, StepSchedule)
 from .sharpness_aware import SharpnessAware
@@ -27,6 +28,7 @@ apply_compat()
 __all__ = [
     '__version__', 'apply_compat', 'SharpnessAware', 'StepSchedule',
     'ARSAMSchedule', 'PeriodicSchedule', 'RandomSchedule', 'AESAMSchedule',
+    'LateSchedule',
     'StepPlan', 'Correction', 'NoCorrection', 'PSFReuse', 'LookSAMReuse',
     'Direction', 'SAMDirection', 'GSAMDirection'
 ]

@@ -15,6 +15,8 @@ has (before the first plan) where the rule or a budget needs it.
 * :class:`ARSAMSchedule`: ARSAM's adaptive sampling, below.
 * :class:`AESAMSchedule` (in :mod:`.aesam_schedule`): AE-SAM's threshold on
   the squared gradient norm, decided after pass 1.
+* :class:`LateSchedule` (in :mod:`.late_schedule`): late-phase SAM, plain
+  steps and then SAM on the run's last ``target_ratio`` share.
 
 ARSAM as implemented here is a *reconstruction*. The paper's full text and
 code (Deng & Pang, arXiv 2510.03763) could not be reached; the rule follows

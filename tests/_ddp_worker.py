@@ -35,6 +35,9 @@ VARIANTS = {
              dict(rho=0.05, alpha=0.3, interval=2)),
     'aesam': ('AESAMOptimWrapper', dict(dropout=0.2),
               dict(rho=0.05, target_ratio=0.4)),
+    'latesam_accum': ('LateSAMOptimWrapper', dict(dropout=0.2),
+                      dict(rho=0.05, target_ratio=0.4,
+                           accumulative_counts=2)),
 }
 ITERS = 50
 BATCH = 8
@@ -64,8 +67,9 @@ def run(variant: str, out_dir: str) -> None:
     wrapper = OPTIM_WRAPPERS.build(
         dict(type=wrapper_type, optimizer=optimizer, **wrapper_kw))
     accum = wrapper_kw.get('accumulative_counts', 1)
-    if accum > 1 or wrapper_type == 'AESAMOptimWrapper':
-        # AE-SAM's threshold needs the run length.
+    if accum > 1 or wrapper_type in ('AESAMOptimWrapper',
+                                     'LateSAMOptimWrapper'):
+        # AE-SAM's threshold and late SAM's switch need the run length.
         wrapper.initialize_count_status(ddp, 0, ITERS)
     schedule = wrapper.sharpness.schedule
     seed_before = getattr(schedule, 'seed', None)

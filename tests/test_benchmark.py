@@ -447,7 +447,8 @@ def test_budgets_set_each_methods_own_knob():
         aesam=('AESAMOptimWrapper', dict(target_ratio=0.2)),
         periodic=('SAMOptimWrapper', dict(interval=5)),
         looksam=('LookSAMOptimWrapper', dict(interval=5)),
-        randomsam=('RandomSAMOptimWrapper', dict(prob=0.2)))
+        randomsam=('RandomSAMOptimWrapper', dict(prob=0.2)),
+        latesam=('LateSAMOptimWrapper', dict(target_ratio=0.2)))
     for name, (kind, args) in expected.items():
         v = make_variant(cfg, name, rho=0.1, arsam=dict(window=7),
                          budget=0.2)

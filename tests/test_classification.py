@@ -218,7 +218,8 @@ def test_bad_arguments(cls, kwargs, match):
 def test_every_config_is_listed():
     found = {p.stem for p in CONFIGS.glob('*.py')}
     family = {f'resnet18_1xb128_cifar10_{m}'
-              for m in ('looksam', 'aesam', 'randomsam', 'gsam')}
+              for m in ('looksam', 'aesam', 'randomsam', 'gsam',
+                        'latesam')}
     assert found == {f'{n}_{v}' for n in REAL for v in VARIANTS} | family
     found = {p.stem for p in (CONFIGS / 'quick').glob('*.py')}
     assert found == {f'{n}_{v}' for n in QUICK for v in VARIANTS}

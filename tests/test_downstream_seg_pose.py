@@ -146,10 +146,10 @@ EXTRA_CONFIGS = dict(
     seg=[('segformer_mit-b0_8xb2-160k_ade20k-512x512',
           ('adamw', 'sam', 'arsam')),
          ('fcn_r50-d8_4xb2-40k_cityscapes-512x1024',
-          ('looksam', 'aesam', 'randomsam', 'gsam'))],
+          ('looksam', 'aesam', 'randomsam', 'gsam', 'latesam'))],
     pose=[('rtmpose-t_8xb256-420e_coco-256x192', ('adamw', 'sam', 'arsam')),
           ('td-hm_res50_8xb64-210e_coco-256x192',
-           ('looksam', 'aesam', 'randomsam', 'gsam'))])
+           ('looksam', 'aesam', 'randomsam', 'gsam', 'latesam'))])
 
 
 def test_config_files():

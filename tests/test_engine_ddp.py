@@ -244,3 +244,21 @@ def test_family_ddp_ranks_stay_identical(runs, variant):
     if variant == 'looksam':  # every 3rd step, g_v mixed in between
         assert [s for s, _ in decisions[:6]] == [True, False, False] * 2
         assert all(w == 0.5 for s, w in decisions[1:] if not s)
+
+
+def test_latesam_ddp_accumulation_switches_on_optimizer_steps(runs):
+    """Late-phase SAM under DDP with ``accumulative_counts=2``: the run's
+    50 micro-batches are 25 optimizer steps, the last round(0.4 * 25) = 10
+    of them SAM steps on every rank (pass 2 replays both micro-batches,
+    dropout included), and the ranks stay bit-identical."""
+    records = runs['latesam_accum']
+    assert_ranks_identical(records)
+    assert_trained(records)
+    steps = ITERS // 2
+    assert records[0]['decisions'] == \
+        [(False, 0.0)] * 15 + [(True, 0.0)] * 10
+    for rec in records:
+        assert rec['iters'] == steps and rec['sam_steps'] == 10
+        assert rec['inner_count'] == ITERS
+        assert sum(rec['forwards']) == ITERS + 10 * 2
+        assert_pass2_same_batch(rec, micro=2)

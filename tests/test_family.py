@@ -26,6 +26,7 @@ from arsam_mm._reference import (ReferenceGSAM, ReferenceLookSAM,
                                  ReferenceRandomSAM)
 from arsam_mm.engine.optim_wrappers import (AMP_TWINS, ARSAMOptimWrapper,
                                             GSAMOptimWrapper,
+                                            LateSAMOptimWrapper,
                                             LookSAMOptimWrapper,
                                             RandomSAMOptimWrapper,
                                             SAMOptimWrapper)
@@ -506,7 +507,7 @@ def test_unknown_argument_names_the_meant_one(kind, typo, meant):
 
 @pytest.mark.parametrize('cls', [
     SAMOptimWrapper, ARSAMOptimWrapper, LookSAMOptimWrapper,
-    RandomSAMOptimWrapper, GSAMOptimWrapper
+    RandomSAMOptimWrapper, GSAMOptimWrapper, LateSAMOptimWrapper
 ])
 def test_members_and_amp_twins_registered(cls):
     from mmengine.optim import AmpOptimWrapper

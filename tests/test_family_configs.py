@@ -31,6 +31,7 @@ MEMBERS = {
     'aesam': ('AESAMOptimWrapper', dict(rho=0.05)),
     'randomsam': ('RandomSAMOptimWrapper', dict(rho=0.05, prob=0.5)),
     'gsam': ('GSAMOptimWrapper', dict(rho=0.05, alpha=0.1)),
+    'latesam': ('LateSAMOptimWrapper', dict(rho=0.05, target_ratio=0.1)),
 }
 
 

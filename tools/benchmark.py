@@ -19,14 +19,14 @@ Each (config, optimizer, budget, seed) trains in a fresh process on the
 same seed, data and iteration budget; the report (JSON, Markdown, PNG plots)
 goes to the work dir and the table is printed at the end.
 
-With --budgets (shares of SAM steps), every budgeted method (ARSAM and
-AE-SAM through target_ratio, periodic SAM and LookSAM through interval,
-RandomSAM through prob) runs at each budget beside the base optimizer and
-SAM, and the report adds each task's frontier: metric against gradient
-evaluations and cost, the best method per budget, and the cheapest budget
-at which each method reaches SAM. Costs come from each task's step costs,
-measured interleaved in one process (--cost-rounds) and multiplied by every
-run's exact pass counts; the raw wall-clock stays as a secondary column.
+With --budgets (shares of SAM steps), every budgeted method (ARSAM,
+AE-SAM and late-phase SAM through target_ratio, periodic SAM and LookSAM
+through interval, RandomSAM through prob) runs at each budget beside the
+base optimizer and SAM, and the report adds each task's frontier: metric
+against gradient evaluations and cost, the best method per budget, and the
+cheapest budget at which each method reaches SAM. Costs come from each
+task's step costs, measured interleaved in one process (--cost-rounds) and
+multiplied by every run's exact pass counts; the raw wall-clock stays as a secondary column.
 """
 import argparse
 import sys

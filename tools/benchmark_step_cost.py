@@ -4,9 +4,9 @@ Measures, in one process and interleaved (each step between two base steps,
 so drift hits every variant alike; :mod:`arsam_mm.benchmark.step_cost`),
 the cost of ``model.train_step`` for mmengine's ``OptimWrapper`` (``base``)
 and every member of the family (``sam``, ``arsam``, ``looksam``, ``aesam``,
-``randomsam``, ``gsam``), each member's steps split into one-pass and
-two-pass steps by the passes they ran. On a CPU the cost is the process's
-CPU time, on a GPU the wall-clock around synchronised steps.
+``randomsam``, ``gsam``, ``latesam``), each member's steps split into
+one-pass and two-pass steps by the passes they ran. On a CPU the cost is
+the process's CPU time, on a GPU the wall-clock around synchronised steps.
 
 Targets: a one-pass step within 5% of a base step (2% on a GPU, issue 15), a
 two-pass step within 5% of twice a base step, the family's peak memory no
@@ -50,6 +50,8 @@ VARIANTS = {
     'randomsam': dict(type='RandomSAMOptimWrapper', rho=0.05, prob=0.5,
                       seed=0),
     'gsam': dict(type='GSAMOptimWrapper', rho=0.05, alpha=0.1, interval=2),
+    # The run's second half: both kinds of step (the run length is given).
+    'latesam': dict(type='LateSAMOptimWrapper', rho=0.05, target_ratio=0.5),
 }
 
 

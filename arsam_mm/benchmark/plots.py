@@ -17,7 +17,7 @@ __all__ = ['plot_task', 'plot_frontier']
 
 _COLORS = dict(base='tab:gray', sam='tab:red', arsam='tab:blue',
                periodic='tab:green', aesam='tab:purple', looksam='tab:orange',
-               randomsam='tab:brown', gsam='tab:pink')
+               randomsam='tab:brown', gsam='tab:pink', latesam='tab:olive')
 
 
 def _curves(runs: List[Dict[str, Any]], key: str):

@@ -8,8 +8,9 @@ kept as they are: the wrappers log their figures without a hook.
 
 A *budget* is the share of SAM (two-pass) steps a run may take. Each
 budgeted method reads it through its own knob (:func:`budget_arguments`):
-ARSAM and AE-SAM through ``target_ratio``, periodic SAM and LookSAM
-through ``interval = round(1 / budget)``, RandomSAM through ``prob``.
+ARSAM, AE-SAM and late-phase SAM through ``target_ratio``, periodic SAM
+and LookSAM through ``interval = round(1 / budget)``, RandomSAM through
+``prob``.
 """
 import copy
 from typing import Any, Dict, Optional
@@ -24,18 +25,21 @@ __all__ = ['OPTIMIZERS', 'BUDGETED', 'WRAPPERS', 'make_variant',
 #: base: the config as it is; sam: SAM every step; arsam: ARSAM; periodic:
 #: SAM every k-th step and plain steps between (without a budget, k is
 #: chosen so its gradient-evaluation budget equals ARSAM's measured one);
-#: aesam, looksam, randomsam, gsam: the other members of the family.
+#: aesam, looksam, randomsam, gsam, latesam: the other members of the
+#: family.
 OPTIMIZERS = ('base', 'sam', 'arsam', 'periodic', 'aesam', 'looksam',
-              'randomsam', 'gsam')
+              'randomsam', 'gsam', 'latesam')
 
 #: The methods whose share of SAM steps a budget sets.
-BUDGETED = ('arsam', 'aesam', 'periodic', 'looksam', 'randomsam')
+BUDGETED = ('arsam', 'aesam', 'periodic', 'looksam', 'randomsam',
+            'latesam')
 
 #: Wrapper type of each optimizer other than ``base``.
 WRAPPERS = dict(sam='SAMOptimWrapper', arsam='ARSAMOptimWrapper',
                 periodic='SAMOptimWrapper', aesam='AESAMOptimWrapper',
                 looksam='LookSAMOptimWrapper',
-                randomsam='RandomSAMOptimWrapper', gsam='GSAMOptimWrapper')
+                randomsam='RandomSAMOptimWrapper', gsam='GSAMOptimWrapper',
+                latesam='LateSAMOptimWrapper')
 
 _BASE_TYPES = ('OptimWrapper', 'AmpOptimWrapper')
 
@@ -57,7 +61,7 @@ def budget_arguments(optimizer: str, budget: float) -> Dict[str, Any]:
     budget = check_ratio('budget', budget)
     if budget == 0:
         raise ValueError('budget must be in (0, 1], got 0')
-    if optimizer in ('arsam', 'aesam'):
+    if optimizer in ('arsam', 'aesam', 'latesam'):
         return dict(target_ratio=budget)
     if optimizer == 'randomsam':
         return dict(prob=budget)

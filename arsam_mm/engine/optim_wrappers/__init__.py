@@ -1,12 +1,14 @@
 from .amp_sam_optim_wrapper import (AMP_TWINS, AmpAESAMOptimWrapper,
                                     AmpARSAMOptimWrapper,
                                     AmpGSAMOptimWrapper,
+                                    AmpLateSAMOptimWrapper,
                                     AmpLookSAMOptimWrapper,
                                     AmpRandomSAMOptimWrapper,
                                     AmpSAMOptimWrapper, AmpSecondPass,
                                     amp_twin)
 from .efficient_sam_optim_wrappers import (AESAMOptimWrapper,
                                            GSAMOptimWrapper,
+                                           LateSAMOptimWrapper,
                                            LookSAMOptimWrapper,
                                            RandomSAMOptimWrapper)
 from .sam_optim_wrapper import ARSAMOptimWrapper, SAMOptimWrapper
@@ -18,5 +20,5 @@ __all__ = [
     'AmpSecondPass', 'amp_twin', 'AMP_TWINS', 'AmpSAMOptimWrapper',
     'AmpARSAMOptimWrapper', 'AmpLookSAMOptimWrapper',
     'AmpRandomSAMOptimWrapper', 'AmpGSAMOptimWrapper', 'AESAMOptimWrapper',
-    'AmpAESAMOptimWrapper'
+    'AmpAESAMOptimWrapper', 'LateSAMOptimWrapper', 'AmpLateSAMOptimWrapper'
 ]

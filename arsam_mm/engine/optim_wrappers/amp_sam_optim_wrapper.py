@@ -34,6 +34,7 @@ from torch import nn
 
 from .efficient_sam_optim_wrappers import (AESAMOptimWrapper,
                                            GSAMOptimWrapper,
+                                           LateSAMOptimWrapper,
                                            LookSAMOptimWrapper,
                                            RandomSAMOptimWrapper)
 from .sam_optim_wrapper import ARSAMOptimWrapper, SAMOptimWrapper
@@ -99,7 +100,9 @@ AmpLookSAMOptimWrapper = amp_twin(LookSAMOptimWrapper)
 AmpRandomSAMOptimWrapper = amp_twin(RandomSAMOptimWrapper)
 AmpGSAMOptimWrapper = amp_twin(GSAMOptimWrapper)
 AmpAESAMOptimWrapper = amp_twin(AESAMOptimWrapper)
+AmpLateSAMOptimWrapper = amp_twin(LateSAMOptimWrapper)
 __all__ += [
     'AmpSAMOptimWrapper', 'AmpARSAMOptimWrapper', 'AmpLookSAMOptimWrapper',
-    'AmpRandomSAMOptimWrapper', 'AmpGSAMOptimWrapper', 'AmpAESAMOptimWrapper'
+    'AmpRandomSAMOptimWrapper', 'AmpGSAMOptimWrapper', 'AmpAESAMOptimWrapper',
+    'AmpLateSAMOptimWrapper'
 ]

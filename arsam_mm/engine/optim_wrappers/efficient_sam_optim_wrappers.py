@@ -4,7 +4,7 @@ Each is a schedule (*when*), a correction (*what* a one-pass step adds) and
 a direction (*which* way a SAM step goes) of the torch-only core, on the
 second pass of :class:`.SharpnessAwareOptimWrapper`; budget arguments set
 the share of SAM steps with one number (``interval``: ``1 / interval``;
-``prob``: ``prob``; AE-SAM's ``target_ratio``).
+``prob``: ``prob``; AE-SAM's and late-phase SAM's ``target_ratio``).
 """
 from typing import Optional
 
@@ -13,12 +13,13 @@ from mmengine.registry import OPTIM_WRAPPERS
 from ...aesam_schedule import AESAMSchedule
 from ...corrections import LookSAMReuse
 from ...directions import GSAMDirection
+from ...late_schedule import LateSchedule
 from ...schedule import PeriodicSchedule, RandomSchedule
 from .sharpness_aware_optim_wrapper import SharpnessAwareOptimWrapper
 
 __all__ = [
     'LookSAMOptimWrapper', 'RandomSAMOptimWrapper', 'GSAMOptimWrapper',
-    'AESAMOptimWrapper'
+    'AESAMOptimWrapper', 'LateSAMOptimWrapper'
 ]
 
 
@@ -203,5 +204,50 @@ class AESAMOptimWrapper(SharpnessAwareOptimWrapper):
             lambda1=lambda1,
             lambda2=lambda2,
             target_ratio=target_ratio)
+        super().__init__(
+            rho, schedule, replay_random=replay_random, **kwargs)
+
+
+@OPTIM_WRAPPERS.register_module()
+class LateSAMOptimWrapper(SharpnessAwareOptimWrapper):
+    """Late-phase SAM (Zhou et al., "Sharpness-Aware Minimization
+    Efficiently Selects Flatter Minima Late in Training", ICLR 2025, arXiv
+    2410.10373): plain base steps, then SAM steps to the end of the run.
+
+    Of the run's ``T`` optimizer steps, the last ``round(target_ratio * T)``
+    are SAM steps and the ones before them plain base steps: step ``t``
+    (from 0) is a SAM step iff ``t >= T - round(target_ratio * T)``
+    (:class:`arsam_mm.late_schedule.LateSchedule`). ``T`` is the run's
+    optimizer steps, from the Runner (``ceil(max_iters /
+    accumulative_counts)`` under gradient accumulation, as for ARSAM's and
+    AE-SAM's ``target_ratio``); without a Runner call
+    ``initialize_count_status(model, 0, max_iters)`` first, or the first
+    step raises. ``target_ratio=0`` is the base optimizer, ``1`` is SAM.
+
+    One base optimizer throughout: its state (SGD's momentum, Adam's
+    moments) carries over the switch. The paper's script
+    (zzp1012/SAM-in-Late-Phase) builds a second optimizer at the switch
+    (``ERM_optimizer = SGD(...)``, then ``SAM(..., base_optimizer=SGD)``),
+    so its SAM phase starts with no momentum; here it does not restart.
+    Before the switch no batch is kept and no buffer is touched: one pass
+    per step, as the base optimizer. Memory: one parameter-sized buffer
+    per parameter, during pass 2 only.
+
+    Args:
+        rho (float): Perturbation radius, >= 0. Defaults to 0.05.
+        target_ratio (float): The share of the run's optimizer steps, at
+            its end, that are SAM steps, in [0, 1] (the budget). Defaults
+            to 0.1.
+        replay_random (bool): Replay the RNG in pass 2. Defaults to True.
+        **kwargs: For :class:`mmengine.optim.OptimWrapper`.
+    """
+
+    def __init__(self,
+                 rho: float = 0.05,
+                 target_ratio: float = 0.1,
+                 replay_random: bool = True,
+                 **kwargs) -> None:
+        self._check_kwargs(kwargs)
+        schedule = LateSchedule(target_ratio)
         super().__init__(
             rho, schedule, replay_random=replay_random, **kwargs)

@@ -26,7 +26,8 @@ base optimizer and SAM, and the report adds each task's frontier: metric
 against gradient evaluations and cost, the best method per budget, and the
 cheapest budget at which each method reaches SAM. Costs come from each
 task's step costs, measured interleaved in one process (--cost-rounds) and
-multiplied by every run's exact pass counts; the raw wall-clock stays as a secondary column.
+multiplied by every run's exact pass counts; the raw wall-clock stays as a
+secondary column.
 """
 import argparse
 import sys

@@ -1,4 +1,5 @@
-"""AmpSAMOptimWrapper / AmpARSAMOptimWrapper on CUDA (skipped without it).
+"""AmpSAMOptimWrapper / AmpARSAMOptimWrapper (and late-phase SAM's twin) on
+CUDA (skipped without it).
 
 ``AmpOptimWrapper`` asserts an accelerator at construction, so every wrapper
 here is built inside a test. What is checked: fp16 and bf16 runs train and
@@ -126,6 +127,34 @@ def test_amp_trains_close_to_fp32(kind, dtype):
         assert 0.5 < ratio < 2, ratio
         if dtype == 'float16':
             assert_near(psf(wrapper), psf(ref), 0.5)
+
+
+def test_amp_latesam_switches_and_trains_close_to_fp32():
+    """Late-phase SAM's twin: plain steps, then SAM steps on the run's
+    second half as in fp32, pass 2 under autocast, weights close to the
+    fp32 wrapper's."""
+    from arsam_mm.engine.optim_wrappers import (AmpLateSAMOptimWrapper,
+                                                LateSAMOptimWrapper)
+    kw = dict(rho=0.05, target_ratio=0.5)
+    ref_model = make_model()
+    init = params(ref_model)
+    ref = build(LateSAMOptimWrapper, ref_model, **kw)
+    ref.initialize_count_status(ref_model, 0, ITERS)
+    ref_decisions = train(ref_model, ref)
+    assert ref_decisions == [(False, 0.0)] * 4 + [(True, 0.0)] * 4
+
+    model = make_model()
+    wrapper = build(AmpLateSAMOptimWrapper, model, loss_scale='dynamic',
+                    dtype='float16', **kw)
+    wrapper.initialize_count_status(model, 0, ITERS)
+    dtypes = []
+    model.fc1.register_forward_hook(
+        lambda m, i, o: dtypes.append(o.dtype))
+    assert train(model, wrapper) == ref_decisions
+    assert dtypes == [torch.float16] * (ITERS + 4)
+    assert wrapper.loss_scaler.get_scale() == 2.**16
+    assert_finite_and_trained(model, init)
+    assert_near(params(model), params(ref_model), 0.02)
 
 
 def test_reuse_step_mixes_unscaled_psf():

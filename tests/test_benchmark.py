@@ -582,15 +582,18 @@ def test_cli_rejects_a_bad_budget_without_traceback(tmp_path):
 
 def test_step_costs_price_the_runs_of_a_real_suite(tmp_path, monkeypatch):
     """End to end on the toy config: step costs measured in their own
-    process, every run's passes priced with them, loads recorded."""
+    process, every run's passes priced with them, loads recorded.
+    Late-phase SAM gets the run length from the worker's Runner: its last
+    3 of 6 steps are SAM steps."""
     monkeypatch.chdir(ROOT)
-    report = run_suite([TOY], ['base', 'sam', 'periodic'], iters=6,
-                       repeats=1, work_dir=str(tmp_path), evals=1,
+    report = run_suite([TOY], ['base', 'sam', 'periodic', 'latesam'],
+                       iters=6, repeats=1, work_dir=str(tmp_path), evals=1,
                        budgets=[0.5], jobs=2, cost_rounds=3)
     saved = json.loads((tmp_path / 'records.json').read_text())
     costs = saved['step_costs']['toy_sgd']
     assert set(costs['samples']) == {'base', 'sam_two', 'periodic_one',
-                                     'periodic_two'}
+                                     'periodic_two', 'latesam_one',
+                                     'latesam_two'}
     assert costs['clock'] == 'process CPU time'
     rows = {r['label']: r for r in report['rows']}
     assert rows['base']['cost_x_base'] == 1.0
@@ -599,6 +602,10 @@ def test_step_costs_price_the_runs_of_a_real_suite(tmp_path, monkeypatch):
     x = costs['x_base']
     assert rows['periodic@0.5']['cost_x_base'] == pytest.approx(
         (x['periodic_one'] + x['periodic_two']) / 2)
+    late = rows['latesam@0.5']
+    assert late['grad_evals_per_iter'] == 1.5
+    assert late['cost_x_base'] == pytest.approx(
+        (x['latesam_one'] + x['latesam_two']) / 2)
     assert all(len(r['result']['load']) == 2 for r in saved['records'])
     assert 'Step costs' in report['markdown']
 

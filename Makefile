@@ -42,6 +42,7 @@ test-all: env
 COMPAT_VENV := .venv-compat
 COMPAT_STAMP := $(COMPAT_VENV)/.installed
 COMPAT_TESTS := tests/test_core.py tests/test_family.py tests/test_aesam.py \
+	tests/test_latesam.py \
 	tests/test_hardening.py tests/test_engine.py tests/test_engine_amp.py \
 	tests/test_engine_runner.py tests/test_engine_ddp.py tests/test_compat.py
 

@@ -2,8 +2,9 @@
 
 Zhou et al., "Sharpness-Aware Minimization Efficiently Selects Flatter
 Minima Late in Training" (ICLR 2025, arXiv 2410.10373; code
-zzp1012/SAM-in-Late-Phase): SAM applied only over the last part of training
-finds minima as flat, and about as good, as SAM throughout.
+zzp1012/SAM-in-Late-Phase) report that SAM applied only over the last part
+of training finds minima about as flat, and about as good, as SAM applied
+throughout.
 
 With ``T`` optimizer steps in the run (:meth:`LateSchedule.set_run_length`)
 and ``target_ratio = r``, the last ``round(r * T)`` steps are SAM steps and

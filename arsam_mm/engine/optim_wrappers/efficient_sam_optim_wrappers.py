@@ -226,9 +226,12 @@ class LateSAMOptimWrapper(SharpnessAwareOptimWrapper):
 
     One base optimizer throughout: its state (SGD's momentum, Adam's
     moments) carries over the switch. The paper's script
-    (zzp1012/SAM-in-Late-Phase) builds a second optimizer at the switch
-    (``ERM_optimizer = SGD(...)``, then ``SAM(..., base_optimizer=SGD)``),
-    so its SAM phase starts with no momentum; here it does not restart.
+    (zzp1012/SAM-in-Late-Phase, ``script/ERM_to_SAM.py``) uses two: plain
+    steps with ``ERM_optimizer = SGD(...)``, SAM steps with ``SAM(...,
+    base_optimizer=SGD)``, whose own SGD has an empty momentum buffer when
+    the switch comes; here the momentum does not restart. The script also
+    switches at an epoch (``start_SAM``, 150 of 160 by default), this
+    wrapper at an optimizer step.
     Before the switch no batch is kept and no buffer is touched: one pass
     per step, as the base optimizer. Memory: one parameter-sized buffer
     per parameter, during pass 2 only.

@@ -28,7 +28,8 @@ runs; Holm over each budget's comparisons): which variant is ahead, the
 share of SAM's gain each method keeps where SAM beats the base optimizer,
 and the seeds each undecided comparison would need. Costs come from each
 task's step costs, measured interleaved in one process (--cost-rounds) and
-multiplied by every run's exact pass counts; the raw wall-clock stays as a secondary column.
+multiplied by every run's exact pass counts; the raw wall-clock stays as a
+secondary column.
 """
 import argparse
 import sys

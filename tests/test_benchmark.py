@@ -502,72 +502,137 @@ def test_suite_with_budgets_runs_every_budgeted_method_at_each(
         run_suite([TOY], ['arsam'], **dict(kwargs, jobs=0))
 
 
-def _row(optimizer, budget, mean, sd, evals):
+def _row(optimizer, budget, mean, sd, evals, values=None):
     return dict(task='t', optimizer=optimizer, budget=budget,
                 label=f'{optimizer}@{budget}' if budget else optimizer,
                 metric='m', metric_mean=mean, metric_sd=sd,
-                grad_evals_per_iter=evals, cost_x_base=None, seeds=3)
+                grad_evals_per_iter=evals, cost_x_base=None, seeds=3,
+                metric_by_seed=[[s, v] for s, v in enumerate(values or [])])
 
 
-def test_frontier_names_the_best_beyond_the_spread_and_reaching_sam():
+#: Each seed moves every variant together (seeds 0-2), as in the suites.
+_SEED_SHIFT = (0.0, 5.0, -3.0)
+
+
+def _paired_rows(spec, noise=0.2, rng_seed=0):
+    """Rows of variants ``(optimizer, budget, mean, evals)``: per seed the
+    mean + the seed's shift + run-to-run noise."""
+    import numpy as np
+    rng = np.random.default_rng(rng_seed)
+    rows = []
+    for optimizer, budget, mean, evals in spec:
+        values = [mean + shift + rng.normal(0, noise)
+                  for shift in _SEED_SHIFT]
+        rows.append(_row(optimizer, budget, float(np.mean(values)),
+                         float(np.std(values, ddof=1)), evals, values))
+    return rows
+
+
+_SPEC = [('base', None, 80, 1.0), ('sam', None, 90, 2.0),
+         ('arsam', 0.1, 86, 1.1), ('periodic', 0.1, 84, 1.1),
+         ('arsam', 0.3, 89.5, 1.3), ('periodic', 0.3, 89.5, 1.33),
+         ('arsam', 0.5, 88, 1.5), ('periodic', 0.5, 90, 1.5)]
+
+
+def test_frontier_calls_a_method_ahead_only_when_paired_tests_say_so():
+    """The seeds move every variant by up to 8 points, far beyond the
+    differences (the former rule's sds): only the paired comparisons see
+    ARSAM 2 ahead of periodic at 0.1 and 2 behind at 0.5."""
     from arsam_mm.benchmark.frontier import analyse, frontier_markdown
-    rows = [_row('base', None, 80, 1, 1.0), _row('sam', None, 90, 1, 2.0),
-            _row('arsam', 0.1, 86, 1, 1.1), _row('periodic', 0.1, 84, 1, 1.1),
-            _row('arsam', 0.3, 89.5, 1, 1.3),
-            _row('periodic', 0.3, 89, 2, 1.33),
-            _row('arsam', 0.5, 88, 0.5, 1.5),
-            _row('periodic', 0.5, 90, 0.5, 1.5)]
+    from arsam_mm.benchmark.stats import TwoWay
+    rows = _paired_rows(_SPEC)
+    assert all(r['metric_sd'] > 2 for r in rows)
     result = analyse(rows, 't')
-    assert result['best'][0.1] == dict(leader='arsam', best='arsam',
-                                       within=[])
-    # 89.5 - 89 < max(1, 2): no best, periodic within the leader's spread
-    assert result['best'][0.3] == dict(leader='arsam', best=None,
-                                       within=['periodic'])
-    assert result['best'][0.5]['best'] == 'periodic'
-    # SAM 90 ± 1: arsam reaches it at 0.3 (89.5 >= 89), periodic at 0.3 too
-    assert result['reaches_sam']['arsam']['budget'] == 0.3
-    assert result['reaches_sam']['periodic']['budget'] == 0.3
-    assert result['cheapest']['label'] == 'arsam@0.3'
+    # each budget's family: 2 methods x (base, SAM) + ARSAM - periodic
+    assert [len(f) for f in result['comparisons'].values()] == [5, 5, 5]
+    first = result['comparisons'][0.1]
+    assert [(c['a'], c['b']) for c in first] == [
+        ('arsam@0.1', 'base'), ('arsam@0.1', 'sam'),
+        ('periodic@0.1', 'base'), ('periodic@0.1', 'sam'),
+        ('arsam@0.1', 'periodic@0.1')]
+    model = TwoWay({r['label']: dict(r['metric_by_seed']) for r in rows})
+    assert result['model']['df'] == 14 and result['model']['sd'] == \
+        pytest.approx(model.sd)
+    est = model.contrast({'arsam@0.1': 1, 'periodic@0.1': -1})
+    assert (first[4]['mean'], first[4]['lo'], first[4]['p']) == (
+        pytest.approx(est.mean), pytest.approx(est.lo), pytest.approx(est.p))
+    assert [c['ahead'] for c in first] == [
+        'arsam@0.1', 'sam', 'periodic@0.1', 'sam', 'arsam@0.1']
     assert result['arsam_behind'] == {0.1: [], 0.3: [], 0.5: ['periodic']}
+    assert result['arsam_ahead'] == {0.1: ['periodic'], 0.3: [], 0.5: []}
+    tie = result['comparisons'][0.3][4]
+    assert tie['ahead'] is None and tie['p_holm'] > 0.05
+    assert tie['seeds_needed'] is None or tie['seeds_needed'] > 3
+    # SAM beats the base: the gate passes, and the shares are judged
+    assert result['gate']['passed']
+    keep = result['keeps'][0.1]
+    means = {r['label']: r['metric_mean'] for r in rows}
+    assert keep['arsam']['share'] == pytest.approx(
+        (means['arsam@0.1'] - means['base']) /
+        (means['sam'] - means['base']))
+    assert keep['arsam']['keeps'] and not keep['periodic']['keeps']
+    assert keep['arsam']['lo'] < keep['arsam']['share'] < keep['arsam']['hi']
+    assert result['keeps_half']['arsam']['label'] == 'arsam@0.1'
+    assert result['keeps_half']['periodic']['label'] == 'periodic@0.3'
+    assert result['cheapest']['label'] == 'arsam@0.1'
     text = frontier_markdown(result, 't')
-    assert 'met (arsam@0.3, 1.30 evals)' in text
+    assert ("keeps at least 0.5 of SAM's gain at <= 1.3 gradient "
+            'evaluations per iteration: met (arsam@0.1, 1.10 evals)') in text
     assert 'not met: at budget 0.5 periodic ahead' in text
     assert 'SAM does not beat' not in text
-    rows[1] = _row('sam', None, 81, 1, 2.0)  # within the base's spread
-    assert 'SAM does not beat the base optimizer' in frontier_markdown(
-        analyse(rows, 't'), 't')
+    assert '(5 at budget 0.1, 5 at budget 0.3, 5 at budget 0.5)' in text
+    assert '| 0.1 | arsam@0.1 - periodic@0.1 | +' in text
+
+    # SAM level with the base: the gate fails, no share is judged
+    rows = _paired_rows([('sam', None, 80.1, 2.0)] + _SPEC[:1] + _SPEC[2:])
+    result = analyse(rows, 't')
+    assert not result['gate']['passed'] and result['keeps'] == {}
+    assert result['cheapest'] is None
+    text = frontier_markdown(result, 't')
+    assert '**SAM does not beat the base optimizer on this task**' in text
+    assert 'evaluations per iteration: not judged (SAM does not beat' in text
     assert analyse([_row('base', None, 80, 1, 1.0)], 't') is None
     # a variant with fewer seeds (a suite cut short) is left out, and named
-    rows.append(dict(_row('looksam', 0.3, 99, 0, 1.33), seeds=1))
+    rows.append(dict(_row('looksam', 0.3, 99, 0, 1.33, [99]), seeds=1))
     result = analyse(rows, 't')
     assert 'looksam' not in result['cells']
     assert result['partial'] == ['looksam@0.3']
     assert 'Left out (fewer seeds' in frontier_markdown(result, 't')
+    # three seeds each, but not the same three: nothing is paired
+    rows = _paired_rows(_SPEC)
+    rows[0]['metric_by_seed'] = [[s + 3, v] for s, v in
+                                 rows[0]['metric_by_seed']]
+    result = analyse(rows, 't')
+    assert result['model'] is None and result['comparisons'] == {}
+    text = frontier_markdown(result, 't')
+    assert '**Fewer than 2 seeds shared by every variant**' in text
+    assert 'Target' not in text
 
 
 def test_a_one_seed_frontier_names_no_leader_and_judges_no_target():
     """One seed has no spread (as `make bench` runs): a lead of 10 points
     between single runs is not called ahead, and no target is judged."""
-    from arsam_mm.benchmark.frontier import ahead, analyse, frontier_markdown
+    from arsam_mm.benchmark.frontier import analyse, frontier_markdown
     from arsam_mm.benchmark.report import aggregate
     rows = [dict(_row(*args), seeds=1) for args in (
-        ('base', None, 80, None, 1.0), ('sam', None, 70, None, 2.0),
-        ('arsam', 0.3, 60, None, 1.3), ('periodic', 0.3, 70, None, 1.3))]
+        ('base', None, 80, None, 1.0, [80]), ('sam', None, 70, None, 2.0,
+                                              [70]),
+        ('arsam', 0.3, 60, None, 1.3, [60]),
+        ('periodic', 0.3, 70, None, 1.3, [70]))]
     result = analyse(rows, 't')
-    assert result['seeds'] == 1
-    assert result['best'][0.3] == dict(leader='periodic', best=None,
-                                       within=['arsam'])
-    assert result['arsam_behind'] == {0.3: []}
-    assert not ahead(rows[0], rows[1])
+    assert result['seeds'] == 1 and result['model'] is None
+    assert result['comparisons'] == {} and result['gate'] is None
+    assert result['arsam_behind'] == {} and result['cheapest'] is None
     text = frontier_markdown(result, 't')
     assert 'One seed per method: no spread' in text
     assert '| periodic | 70 (1.30 evals) |' in text  # no "± 0"
-    for verdict in ('Target', 'SAM does not beat', 'best (ahead'):
+    for verdict in ('Target', 'SAM does not beat', 'ahead |'):
         assert verdict not in text
     # aggregate: one seed's spread is None, not 0
     row, = aggregate([_record('t', 'base', 0, [0.1] * 4, [0] * 4, 50.0)])
     assert row['metric_mean'] == 50.0 and row['metric_sd'] is None
     assert row['sec_sd'] is None
+    assert row['metric_by_seed'] == [[0, 50.0]]
 
 
 def test_cli_rejects_a_bad_budget_without_traceback(tmp_path):

@@ -23,11 +23,13 @@ With --budgets (shares of SAM steps), every budgeted method (ARSAM,
 AE-SAM and late-phase SAM through target_ratio, periodic SAM and LookSAM
 through interval, RandomSAM through prob) runs at each budget beside the
 base optimizer and SAM, and the report adds each task's frontier: metric
-against gradient evaluations and cost, the best method per budget, and the
-cheapest budget at which each method reaches SAM. Costs come from each
-task's step costs, measured interleaved in one process (--cost-rounds) and
-multiplied by every run's exact pass counts; the raw wall-clock stays as a
-secondary column.
+against gradient evaluations and cost, and paired comparisons per budget
+(seeds pair the runs; Holm over each budget's comparisons): which variant
+is ahead, the share of SAM's gain each method keeps where SAM beats the
+base optimizer, and the seeds each undecided comparison would need. Costs
+come from each task's step costs, measured interleaved in one process
+(--cost-rounds) and multiplied by every run's exact pass counts; the raw
+wall-clock stays as a secondary column.
 """
 import argparse
 import sys

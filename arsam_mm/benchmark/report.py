@@ -63,7 +63,8 @@ def aggregate(records: List[Dict[str, Any]], skip: int = 3,
 
     Returns:
         list[dict]: The rows; wall-clock ratios (``time_ratio``) and
-        derived costs are to the task's ``base``.
+        derived costs are to the task's ``base``. ``metric_by_seed`` lists
+        ``[seed, final metric]`` per run, by seed.
     """
     rows: Dict[tuple, Dict[str, Any]] = {}
     for rec in records:
@@ -76,6 +77,7 @@ def aggregate(records: List[Dict[str, Any]], skip: int = 3,
                                 rec.get('interval')),
             runs=[]))
         row['runs'].append(rec['result'])
+        row.setdefault('run_seeds', []).append(rec['seed'])
     tasks = list(dict.fromkeys(key[0] for key in rows))
 
     def order(key):
@@ -88,6 +90,7 @@ def aggregate(records: List[Dict[str, Any]], skip: int = 3,
     for key in sorted(rows, key=order):
         (task, optimizer, _), row = key, rows[key]
         runs = row.pop('runs')
+        run_seeds = row.pop('run_seeds')
         sec = [statistics.fmean(r['seconds'][skip:] or r['seconds'])
                for r in runs]
         row['sec_per_iter'], row['sec_sd'] = _mean_sd(sec)
@@ -113,6 +116,10 @@ def aggregate(records: List[Dict[str, Any]], skip: int = 3,
         finals = [r['evals'][-1]['metrics'].get(key) if r['evals'] else None
                   for r in runs]
         row['metric_mean'], row['metric_sd'] = _mean_sd(finals)
+        # per seed, for the paired statistics of the frontier
+        row['metric_by_seed'] = sorted(
+            [seed, value] for seed, value in zip(run_seeds, finals)
+            if value is not None)
         row['seeds'] = len(runs)
         target = (targets or {}).get(task)
         if target is not None and key:

@@ -573,11 +573,17 @@ def _frontier_json(result: Dict[str, Any]) -> Dict[str, Any]:
     def name(row):
         return None if row is None else row['label']
 
+    def by_budget(entry):
+        return {f'{b:g}': v for b, v in entry.items()}
+
     return dict(
-        budgets=result['budgets'], best=result['best'],
-        reaches_sam={m: name(r) for m, r in result['reaches_sam'].items()},
+        budgets=result['budgets'], model=result['model'],
+        comparisons=by_budget(result['comparisons']), gate=result['gate'],
+        keeps=by_budget(result['keeps']),
+        keeps_half={m: name(r) for m, r in result['keeps_half'].items()},
         cheapest=name(result['cheapest']),
-        arsam_behind={f'{b:g}': m for b, m in result['arsam_behind'].items()})
+        arsam_behind=by_budget(result['arsam_behind']),
+        arsam_ahead=by_budget(result['arsam_ahead']))
 
 
 def _cost_table(costs: Dict[str, Any]) -> List[str]:

@@ -18,14 +18,18 @@ from mmengine.hooks import Hook
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 from mmengine.registry import PARAM_SCHEDULERS, init_default_scope
 from mmengine.runner import Runner
-from mmpretrain.registry import DATASETS, MODELS
 
 from arsam_mm import ARSAMOptimWrapper, SAMOptimWrapper
 from arsam_mm.data import write_cifar, write_digits
 from arsam_mm.engine.cli import check_data_roots, merge_train_args
-from arsam_mm.mmpretrain import PyramidNetCIFAR, WideResNetCIFAR
-from arsam_mm.models.backbones.pyramidnet import PyramidBasicBlock
-from arsam_mm.models.backbones.wide_resnet import WideBasicBlock
+
+pytest.importorskip('mmpretrain', reason='needs mmpretrain (not installed)')
+from mmpretrain.registry import DATASETS, MODELS  # noqa: E402
+
+from arsam_mm.mmpretrain import PyramidNetCIFAR, WideResNetCIFAR  # noqa: E402
+from arsam_mm.models.backbones.pyramidnet import \
+    PyramidBasicBlock  # noqa: E402
+from arsam_mm.models.backbones.wide_resnet import WideBasicBlock  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / 'configs' / 'classification'

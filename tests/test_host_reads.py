@@ -32,6 +32,8 @@ from mmengine.logging import MessageHub
 from mmengine.optim import build_optim_wrapper
 
 import arsam_mm
+from arsam_mm.engine.optim_wrappers.deferred_scalars import \
+    DeferredHistoryBuffer
 from tests._toy import ToyModel, make_batches
 from tests.test_engine_runner import Recorder, make_runner, toy
 
@@ -104,6 +106,24 @@ def test_host_reads_sees_reads():
     assert reads == [('schedule.py', 'plan')]  # the test is no arsam_mm
 
 
+def test_the_queue_is_bounded(monkeypatch):
+    """Without a reader the buffer reads its queue every ``max_pending``
+    values (bounded memory), in order, host values included."""
+    monkeypatch.setattr(DeferredHistoryBuffer, 'max_pending', 3)
+    buf = DeferredHistoryBuffer()
+    t = [torch.tensor(float(i)) for i in range(4)]
+    with host_reads() as reads:
+        buf.defer(float, (t[0], ))
+        buf.update(7)
+        assert reads == []
+        buf.defer(lambda a, b, c: a + b * c, (t[1], t[2], 10))
+        assert reads == [('deferred_scalars.py', 'fold')]
+        buf.defer(float, (t[3], ))
+        assert len(reads) == 1
+    assert buf.data[0].tolist() == [0.0, 7.0, 21.0, 3.0]
+    assert buf.data[1].tolist() == [1, 1, 1, 1]
+
+
 def train(name, iters=ITERS, hub_name=None):
     """Train a ToyModel through ``train_step``, recording the reads of
     every iteration; returns the wrapper, the reads and the forwards."""
@@ -145,6 +165,7 @@ def test_steps_read_nothing_until_the_log_is_read(name):
     assert set(reads) <= {('deferred_scalars.py', 'fold')}
     assert len(reads) <= len(keys)
     assert logged['train/sam_step'] == sams
+    assert hub.get_scalar('train/sam_step').data[0].dtype.kind == 'i'
     done = [sum(sams[:i + 1]) for i in range(ITERS)]
     assert logged['train/sam_fraction'] == pytest.approx(
         [d / (i + 1) for i, d in enumerate(done)], rel=0, abs=1e-15)
@@ -256,5 +277,6 @@ def test_a_runner_reads_only_when_the_logger_prints(tmp_path):
         i = row['iter']
         done = sum(passes[:i]) - i
         assert row['sam_step'] == passes[i - 1] - 1
+        assert isinstance(row['sam_step'], int)  # printed as 0 or 1
         assert row['grad_evals'] == sum(passes[:i])
         assert row['sam_fraction'] == pytest.approx(done / i)

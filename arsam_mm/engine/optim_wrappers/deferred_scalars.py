@@ -86,14 +86,20 @@ class DeferredHistoryBuffer(HistoryBuffer):
         for fn, args, count in pending:
             host = (values[id(a)] if isinstance(a, Tensor) else a
                     for a in args)
-            super().update(fn(*host), count)
+            self._append(fn(*host), count)
+
+    def _append(self, log_val: Any, count: int) -> None:
+        if len(self._log_history):
+            super().update(log_val, count)
+        else:  # as HistoryBuffer([log_val], [count]): ints stay ints
+            super().__init__([log_val], [count], self.max_length)
 
     # --- every way in reads the queue first ---------------------------
     def update(self, log_val: Any, count: int = 1) -> None:
         if self._pending:  # keep the order
             self._pending.append((_identity, (log_val, ), count))
         else:
-            super().update(log_val, count)
+            self._append(log_val, count)
 
     @property
     def data(self) -> Tuple[Any, Any]:

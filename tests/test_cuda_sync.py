@@ -30,6 +30,7 @@ pytestmark = [
     dict(type='LookSAMOptimWrapper', interval=3),
     dict(type='RandomSAMOptimWrapper', prob=0.5, seed=0),
     dict(type='GSAMOptimWrapper', interval=2),
+    dict(type='LateSAMOptimWrapper', target_ratio=0.5),
 ], ids=lambda cfg: cfg['type'])
 def test_training_steps_do_not_sync(cfg):
     import arsam_mm  # noqa: F401
@@ -38,6 +39,7 @@ def test_training_steps_do_not_sync(cfg):
     model = ToyModel(bn=True, dropout=0.1).cuda()
     wrapper = build_optim_wrapper(
         model, dict(cfg, optimizer=dict(type='SGD', lr=0.1, momentum=0.9)))
+    wrapper.initialize_count_status(model, 0, 24)  # LateSAM's run length
     batches = [{k: v.cuda() for k, v in b.items()}
                for b in make_batches(24)]
     model.train_step(batches[0], wrapper)  # lazy CUDA initialisation

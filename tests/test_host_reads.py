@@ -55,6 +55,7 @@ MEMBERS = {
     'randomsam': dict(type='RandomSAMOptimWrapper', prob=0.5, seed=0),
     'gsam': dict(type='GSAMOptimWrapper', interval=2),
     'aesam': dict(type='AESAMOptimWrapper'),
+    'latesam': dict(type='LateSAMOptimWrapper', target_ratio=0.5),
 }
 
 

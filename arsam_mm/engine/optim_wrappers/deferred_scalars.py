@@ -13,8 +13,9 @@ anything reads the buffer: its statistics, ``data``, a copy or a pickle. So
 every value of every iteration is what an immediate read would have given,
 and the host waits only when a logger, a hook or a checkpoint reads.
 Deep copies are plain ``HistoryBuffer`` objects, so checkpoints (which
-hold ``MessageHub.state_dict()``) hold mmengine's own type. Without any reader the queue is read every
-:attr:`DeferredHistoryBuffer.max_pending` values, which bounds its memory.
+hold ``MessageHub.state_dict()``) hold mmengine's own type. Without any
+reader the queue is read every :attr:`DeferredHistoryBuffer.max_pending`
+values, which bounds its memory.
 """
 import copy
 from typing import Any, Callable, Dict, List, Sequence, Tuple

@@ -44,7 +44,8 @@ COMPAT_STAMP := $(COMPAT_VENV)/.installed
 COMPAT_TESTS := tests/test_core.py tests/test_family.py tests/test_aesam.py \
 	tests/test_latesam.py \
 	tests/test_hardening.py tests/test_engine.py tests/test_engine_amp.py \
-	tests/test_engine_runner.py tests/test_engine_ddp.py tests/test_compat.py
+	tests/test_engine_runner.py tests/test_engine_ddp.py tests/test_compat.py \
+	tests/test_host_reads.py
 
 $(COMPAT_STAMP): requirements-compat.txt setup.cfg pyproject.toml
 	test -x $(COMPAT_VENV)/bin/python || $(PY) -m venv $(COMPAT_VENV)

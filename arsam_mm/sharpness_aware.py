@@ -40,14 +40,14 @@ Non-finite gradients, decided on the device (no host sync):
   ``g`` and skips the update instead, which needs one host read on its SAM
   steps (:attr:`skip_update`).
 * Either way the stored PSF becomes zeros, the schedule's statistics do not
-  record the step, and it is not counted as a SAM step (:attr:`sam_steps`
-  folds the device flags when it is read; mmengine reads the loss on the
-  host every iteration anyway, so the wrappers' logging costs no extra
-  wait). It still cost two gradient evaluations (:attr:`grad_evals`).
+  record the step, and it is not counted as a SAM step: failed steps are
+  counted on the device and read only when :attr:`sam_steps` is (the
+  mmengine wrappers log :meth:`sam_step_counts` and read it when the log
+  is read). It still cost two gradient evaluations (:attr:`grad_evals`).
 """
 import contextlib
 import math
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor, nn
@@ -149,8 +149,9 @@ class SharpnessAware:
         self.iters = 0
         self.passes = 0
         self._sam_runs = 0
-        self._sam_failed = 0
-        self._failed_flags: List[Tensor] = []
+        #: Failed SAM steps: a 0-d device tensor until :attr:`sam_steps`
+        #: reads it.
+        self._sam_failed: Union[int, Tensor] = 0
         #: True when ASAM's pass 2 was not finite: skip this update.
         self.skip_update = False
         self.plan = StepPlan(sam=False)
@@ -187,13 +188,23 @@ class SharpnessAware:
         """Iterations whose update used the SAM gradient ``g_s``.
 
         Second passes that were skipped (AMP, non-finite pass 1) or whose
-        gradients were not finite do not count. Reading it folds the pending
-        device flags (a host wait on CUDA; see the module doc).
+        gradients were not finite do not count. Reading it reads the failed
+        count from the device (a host wait on CUDA) once per SAM step since
+        the last read; :meth:`sam_step_counts` reads nothing.
         """
-        if self._failed_flags:
-            self._sam_failed += sum(int(f) for f in self._failed_flags)
-            self._failed_flags.clear()
+        if isinstance(self._sam_failed, Tensor):
+            self._sam_failed = int(self._sam_failed)
         return self._sam_runs - self._sam_failed
+
+    def sam_step_counts(self) -> Tuple[int, Union[int, Tensor]]:
+        """:attr:`sam_steps` without a host read: the second passes run
+        and those that failed, ``sam_steps = runs - failed``.
+
+        Returns:
+            tuple: ``runs`` (int) and ``failed`` (int, or a 0-d tensor on
+            the device that later steps do not modify).
+        """
+        return self._sam_runs, self._sam_failed
 
     @property
     def sam_fraction(self) -> float:
@@ -381,7 +392,7 @@ class SharpnessAware:
         grads = [p.grad for _, _, p in self._active]
         ok = finite.to(grads[0].device) & torch.isfinite(
             K.global_norm(grads, foreach=self.foreach))
-        self._failed_flags.append(~ok)
+        self._sam_failed = ~ok + self._sam_failed  # a new tensor, no read
         if self.adaptive:
             # ASAM kept e, not g: skip the update (one host read).
             if grad_scale is None and not bool(ok):
@@ -536,7 +547,6 @@ class SharpnessAware:
             self._sam_runs = int(state['sam_steps'])
             self._sam_failed = 0
             self.passes = self.iters + self._sam_runs
-        self._failed_flags = []
         if 'plan' in state:
             sam, weight = state['plan']
             self.plan = StepPlan(sam=None if sam is None else bool(sam),

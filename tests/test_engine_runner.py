@@ -49,6 +49,7 @@ def make_runner(work_dir,
                 by_epoch=False,
                 max_epochs=2,
                 dataset_size=64,
+                log_interval=1,
                 **kwargs):
     if by_epoch:
         train_cfg = dict(by_epoch=True, max_epochs=max_epochs)
@@ -72,7 +73,7 @@ def make_runner(work_dir,
         if isinstance(optim_wrapper, dict) and 'type' in optim_wrapper else
         optim_wrapper,
         default_hooks=dict(
-            logger=dict(type='LoggerHook', interval=1),
+            logger=dict(type='LoggerHook', interval=log_interval),
             checkpoint=dict(
                 type='CheckpointHook',
                 interval=ckpt_interval,

@@ -54,9 +54,21 @@ from ...directions import Direction
 from ...pass_context import frozen_batchnorm, replay_rng, rng_state
 from ...schedule import StepSchedule
 from ...sharpness_aware import SharpnessAware
+from .deferred_scalars import update_deferred
 from .packed_batch import pack, unpack
 
 __all__ = ['SharpnessAwareOptimWrapper']
+
+
+def _sam_step(runs: int, runs_before: int, failed: float,
+              failed_before: float) -> int:
+    """1 when the update used the SAM gradient, else 0."""
+    return int(runs - runs_before - (failed - failed_before))
+
+
+def _sam_fraction(runs: int, failed: float, iters: int) -> float:
+    """Share of the updates so far that used the SAM gradient."""
+    return (runs - failed) / iters if iters else 0.0
 
 
 class SharpnessAwareOptimWrapper(OptimWrapper):
@@ -110,7 +122,8 @@ class SharpnessAwareOptimWrapper(OptimWrapper):
         #: Forward-backward passes run so far, micro-batches counted one by
         #: one (pass 2 included).
         self.passes = 0
-        self._sam_logged = 0
+        #: ``sharpness.sam_step_counts()`` at the last update.
+        self._sam_logged: Tuple[int, Any] = (0, 0)
 
     @classmethod
     def _check_kwargs(cls, kwargs: Dict[str, Any]) -> None:
@@ -175,26 +188,35 @@ class SharpnessAwareOptimWrapper(OptimWrapper):
         counted one by one), ``train/rho``, the schedule's figures (ARSAM's
         ``train/sam_count``) and the norm of the correction's kept vector
         (ARSAM's ``train/psf_norm``, LookSAM's ``train/gv_norm``).
-        Reading the counts and the norm waits for the device; mmengine
-        already reads the loss on the host every iteration (RuntimeInfoHook),
-        so this adds no stall of its own.
+
+        Nothing is read from the device here: the figures that depend on
+        device values (a SAM step's success, the norm) wait in the
+        MessageHub and are read when a logger, a hook or a checkpoint
+        reads them (:mod:`.deferred_scalars`), so an fp32 step that does
+        not log never waits for the device.
         """
         hub = MessageHub.get_current_instance()
         sa = self.sharpness
-        if updated:
-            before, self._sam_logged = self._sam_logged, sa.sam_steps
-            sam_step = int(self._sam_logged > before)
+        runs, failed = sa.sam_step_counts()
+        if not updated:
+            hub.update_scalar('train/sam_step', int(bool(sa.plan.sam)))
         else:
-            sam_step = int(bool(sa.plan.sam))
-        hub.update_scalar('train/sam_step', sam_step)
-        hub.update_scalar('train/sam_fraction', sa.sam_fraction)
+            (runs_before, failed_before), self._sam_logged = \
+                self._sam_logged, (runs, failed)
+            if runs == runs_before:  # no second pass: nothing to read
+                hub.update_scalar('train/sam_step', 0)
+            else:
+                update_deferred(hub, 'train/sam_step', _sam_step, runs,
+                                runs_before, failed, failed_before)
+        update_deferred(hub, 'train/sam_fraction', _sam_fraction, runs,
+                        failed, sa.iters)
         hub.update_scalar('train/grad_evals', self.passes)
         hub.update_scalar('train/rho', self.rho)
         for key, value in sa.schedule.log_scalars().items():
             hub.update_scalar(f'train/{key}', value)
         if sa.store_norm is not None:
-            hub.update_scalar(f'train/{sa.correction.log_name}',
-                              float(sa.store_norm))
+            update_deferred(hub, f'train/{sa.correction.log_name}', float,
+                            sa.store_norm)
 
     # --- properties used by the benchmark -----------------------------
     @property
@@ -422,7 +444,7 @@ class SharpnessAwareOptimWrapper(OptimWrapper):
             return
         self.sharpness.load_state_dict(arsam)
         self.passes = int(arsam.get('passes', self.sharpness.grad_evals))
-        self._sam_logged = self.sharpness.sam_steps
+        self._sam_logged = self.sharpness.sam_step_counts()
         self._load_cycle(arsam.get('cycle'))
 
     def _check_writer(self, arsam: Dict[str, Any]) -> None:

@@ -68,7 +68,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     smoke = parser.add_argument_group(
         'smoke run', 'a few iterations on a CPU with generated data: no '
-        'pretrained weights, image sizes shrunk, SyncBN -> BN without CUDA, '
+        'pretrained weights, image sizes shrunk, SyncBN -> BN and AMP -> '
+        'fp32 without CUDA, '
         'the pipelines, optimizer and hooks otherwise the config\'s own')
     smoke.add_argument(
         '--smoke',

@@ -16,12 +16,17 @@ FCN and SimpleBaseline (ResNet-50) with ``--runslow``.
 
 Config-level cases (fast) check what the switch and ``--smoke`` change,
 the new ``configs/`` variants, and the data check.
+
+fp16 zoo configs (``AmpOptimWrapper`` with a ``loss_scale``: mmpose's
+HRNet-w32 fp16, mmseg's FCN-R101 amp) switched by the same two keys build
+the Amp twin, with a warning; ``--smoke`` on a CPU trains the fp32 twin.
 """
 import copy
 import functools
 import json
 import importlib
 import importlib.util
+import logging
 import os
 import os.path as osp
 import socket
@@ -32,12 +37,14 @@ import uuid
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.optim import build_optim_wrapper
+from mmengine.optim import AmpOptimWrapper, build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 import arsam_mm  # noqa: F401  (compat layer before mmseg/mmpose models)
+from tests._amp import allow_cpu_amp, logged
 from arsam_mm.engine.cli import check_data_roots
-from arsam_mm.engine.smoke import (apply_smoke, remove_pretrained,
+from arsam_mm.engine.smoke import (amp_to_fp32, apply_smoke,
+                                   remove_pretrained,
                                    shrink_factor, shrink_sizes,
                                    smoke_data_root, sync_bn_to_bn)
 
@@ -55,7 +62,14 @@ ZOO = {
      'td-hm_res50_8xb64-210e_coco-256x192.py'),
     'rtmpose': ('mmpose', 'mmpose::body_2d_keypoint/rtmpose/coco/'
                 'rtmpose-t_8xb256-420e_coco-256x192.py'),
+    # fp16: AmpOptimWrapper with a loss_scale
+    'hrnet_fp16': ('mmpose', 'mmpose::body_2d_keypoint/topdown_heatmap/coco/'
+                   'td-hm_hrnet-w32_fp16-8xb64-210e_coco-256x192.py'),
+    'fcn_amp':
+    ('mmseg', 'mmseg::fcn/fcn_r101-d8_4xb2-amp-80k_cityscapes-512x1024.py'),
 }
+#: The fp16 zoo configs: name -> loss scale they set.
+FP16 = {'hrnet_fp16': 2.**16, 'fcn_amp': 512.}
 IMPORTS = "dict(imports=['arsam_mm'], allow_failed_imports=False)"
 #: The fields the optimizer wrappers write to the MessageHub themselves.
 SAM_FIELDS = ('train/sam_step', 'train/sam_fraction', 'train/grad_evals',
@@ -478,6 +492,163 @@ def test_zoo_config_switched_trains_with_smoke(name, wrapper, tmp_path,
         assert scalars['train/sam_fraction'].current() == 1.0
     else:
         assert ITERS <= scalars['train/grad_evals'].current() <= 2 * ITERS
+
+
+# ------------------------------------------------------ fp16 zoo configs ---
+FP16_CASES = [(name, wrapper) for name in sorted(FP16)
+              for wrapper in ('SAMOptimWrapper', 'ARSAMOptimWrapper')]
+
+
+def _amp_warning(wrapper):
+    return (logging.WARNING,
+            f"{wrapper} got AmpOptimWrapper's argument 'loss_scale' (an fp16 "
+            'config switched by its type?): building its AMP twin '
+            f'Amp{wrapper} instead')
+
+
+@pytest.mark.parametrize('name,wrapper', FP16_CASES)
+def test_fp16_zoo_config_switched_builds_the_amp_twin(name, wrapper,
+                                                      monkeypatch):
+    """The merged optim_wrapper keeps the zoo's ``loss_scale``; building
+    it gives ``Amp<wrapper>`` with the zoo's scale and optimizer, and a
+    warning naming both types and the argument (``AmpOptimWrapper``'s GPU
+    assertion is lifted on a CPU)."""
+    allow_cpu_amp(monkeypatch)
+    cfg = parsed(name, wrapper)
+    zoo = parsed(name)
+    assert _type(zoo.optim_wrapper) == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.type == wrapper
+    assert cfg.optim_wrapper.loss_scale == zoo.optim_wrapper.loss_scale
+    init_default_scope(ZOO[name][0])
+    with logged() as lines:
+        built = build_optim_wrapper(torch.nn.Linear(3, 2), cfg.optim_wrapper)
+    assert type(built).__name__ == f'Amp{wrapper}'
+    assert isinstance(built, AmpOptimWrapper)
+    assert built.rho == pytest.approx(0.05)
+    assert built.loss_scaler.get_scale() == FP16[name]
+    assert type(built.optimizer).__name__ == zoo.optim_wrapper.optimizer.type
+    assert _amp_warning(wrapper) in lines
+
+
+@pytest.mark.parametrize('name', sorted(FP16))
+def test_smoke_on_a_cpu_turns_fp16_into_fp32(name, smoke_data,
+                                             monkeypatch):
+    """Without CUDA ``--smoke`` drops ``loss_scale`` from the switched
+    config (which then builds the fp32 wrapper, no warning) and turns the
+    zoo's own ``AmpOptimWrapper`` into ``OptimWrapper``; with CUDA it keeps
+    them."""
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    scale = parsed(name).optim_wrapper.loss_scale
+    cfg = parsed(name, 'ARSAMOptimWrapper')
+    changes = apply_smoke(cfg, iters=1, data_dir=smoke_data)
+    assert f'optim_wrapper.loss_scale: {scale!r} removed (fp32)' in changes
+    assert 'loss_scale' not in cfg.optim_wrapper
+    assert cfg.optim_wrapper.type == 'ARSAMOptimWrapper'
+    init_default_scope(ZOO[name][0])
+    with logged() as lines:
+        built = build_optim_wrapper(torch.nn.Linear(3, 2), cfg.optim_wrapper)
+    assert type(built).__name__ == 'ARSAMOptimWrapper'
+    assert not [line for line in lines if 'AMP twin' in line[1]]
+
+    zoo = Config.fromfile(zoo_file(name))
+    changes = apply_smoke(zoo, iters=1, data_dir=smoke_data)
+    assert "optim_wrapper.type: 'AmpOptimWrapper' -> 'OptimWrapper' (AMP " \
+        'needs a GPU: fp32)' in changes
+    assert zoo.optim_wrapper.type == 'OptimWrapper'
+    assert 'loss_scale' not in zoo.optim_wrapper
+
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    cfg = parsed(name, 'ARSAMOptimWrapper')
+    before = copy.deepcopy(cfg.optim_wrapper)
+    apply_smoke(cfg, iters=1, data_dir=smoke_data)
+    assert cfg.optim_wrapper == before
+
+
+def test_amp_to_fp32_maps_every_twin_back():
+    from arsam_mm.engine.optim_wrappers import AMP_TWINS
+    for plain, amp in AMP_TWINS.items():
+        cfg = dict(optim_wrapper=dict(
+            type=amp, loss_scale=512., dtype='float16', use_fsdp=False,
+            optimizer=dict(type='SGD', lr=0.1)))
+        assert amp_to_fp32(cfg) == [
+            f'optim_wrapper.type: {amp!r} -> {plain!r} (AMP needs a GPU: '
+            'fp32)', "optim_wrapper.loss_scale: 512.0 removed (fp32)",
+            "optim_wrapper.dtype: 'float16' removed (fp32)",
+            'optim_wrapper.use_fsdp: False removed (fp32)'
+        ]
+        assert cfg['optim_wrapper'] == dict(
+            type=plain, optimizer=dict(type='SGD', lr=0.1))
+        assert amp_to_fp32(cfg) == []
+    assert amp_to_fp32(dict(model=dict())) == []
+
+
+class _Stub:
+    """Runner.from_cfg's stand-in: keeps the config, trains nothing."""
+    cfg = None
+
+    @classmethod
+    def from_cfg(cls, cfg):
+        cls.cfg = cfg
+        return cls()
+
+    def train(self):
+        pass
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU behaviour')
+@pytest.mark.parametrize('name,wrapper,amp', [
+    ('hrnet_fp16', 'ARSAMOptimWrapper', False),
+    ('rtmpose', 'SAMOptimWrapper', True),
+])
+def test_train_tool_smoke_on_a_cpu_is_fp32(name, wrapper, amp, tmp_path,
+                                           smoke_data, monkeypatch):
+    """``tools/train.py CHILD --smoke`` on a CPU hands the Runner the fp32
+    wrapper: for a switched fp16 config, and with ``--amp`` (which comes
+    after ``--smoke``'s changes) too."""
+    tool = train_tool()
+    monkeypatch.setattr(tool, 'Runner', _Stub)
+    child = write_child(tmp_path, name, wrapper)
+    with logged() as lines:
+        tool.main([child, '--smoke', '1', '--smoke-data', smoke_data,
+                   '--work-dir', str(tmp_path / 'work')] +
+                  (['--amp'] if amp else []))
+    ow = _Stub.cfg.optim_wrapper
+    assert ow.type == wrapper
+    assert not set(ow) & {'loss_scale', 'dtype', 'use_fsdp'}
+    text = '\n'.join(message for _, message in lines)
+    if amp:
+        assert "--smoke --amp without CUDA: optim_wrapper.type: " \
+            f"'Amp{wrapper}' -> '{wrapper}' (AMP needs a GPU: fp32); " \
+            "optim_wrapper.loss_scale: 'dynamic' removed (fp32)" in text
+    else:
+        assert "optim_wrapper.loss_scale: 'dynamic' removed (fp32)" in text
+
+
+@pytest.mark.slow
+def test_fp16_zoo_config_switched_trains_with_smoke(tmp_path, smoke_data):
+    """``tools/train.py CHILD --smoke 2`` on mmpose's HRNet-w32 fp16
+    config switched to ARSAM: on a CPU the fp32 ARSAM trains (the change
+    logged), on a GPU its Amp twin (about 70 s of CPU time)."""
+    child = write_child(tmp_path, 'hrnet_fp16', 'ARSAMOptimWrapper')
+    run = f'zoo_fp16_{uuid.uuid4().hex[:8]}'
+    with logged() as lines:
+        runner = train_tool().main([
+            child, '--smoke',
+            str(ITERS), '--smoke-data', smoke_data, '--work-dir',
+            str(tmp_path / 'work'), '--cfg-options',
+            f'experiment_name={run}', f'visualizer.name={run}'
+        ])
+    assert runner.iter == ITERS
+    text = '\n'.join(message for _, message in lines)
+    if torch.cuda.is_available():
+        assert type(runner.optim_wrapper).__name__ == 'AmpARSAMOptimWrapper'
+        assert _amp_warning('ARSAMOptimWrapper') in lines
+    else:
+        assert type(runner.optim_wrapper).__name__ == 'ARSAMOptimWrapper'
+        assert "optim_wrapper.loss_scale: 'dynamic' removed (fp32)" in text
+    scalars = runner.message_hub.log_scalars
+    assert set(SAM_FIELDS) <= set(scalars)
+    assert ITERS <= scalars['train/grad_evals'].current() <= 2 * ITERS
 
 
 # ------------------------------------------------- several CPU processes ---

@@ -17,12 +17,14 @@ import argparse
 import os
 from typing import List, Optional
 
+import torch
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from arsam_mm.engine.cli import (check_data_roots, init_cpu_distributed,
                                  merge_train_args)
-from arsam_mm.engine.smoke import apply_smoke
+from arsam_mm.engine.smoke import amp_to_fp32, apply_smoke
 
 
 def _positive(text: str) -> int:
@@ -66,7 +68,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     smoke = parser.add_argument_group(
         'smoke run', 'a few iterations on a CPU with generated data: no '
-        'pretrained weights, image sizes shrunk, SyncBN -> BN without CUDA, '
+        'pretrained weights, image sizes shrunk, SyncBN -> BN and AMP -> '
+        'fp32 without CUDA, '
         'the pipelines, optimizer and hooks otherwise the config\'s own')
     smoke.add_argument(
         '--smoke',
@@ -114,6 +117,12 @@ def main(argv: Optional[List[str]] = None) -> Runner:
             shrink=args.smoke_shrink,
             batch_size=args.smoke_batch)
     cfg = merge_train_args(cfg, args)
+    if args.smoke is not None and args.amp and \
+            not torch.cuda.is_available():  # --amp came after apply_smoke
+        print_log(
+            '--smoke --amp without CUDA: ' +
+            '; '.join(amp_to_fp32(cfg._cfg_dict)),
+            logger='current')
     check_data_roots(cfg)
     init_cpu_distributed(cfg)  # --launcher pytorch without CUDA
     runner = Runner.from_cfg(cfg)

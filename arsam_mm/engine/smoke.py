@@ -22,6 +22,10 @@ change is logged (``print_log``) and returned:
   32, so derived sizes stay consistent: RTMPose's SimCC ``input_size``
   (192, 256) and ``in_featuremap_size`` (6, 8) become (96, 128) and (3, 4).
 * **norm**: ``SyncBN`` becomes ``BN`` when CUDA is unavailable.
+* **precision**: without CUDA, an AMP optimizer wrapper (``AmpOptimWrapper``
+  or a family wrapper's Amp twin, or a family wrapper given
+  ``AmpOptimWrapper``'s arguments such as ``loss_scale``) becomes its fp32
+  twin without those arguments (``AmpOptimWrapper`` asserts a GPU).
 * **loop**: ``IterBasedTrainLoop`` for ``iters`` iterations, validating once
   at the end (when the config validates); log every iteration, by
   iteration; checkpoint at the end.
@@ -30,9 +34,9 @@ change is logged (``print_log``) and returned:
   ``InfiniteSampler`` (same ``shuffle``), as ``DefaultSampler`` stalls 2 s
   at each epoch end of an iteration loop.
 
-Nothing else changes: the optimizer wrapper, optimizer, ``paramwise_cfg``,
-param schedulers, custom hooks and the transforms of each pipeline are the
-config's own.
+Nothing else changes: the optimizer wrapper (but its precision), optimizer,
+``paramwise_cfg``, param schedulers, custom hooks and the transforms of each
+pipeline are the config's own.
 """
 import os
 import os.path as osp
@@ -44,10 +48,12 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from .optim_wrappers import AMP_ARGUMENTS, AMP_TWINS
+
 __all__ = [
     'SMOKE_GENERATORS', 'EXACT_SIZE_KEYS', 'ROUNDED_SIZE_KEYS', 'apply_smoke',
     'check_data_dir', 'smoke_data_root', 'shrink_factor', 'shrink_sizes',
-    'remove_pretrained', 'sync_bn_to_bn'
+    'remove_pretrained', 'sync_bn_to_bn', 'amp_to_fp32'
 ]
 
 #: Dataset type -> generator of ``tools/generate_data.py`` that writes data
@@ -341,6 +347,42 @@ def sync_bn_to_bn(cfg: Any) -> List[str]:
     return changes
 
 
+def amp_to_fp32(cfg: Any) -> List[str]:
+    """Turn an AMP ``optim_wrapper`` into its fp32 twin, in place.
+
+    ``AmpOptimWrapper`` becomes ``OptimWrapper``, ``Amp<name>`` of the
+    family becomes ``<name>`` (:data:`~.optim_wrappers.AMP_TWINS`), and
+    ``AmpOptimWrapper``'s own arguments
+    (:data:`~.optim_wrappers.AMP_ARGUMENTS`: ``loss_scale``, ``dtype``,
+    ``use_fsdp``) are removed, also from a family wrapper that carries them
+    (an fp16 config switched by its type, which would build the Amp twin).
+    ``AmpOptimWrapper`` asserts a GPU; ``--smoke`` calls this without CUDA.
+
+    Args:
+        cfg (Config | dict): The config.
+
+    Returns:
+        list[str]: One line per change.
+    """
+    wrapper = cfg.get('optim_wrapper', None) if isinstance(cfg, dict) \
+        else None
+    if not isinstance(wrapper, dict):
+        return []
+    changes: List[str] = []
+    kind = wrapper.get('type', 'OptimWrapper')
+    name = kind if isinstance(kind, str) else getattr(kind, '__name__', '')
+    fp32 = {amp: plain for plain, amp in AMP_TWINS.items()}
+    if name.split('.')[-1] in fp32:
+        wrapper['type'] = fp32[name.split('.')[-1]]
+        changes.append(f'optim_wrapper.type: {name!r} -> '
+                       f'{wrapper["type"]!r} (AMP needs a GPU: fp32)')
+    for key in AMP_ARGUMENTS:
+        if key in wrapper:
+            changes.append(f'optim_wrapper.{key}: {wrapper.pop(key)!r} '
+                           'removed (fp32)')
+    return changes
+
+
 def _fmt(value: Any) -> str:
     return repr(tuple(value) if isinstance(value, list) else value)
 
@@ -524,6 +566,7 @@ def apply_smoke(cfg: Config,
     changes += resized
     if not torch.cuda.is_available():
         changes += sync_bn_to_bn(cfg._cfg_dict)
+        changes += amp_to_fp32(cfg._cfg_dict)
     changes += _short_loop(cfg, iters, batch_size)
     print_log(
         f'{_SMOKE}: {iters} iterations on generated data; changes to the '

@@ -1,11 +1,12 @@
-from .amp_sam_optim_wrapper import (AMP_TWINS, AmpAESAMOptimWrapper,
+from .amp_sam_optim_wrapper import (AMP_ARGUMENTS, AMP_TWINS,
+                                    AmpAESAMOptimWrapper,
                                     AmpARSAMOptimWrapper,
                                     AmpGSAMOptimWrapper,
                                     AmpLateSAMOptimWrapper,
                                     AmpLookSAMOptimWrapper,
                                     AmpRandomSAMOptimWrapper,
                                     AmpSAMOptimWrapper, AmpSecondPass,
-                                    amp_twin)
+                                    amp_class, amp_twin)
 from .efficient_sam_optim_wrappers import (AESAMOptimWrapper,
                                            GSAMOptimWrapper,
                                            LateSAMOptimWrapper,
@@ -17,7 +18,8 @@ from .sharpness_aware_optim_wrapper import SharpnessAwareOptimWrapper
 __all__ = [
     'SharpnessAwareOptimWrapper', 'SAMOptimWrapper', 'ARSAMOptimWrapper',
     'LookSAMOptimWrapper', 'RandomSAMOptimWrapper', 'GSAMOptimWrapper',
-    'AmpSecondPass', 'amp_twin', 'AMP_TWINS', 'AmpSAMOptimWrapper',
+    'AmpSecondPass', 'amp_twin', 'amp_class', 'AMP_TWINS', 'AMP_ARGUMENTS',
+    'AmpSAMOptimWrapper',
     'AmpARSAMOptimWrapper', 'AmpLookSAMOptimWrapper',
     'AmpRandomSAMOptimWrapper', 'AmpGSAMOptimWrapper', 'AESAMOptimWrapper',
     'AmpAESAMOptimWrapper', 'LateSAMOptimWrapper', 'AmpLateSAMOptimWrapper'

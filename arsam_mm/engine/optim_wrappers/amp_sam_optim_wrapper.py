@@ -22,12 +22,24 @@ What changes with a loss scaler (``GradScaler``):
   to ``g``): the scaler must see the overflow to lower the scale.
 * Pass 2 runs under the same ``autocast`` as pass 1. bf16 works the same;
   its scaler is whatever ``AmpOptimWrapper`` builds.
+
+A family wrapper built with ``AmpOptimWrapper``'s own arguments
+(:data:`AMP_ARGUMENTS`: ``loss_scale``, ``dtype``, ``use_fsdp``) builds its
+twin instead (:func:`amp_class`, called from
+:meth:`SharpnessAwareOptimWrapper.__new__`), with a warning: an fp16
+model-zoo config switched by two keys (``optim_wrapper =
+dict(type='ARSAMOptimWrapper', rho=0.05)`` over ``AmpOptimWrapper`` with
+``loss_scale='dynamic'``) merges into the family type with a
+``loss_scale``, and its user wants the Amp twin.
 """
 import contextlib
-from typing import Any, Dict, Iterator, Optional, Type
+import inspect
+import logging
+from typing import Any, Dict, Iterator, Optional, Tuple, Type
 
 import torch
-from mmengine.optim import AmpOptimWrapper
+from mmengine.logging import print_log
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 from mmengine.runner.amp import autocast
 from torch import nn
@@ -40,10 +52,21 @@ from .efficient_sam_optim_wrappers import (AESAMOptimWrapper,
 from .sam_optim_wrapper import ARSAMOptimWrapper, SAMOptimWrapper
 from .sharpness_aware_optim_wrapper import SharpnessAwareOptimWrapper
 
-__all__ = ['AmpSecondPass', 'amp_twin', 'AMP_TWINS']
+__all__ = [
+    'AmpSecondPass', 'amp_twin', 'amp_class', 'AMP_TWINS', 'AMP_ARGUMENTS'
+]
 
 #: Wrapper type name -> its automatic-mixed-precision twin's name.
 AMP_TWINS: Dict[str, str] = {'OptimWrapper': 'AmpOptimWrapper'}
+
+#: The arguments ``AmpOptimWrapper`` adds to ``OptimWrapper``'s.
+AMP_ARGUMENTS: Tuple[str, ...] = tuple(
+    name for name in inspect.signature(AmpOptimWrapper.__init__).parameters
+    if name not in inspect.signature(OptimWrapper.__init__).parameters
+    and name != 'kwargs')
+
+#: Family wrapper class -> its twin class (filled by :func:`amp_twin`).
+_TWIN_CLASSES: Dict[type, type] = {}
 
 
 class AmpSecondPass:
@@ -91,6 +114,42 @@ def amp_twin(cls: Type[SharpnessAwareOptimWrapper]) -> type:
         })
     OPTIM_WRAPPERS.register_module(module=twin)
     AMP_TWINS[cls.__name__] = name
+    _TWIN_CLASSES[cls] = twin
+    return twin
+
+
+def amp_class(cls: type, kwargs: Dict[str, Any]) -> type:
+    """The class to build for ``cls(**kwargs)``: ``cls``, or its AMP twin
+    when ``kwargs`` holds an argument of :data:`AMP_ARGUMENTS` (logged as a
+    warning that names both types and the arguments).
+
+    Args:
+        cls (type): The family wrapper being built.
+        kwargs (dict): Its keyword arguments.
+
+    Returns:
+        type: ``cls`` or its twin.
+
+    Raises:
+        TypeError: When ``kwargs`` holds an AMP argument and ``cls`` has no
+            twin (a subclass outside the family), naming the argument.
+    """
+    given = [name for name in AMP_ARGUMENTS if name in kwargs]
+    if not given or issubclass(cls, AmpOptimWrapper):
+        return cls
+    names = ', '.join(repr(name) for name in given)
+    twin = _TWIN_CLASSES.get(cls)
+    if twin is None:
+        raise TypeError(
+            f'{cls.__name__} got AmpOptimWrapper\'s argument {names} but has '
+            'no AMP twin; make one with arsam_mm.engine.optim_wrappers.'
+            f'amp_twin({cls.__name__}) and use its type')
+    print_log(
+        f'{cls.__name__} got AmpOptimWrapper\'s argument {names} (an fp16 '
+        f'config switched by its type?): building its AMP twin '
+        f'{twin.__name__} instead',
+        logger='current',
+        level=logging.WARNING)
     return twin
 
 

@@ -93,6 +93,14 @@ class SharpnessAwareOptimWrapper(OptimWrapper):
             :class:`mmengine.optim.AmpOptimWrapper`.
     """
 
+    def __new__(cls, *args: Any,
+                **kwargs: Any) -> 'SharpnessAwareOptimWrapper':
+        """Build the AMP twin instead when given ``AmpOptimWrapper``'s
+        arguments (``loss_scale``...: a switched fp16 config), with a
+        warning (:func:`.amp_sam_optim_wrapper.amp_class`)."""
+        from .amp_sam_optim_wrapper import amp_class
+        return super().__new__(amp_class(cls, kwargs))
+
     def __init__(self,
                  rho: float,
                  schedule: StepSchedule,

@@ -55,6 +55,11 @@ ZOO = {
      'td-hm_res50_8xb64-210e_coco-256x192.py'),
     'rtmpose': ('mmpose', 'mmpose::body_2d_keypoint/rtmpose/coco/'
                 'rtmpose-t_8xb256-420e_coco-256x192.py'),
+    'retinanet': ('mmdet', 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'),
+    'faster_rcnn':
+    ('mmdet', 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'),
+    'resnet50':
+    ('mmpretrain', 'mmpretrain::resnet/resnet50_8xb32_in1k.py'),
 }
 IMPORTS = "dict(imports=['arsam_mm'], allow_failed_imports=False)"
 #: The fields the optimizer wrappers write to the MessageHub themselves.
@@ -313,8 +318,8 @@ def test_smoke_bad_input_fails_before_training(tmp_path, smoke_data):
     message = str(error.value)
     assert "'PascalVOCDataset' has no generated data" in message
     assert 'train_dataloader.dataset.data_root=DIR' in message
-    cfg = parsed('rtmpose', 'SAMOptimWrapper')  # as if mmdet's detection
-    cfg.train_dataloader.dataset._scope_ = 'mmdet'
+    cfg = parsed('rtmpose', 'SAMOptimWrapper')  # as if mmyolo's detection
+    cfg.train_dataloader.dataset._scope_ = 'mmyolo'
     cfg.train_dataloader.dataset.data_root = str(tmp_path / 'nowhere')
     with pytest.raises(ValueError, match="'CocoDataset' has no generated"):
         apply_smoke(cfg, data_dir=smoke_data)
@@ -366,6 +371,65 @@ def test_generated_ade20k_reads_as_ade20k(tmp_path):
         assert labels <= set(range(19)) | {255} and 0 in labels
 
 
+def test_smoke_maps_mmdet_coco_to_detection_files(smoke_data):
+    """mmdet's CocoDataset (default scope mmdet) reads the generated person
+    data under the detection names, in its own folder (mmpose's cache has
+    no ``instances_*`` files); ``CocoMetric``'s ann_file follows; the
+    dataset builds with the zoo's filter and finds the persons' boxes."""
+    from mmdet.datasets import CocoDataset
+    cfg = parsed('retinanet', 'SAMOptimWrapper')
+    apply_smoke(cfg, iters=2, data_dir=smoke_data)
+    root = osp.join(smoke_data, 'coco_detection')
+    for split in ('train', 'val', 'test'):
+        assert cfg[f'{split}_dataloader'].dataset.data_root == root
+    assert cfg.val_evaluator.ann_file == osp.join(
+        root, 'annotations', 'instances_val2017.json')
+    assert cfg.train_dataloader.dataset.pipeline[2].scale == (167, 100)
+    check_data_roots(cfg)
+    for name in ('train', 'val'):
+        with open(osp.join(root, 'annotations',
+                           f'instances_{name}2017.json')) as f:
+            instances = f.read()
+        with open(osp.join(root, 'annotations',
+                           f'person_keypoints_{name}2017.json')) as f:
+            assert f.read() == instances
+    init_default_scope('mmdet')
+    spec = copy.deepcopy(cfg.train_dataloader.dataset.to_dict())
+    for key in ('type', '_scope_'):
+        spec.pop(key, None)
+    spec['pipeline'] = []
+    dataset = CocoDataset(**spec)
+    assert len(dataset) == 4
+    info = dataset.get_data_info(0)
+    assert info['instances'] and all(
+        i['bbox_label'] == 0 for i in info['instances'])  # 'person'
+
+
+def test_smoke_maps_imagenet_to_generated_folders(smoke_data):
+    """mmpretrain's ImageNet (``split='train'``/``'val'``) reads the
+    generated folders through the ``meta/`` lists; the crop shrinks by 7
+    (224 is a multiple of 32 and 224/8 is not)."""
+    import numpy as np
+    from mmpretrain.datasets import ImageNet
+    cfg = parsed('resnet50', 'ARSAMOptimWrapper')
+    apply_smoke(cfg, iters=2, data_dir=smoke_data)
+    root = osp.join(smoke_data, 'imagenet')
+    assert cfg.train_dataloader.dataset.data_root == root
+    assert cfg.train_dataloader.dataset.pipeline[1].scale == 32
+    assert cfg.val_dataloader.dataset.pipeline[2].crop_size == 32
+    check_data_roots(cfg)
+    init_default_scope('mmpretrain')
+    for split, count in (('train', 8), ('val', 4)):
+        dataset = ImageNet(
+            data_root=root,
+            split=split,
+            pipeline=[dict(type='LoadImageFromFile')])
+        assert len(dataset) == count
+        labels = [dataset.get_data_info(i)['gt_label'] for i in range(count)]
+        assert sorted(labels) == sorted(np.arange(count) % 10)
+        assert dataset[0]['img'].shape == (64, 64, 3)
+
+
 # ------------------------------------------------------------ data check ---
 def test_data_check_skips_the_unused_test_split(smoke_data):
     """Training reads train and val only: the zoo pose configs' test split
@@ -405,6 +469,14 @@ CASES = [
         'ARSAMOptimWrapper',
         id='rtmpose-arsam',
         marks=pytest.mark.slow),
+    pytest.param(
+        'resnet50',
+        'ARSAMOptimWrapper',
+        id='resnet50-arsam',
+        marks=pytest.mark.slow),
+    pytest.param(
+        'retinanet', 'SAMOptimWrapper', id='retinanet-sam',
+        marks=pytest.mark.slow),
 ]
 
 
@@ -414,6 +486,32 @@ def test_zoo_config_switched_trains_with_smoke(name, wrapper, tmp_path,
     """``tools/train.py CHILD --smoke 2`` on the two-key child: the zoo's
     optimizer (type, defaults, every parameter group), param schedulers and
     hooks, and the SAM fields in the MessageHub."""
+    smoke_and_check(name, wrapper, tmp_path, smoke_data)
+
+
+@pytest.mark.slow
+def test_two_stage_detector_smoke_needs_compiled_mmcv_ops(
+        tmp_path, smoke_data):
+    """mmdet's Faster R-CNN: its RPN runs NMS (and its RoI head RoIAlign)
+    in every training step, compiled mmcv ops. With full mmcv it trains as
+    the other zoo configs; with mmcv-lite (the pinned stack) the first step
+    stops with the stand-in's error, which names the op and the fix."""
+    from arsam_mm.compat import mmcv_ops_available
+    if mmcv_ops_available():
+        smoke_and_check('faster_rcnn', 'SAMOptimWrapper', tmp_path,
+                        smoke_data)
+        return
+    with pytest.raises(RuntimeError) as error:
+        smoke_and_check('faster_rcnn', 'SAMOptimWrapper', tmp_path,
+                        smoke_data)
+    message = str(error.value)
+    assert message.startswith('mmcv op `nms` needs full mmcv with compiled')
+    assert 'pip uninstall -y mmcv-lite' in message
+
+
+def smoke_and_check(name, wrapper, tmp_path, smoke_data):
+    """Run the two-key child of ``name`` with ``--smoke 2`` and check the
+    optimizer, schedulers, hooks and SAM fields against the zoo config."""
     child = write_child(tmp_path, name, wrapper)
     run = f'zoo_{name}_{uuid.uuid4().hex[:8]}'
     runner = train_tool().main([
@@ -455,8 +553,11 @@ def test_zoo_config_switched_trains_with_smoke(name, wrapper, tmp_path,
             {0.0, 0.01}
 
     # schedulers and hooks: the zoo's, nothing added
+    schedulers = zoo.param_scheduler  # a dict or a list of them
+    if isinstance(schedulers, dict):
+        schedulers = [schedulers]
     assert [type(s).__name__ for s in runner.param_schedulers] == \
-        [_type(s) for s in zoo.param_scheduler]
+        [_type(s) for s in schedulers]
     hooks = [type(h).__name__ for h in runner.hooks]
     for hook in list(zoo.default_hooks.values()) + \
             list(zoo.get('custom_hooks', [])):

@@ -1,18 +1,22 @@
 """Model-zoo configs switched by two keys, run on a CPU by ``--smoke``.
 
-The promise: an mmsegmentation or mmpose config switches to SAM or ARSAM
-with a child config of two keys,
+The promise: a model-zoo config switches to SAM or ARSAM with a child
+config of two keys,
 
     custom_imports = dict(imports=['arsam_mm'], allow_failed_imports=False)
     optim_wrapper = dict(type='ARSAMOptimWrapper', rho=0.05)
 
-and nothing else the config sets changes. Here mmseg's and mmpose's own FCN,
-SegFormer, SimpleBaseline and RTMPose configs are switched that way and
-trained for two iterations by ``tools/train.py CONFIG --smoke 2`` (generated
-data, no downloads). Each run must build the zoo's optimizer with the zoo's
-hyperparameters and parameter groups, the zoo's hooks and param schedulers,
-and log the SAM fields. SegFormer (ARSAM) and RTMPose (SAM) run by default;
-FCN and SimpleBaseline (ResNet-50) with ``--runslow``.
+and nothing else the config sets changes. Here mmseg's FCN and SegFormer,
+mmpose's SimpleBaseline and RTMPose, mmdet's RetinaNet and mmpretrain's
+ResNet-50/ImageNet configs, as the packages ship them, are switched that way
+and trained for two iterations by ``tools/train.py CONFIG --smoke 2``
+(generated data, no downloads). Each run must build the zoo's optimizer
+with the zoo's hyperparameters and parameter groups, the zoo's hooks and
+param schedulers, and log the SAM fields. SegFormer (ARSAM) and RTMPose
+(SAM) run by default; the ResNet-50 ones (FCN, SimpleBaseline, RetinaNet,
+ResNet-50/ImageNet: a minute or more each on 2 cores) with ``--runslow``,
+as does mmdet's Faster R-CNN, which needs compiled mmcv ops (NMS, RoIAlign)
+and stops naming them on mmcv-lite.
 
 Config-level cases (fast) check what the switch and ``--smoke`` change,
 the new ``configs/`` variants, and the data check.
@@ -386,6 +390,11 @@ def test_smoke_maps_mmdet_coco_to_detection_files(smoke_data):
         root, 'annotations', 'instances_val2017.json')
     assert cfg.train_dataloader.dataset.pipeline[2].scale == (167, 100)
     check_data_roots(cfg)
+    missing = copy.deepcopy(cfg)
+    missing.train_dataloader.dataset.ann_file = 'annotations/instances_x.json'
+    with pytest.raises(FileNotFoundError,
+                       match='generate_data.py coco --instances --out'):
+        check_data_roots(missing)
     for name in ('train', 'val'):
         with open(osp.join(root, 'annotations',
                            f'instances_{name}2017.json')) as f:

@@ -29,6 +29,7 @@ from .imagenet import write_imagenet
 
 __all__ = [
     'META_FILE', 'write_cityscapes', 'write_ade20k', 'write_coco_keypoints',
-    'write_cifar', 'write_digits', 'write_imagenet', 'CITYSCAPES_CLASSES', 'ADE20K_NUM_CLASSES',
-    'COCO_KEYPOINT_NAMES', 'CIFAR10_CLASSES', 'DIGIT_CLASSES'
+    'write_cifar', 'write_digits', 'write_imagenet', 'CITYSCAPES_CLASSES',
+    'ADE20K_NUM_CLASSES', 'COCO_KEYPOINT_NAMES', 'CIFAR10_CLASSES',
+    'DIGIT_CLASSES'
 ]

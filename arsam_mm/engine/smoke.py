@@ -7,9 +7,9 @@ data. Everything else the config sets is kept, its pipelines included; each
 change is logged (``print_log``) and returned:
 
 * **data**: every dataset of the train/val/test loaders whose type (and
-  scope) has a generator (:data:`SMOKE_GENERATORS`) reads small generated data under
-  ``data_dir/<generator>`` (written on first use); evaluator ``ann_file``
-  paths under the old ``data_root`` follow it; a ``bbox_file`` (detected
+  scope) has a generator (:data:`SMOKE_GENERATORS`) reads small generated
+  data under ``data_dir/<generator>`` (written on first use); evaluator
+  ``ann_file`` paths under the old ``data_root`` follow it; a ``bbox_file`` (detected
   person boxes) becomes ``None`` (ground-truth boxes).
 * **weights**: ``pretrained``, ``init_cfg=dict(type='Pretrained', ...)`` and
   ``load_from`` are removed (``load_from`` stays when resuming).

@@ -9,8 +9,9 @@ change is logged (``print_log``) and returned:
 * **data**: every dataset of the train/val/test loaders whose type (and
   scope) has a generator (:data:`SMOKE_GENERATORS`) reads small generated
   data under ``data_dir/<generator>`` (written on first use); evaluator
-  ``ann_file`` paths under the old ``data_root`` follow it; a ``bbox_file`` (detected
-  person boxes) becomes ``None`` (ground-truth boxes).
+  ``ann_file`` paths under the old ``data_root`` follow it; a
+  ``bbox_file`` (detected person boxes) becomes ``None`` (ground-truth
+  boxes).
 * **weights**: ``pretrained``, ``init_cfg=dict(type='Pretrained', ...)`` and
   ``load_from`` are removed (``load_from`` stays when resuming).
 * **sizes**: every image size the config writes, anywhere in it (pipelines,

@@ -17,7 +17,8 @@ import pytest
 
 import arsam_mm  # noqa: F401  (applies the compatibility layer first)
 from arsam_mm.data import (META_FILE, write_cifar, write_cityscapes,
-                           write_coco_keypoints, write_digits)
+                           write_coco_keypoints, write_digits,
+                           write_imagenet)
 from arsam_mm.data.coco_keypoints import KEYPOINT_COLORS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,6 +33,10 @@ GENERATORS = {
     'cityscapes': lambda out, seed: write_cityscapes(
         out, seed=seed, **CITYSCAPES),
     'coco': lambda out, seed: write_coco_keypoints(out, seed=seed, **COCO),
+    'coco_instances': lambda out, seed: write_coco_keypoints(
+        out, seed=seed, instances=True, **COCO),
+    'imagenet': lambda out, seed: write_imagenet(
+        out, seed=seed, num_train=6, num_val=3, image_size=(40, 48)),
     'cifar10': lambda out, seed: write_cifar(
         out, 'cifar10', seed=seed, num_train=20, num_test=10),
     'cifar100': lambda out, seed: write_cifar(
@@ -104,6 +109,10 @@ def test_refuses_to_overwrite_unless_asked(tmp_path, name):
     (lambda d: write_coco_keypoints(d, keypoint_noise=-0.1),
      'keypoint_noise'),
     (lambda d: write_coco_keypoints(d, swap_prob=1.5), 'swap_prob'),
+    (lambda d: write_coco_keypoints(d, instances=1), 'instances'),
+    (lambda d: write_imagenet(d, num_val=0), 'num_val'),
+    (lambda d: write_imagenet(d, num_classes=101), 'num_classes'),
+    (lambda d: write_imagenet(d, image_size=(16, 64)), 'image_size'),
     (lambda d: write_cifar(d, variant='cifar20'), 'variant'),
     (lambda d: write_cifar(d, num_test=True), 'num_test'),
     (lambda d: write_digits(d, test_fraction=1.0), 'test_fraction'),
@@ -557,3 +566,27 @@ def test_cli_writes_and_summarises(tmp_path, capsys):
         cli.main(['cifar10', '--out', str(out)])
     with pytest.raises(SystemExit, match='noise_rate'):
         cli.main(['digits', '--out', str(tmp_path / 'd'), '--noise-rate', '2'])
+
+
+def test_cli_imagenet_and_coco_instances(tmp_path, capsys):
+    cli = _cli()
+    cli.main([
+        'imagenet', '--out',
+        str(tmp_path / 'i'), '--num-train', '3', '--num-val', '2',
+        '--num-classes', '2', '--size', '32x40'
+    ])
+    assert 'imagenet: wrote 3 train + 2 val images (32x40, 2 classes)' in \
+        capsys.readouterr().out
+    with open(tmp_path / 'i' / 'meta' / 'val.txt') as f:
+        assert f.read() in ('val_000000.jpg 0\nval_000001.jpg 1\n',
+                            'val_000000.jpg 1\nval_000001.jpg 0\n')
+    cli.main([
+        'coco', '--out',
+        str(tmp_path / 'c'), '--num-train', '1', '--num-val', '1',
+        '--instances'
+    ])
+    names = sorted(os.listdir(tmp_path / 'c' / 'annotations'))
+    assert names == [
+        'instances_train2017.json', 'instances_val2017.json',
+        'person_keypoints_train2017.json', 'person_keypoints_val2017.json'
+    ]

@@ -4,7 +4,8 @@ Usage::
 
     python tools/generate_data.py cityscapes --out data/cityscapes
     python tools/generate_data.py ade20k --out data/ade/ADEChallengeData2016
-    python tools/generate_data.py coco --out data/coco
+    python tools/generate_data.py coco --out data/coco [--instances]
+    python tools/generate_data.py imagenet --out data/imagenet
     python tools/generate_data.py cifar10 --out data/cifar10
     python tools/generate_data.py cifar100 --out data/cifar100
     python tools/generate_data.py digits --out data/digits --noise-rate 0.2
@@ -20,7 +21,8 @@ import time
 from typing import Any, Dict, List, Optional
 
 from arsam_mm.data import (write_ade20k, write_cifar, write_cityscapes,
-                           write_coco_keypoints, write_digits)
+                           write_coco_keypoints, write_digits,
+                           write_imagenet)
 
 
 def _size(text: str) -> List[int]:
@@ -35,7 +37,8 @@ def _size(text: str) -> List[int]:
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Write small generated data sets in the Cityscapes, '
-        'ADE20K, COCO keypoints and CIFAR formats (no network needed)')
+        'ADE20K, COCO keypoints, ImageNet and CIFAR formats (no network '
+        'needed)')
     sub = parser.add_subparsers(dest='command', required=True)
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -85,6 +88,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default=0.0,
         help="probability of swapping a train person's left/right labels "
         '(default 0)')
+    p.add_argument(
+        '--instances',
+        action='store_true',
+        help='also write annotations/instances_*2017.json (the names of '
+        "mmdet's COCO detection configs)")
+
+    p = add('imagenet', 'coloured patterns, ImageNet folders and meta lists')
+    p.add_argument('--num-train', type=int, default=64)
+    p.add_argument('--num-val', type=int, default=16)
+    p.add_argument('--num-classes', type=int, default=10)
+    p.add_argument('--size', type=_size, default=[64, 64], help='HxW (64x64)')
 
     for variant in ('cifar10', 'cifar100'):
         p = add(variant, f'coloured patterns, {variant.upper()} batch files')
@@ -141,6 +155,15 @@ def generate(args: argparse.Namespace) -> Dict[str, Any]:
             max_persons=args.max_persons,
             keypoint_noise=args.keypoint_noise,
             swap_prob=args.swap_prob,
+            instances=args.instances,
+            **common)
+    if args.command == 'imagenet':
+        return write_imagenet(
+            args.out,
+            num_train=args.num_train,
+            num_val=args.num_val,
+            num_classes=args.num_classes,
+            image_size=tuple(args.size),
             **common)
     if args.command in ('cifar10', 'cifar100'):
         return write_cifar(
@@ -175,6 +198,10 @@ def summary(command: str, record: Dict[str, Any], seconds: float) -> str:
         if 'keypoint_noise' in record:
             what += (f"; train keypoint noise {record['keypoint_noise']:g}, "
                      f"{record['num_swapped']} left/right swapped")
+    elif command == 'imagenet':
+        h, w = record['image_size']
+        what = (f"{record['num_train']} train + {record['num_val']} val "
+                f"images ({h}x{w}, {record['num_classes']} classes)")
     elif command == 'digits':
         what = (f"{record['num_train']} train + {record['num_test']} test "
                 f"digits as {record['variant']}, noise_rate "

@@ -4,7 +4,10 @@ formats the OpenMMLab datasets read.
 - :func:`write_cityscapes`: Cityscapes layout (mmseg ``CityscapesDataset``).
 - :func:`write_ade20k`: ADE20K layout (mmseg ``ADE20KDataset``).
 - :func:`write_coco_keypoints`: COCO person keypoints (mmpose
-  ``CocoDataset``, ``CocoMetric``).
+  ``CocoDataset``, ``CocoMetric``; with ``instances=True`` also under
+  mmdet's detection file names, for mmdet's ``CocoDataset``).
+- :func:`write_imagenet`: the ImageNet folder layout with ``meta/`` lists
+  (mmpretrain ``ImageNet``).
 - :func:`write_cifar`: CIFAR-10/100 python batches (mmpretrain ``CIFAR10``,
   ``CIFAR100``; read them with :mod:`.local_cifar`'s ``LocalCIFAR10``/
   ``LocalCIFAR100``, as the stock classes check the official md5s).
@@ -22,9 +25,11 @@ from .cifar import CIFAR10_CLASSES, write_cifar
 from .cityscapes import CITYSCAPES_CLASSES, write_cityscapes
 from .coco_keypoints import COCO_KEYPOINT_NAMES, write_coco_keypoints
 from .digits import DIGIT_CLASSES, write_digits
+from .imagenet import write_imagenet
 
 __all__ = [
     'META_FILE', 'write_cityscapes', 'write_ade20k', 'write_coco_keypoints',
-    'write_cifar', 'write_digits', 'CITYSCAPES_CLASSES', 'ADE20K_NUM_CLASSES',
-    'COCO_KEYPOINT_NAMES', 'CIFAR10_CLASSES', 'DIGIT_CLASSES'
+    'write_cifar', 'write_digits', 'write_imagenet', 'CITYSCAPES_CLASSES',
+    'ADE20K_NUM_CLASSES', 'COCO_KEYPOINT_NAMES', 'CIFAR10_CLASSES',
+    'DIGIT_CLASSES'
 ]

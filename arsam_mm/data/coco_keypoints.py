@@ -8,6 +8,11 @@ xtcocotools) read::
         {train,val}2017/<image id, 12 digits>.jpg
         arsam_mm_meta.json
 
+With ``instances=True`` the same annotations are also written as
+``annotations/instances_{train,val}2017.json``, the files mmdet's COCO
+detection configs read (``CocoDataset`` with person boxes, ``CocoMetric``
+with ``metric='bbox'``).
+
 Each image shows one to ``max_persons`` stick figures on a smooth, noisy
 background with a few low-saturation distractor boxes. A figure has the 17
 COCO keypoints as discs, each keypoint in its own colour (the same for every
@@ -267,7 +272,8 @@ def write_coco_keypoints(out_dir: str,
                          max_persons: int = 2,
                          overwrite: bool = False,
                          keypoint_noise: float = 0.0,
-                         swap_prob: float = 0.0) -> Dict[str, Any]:
+                         swap_prob: float = 0.0,
+                         instances: bool = False) -> Dict[str, Any]:
     """Write a small synthetic COCO person-keypoints data set.
 
     Image ids run from 1 in each split; annotation ids from 1 in each split.
@@ -293,6 +299,9 @@ def write_coco_keypoints(out_dir: str,
             person's left and right keypoint labels are swapped. Defaults
             to 0. The noise is deterministic from ``seed`` and the sample's
             index, and with both at 0 the output is the clean data set's.
+        instances (bool): Also write each split's annotations as
+            ``annotations/instances_{split}2017.json`` (COCO detection
+            names; identical content). Defaults to False.
 
     Returns:
         dict: What was written (the content of ``arsam_mm_meta.json`` plus
@@ -310,10 +319,14 @@ def write_coco_keypoints(out_dir: str,
     keypoint_noise = _check_nonneg('keypoint_noise', keypoint_noise)
     swap_prob = _check_nonneg('swap_prob', swap_prob, 1.0)
     noisy = keypoint_noise > 0 or swap_prob > 0
+    if not isinstance(instances, bool):
+        raise ValueError(f'instances must be a bool, got {instances!r}')
     num_swapped = 0
-    owned = ('annotations/person_keypoints_train2017.json',
-             'annotations/person_keypoints_val2017.json', 'train2017',
-             'val2017', META_FILE)
+    names = ('person_keypoints', 'instances') if instances else \
+        ('person_keypoints', )
+    owned = tuple(f'annotations/{name}_{split}2017.json' for name in names
+                  for split in ('train', 'val')) + ('train2017', 'val2017',
+                                                     META_FILE)
     out_dir = prepare_outputs(out_dir, owned, overwrite)
     os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
     counts = {'train': num_train, 'val': num_val}
@@ -370,9 +383,10 @@ def write_coco_keypoints(out_dir: str,
             'annotations': annotations,
             'categories': _categories(),
         }
-        write_json(
-            osp.join(out_dir, 'annotations',
-                     f'person_keypoints_{split}2017.json'), coco)
+        for name in names:
+            write_json(
+                osp.join(out_dir, 'annotations', f'{name}_{split}2017.json'),
+                coco)
     meta = {
         'format': 'coco_keypoints',
         'generator': 'arsam_mm.data.write_coco_keypoints',
@@ -384,6 +398,8 @@ def write_coco_keypoints(out_dir: str,
         'num_train_instances': num_instances['train'],
         'num_val_instances': num_instances['val'],
     }
+    if instances:
+        meta.update(instances=True)
     if noisy:
         meta.update(
             keypoint_noise=keypoint_noise,

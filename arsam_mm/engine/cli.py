@@ -112,6 +112,9 @@ def _hint(dataset: ConfigDict, root: str) -> str:
         return 'Download the dataset there or point data_root elsewhere ' \
             '(--cfg-options).'
     extra = ''
+    if generator == 'coco' and osp.basename(str(dataset.get(
+            'ann_file', ''))).startswith('instances_'):
+        generator += ' --instances'  # mmdet's detection file names
     if generator == 'cifar10':
         extra += (" (`digits` instead of `cifar10`: scikit-learn's "
                   'handwritten digits in the same format)')

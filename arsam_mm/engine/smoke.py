@@ -6,11 +6,12 @@ optimizer wrapper the config sets, without a GPU, a download or the real
 data. Everything else the config sets is kept, its pipelines included; each
 change is logged (``print_log``) and returned:
 
-* **data**: every dataset of the train/val/test loaders whose type has a
-  generator (:data:`SMOKE_GENERATORS`) reads small generated data under
-  ``data_dir/<generator>`` (written on first use); evaluator ``ann_file``
-  paths under the old ``data_root`` follow it; a ``bbox_file`` (detected
-  person boxes) becomes ``None`` (ground-truth boxes).
+* **data**: every dataset of the train/val/test loaders whose type (and
+  scope) has a generator (:data:`SMOKE_GENERATORS`) reads small generated
+  data under ``data_dir/<generator>`` (written on first use); evaluator
+  ``ann_file`` paths under the old ``data_root`` follow it; a
+  ``bbox_file`` (detected person boxes) becomes ``None`` (ground-truth
+  boxes).
 * **weights**: ``pretrained``, ``init_cfg=dict(type='Pretrained', ...)`` and
   ``load_from`` are removed (``load_from`` stays when resuming).
 * **sizes**: every image size the config writes, anywhere in it (pipelines,
@@ -56,13 +57,17 @@ __all__ = [
     'remove_pretrained', 'sync_bn_to_bn', 'amp_to_fp32'
 ]
 
-#: Dataset type -> generator of ``tools/generate_data.py`` that writes data
-#: in the layout that dataset reads with its model-zoo settings
-#: (``CocoDataset``: mmpose's, person keypoints).
+#: Dataset type -> generator that writes data in the layout that dataset
+#: reads with its model-zoo settings. A ``scope.Type`` key wins over
+#: ``Type`` for datasets of that scope: ``CocoDataset`` is mmpose's (person
+#: keypoints), mmdet's reads the same data under its detection file names
+#: (``coco_detection``: ``tools/generate_data.py coco --instances``).
 SMOKE_GENERATORS: Dict[str, str] = {
     'CityscapesDataset': 'cityscapes',
     'ADE20KDataset': 'ade20k',
     'CocoDataset': 'coco',
+    'mmdet.CocoDataset': 'coco_detection',
+    'ImageNet': 'imagenet',
     'LocalCIFAR10': 'cifar10',
     'LocalCIFAR100': 'cifar100',
 }
@@ -88,16 +93,23 @@ _SMOKE = '--smoke'
 def _generated(generator: str) -> Callable[[str], Any]:
     """Writer of small data for ``generator`` into a folder."""
     from ..data import (write_ade20k, write_cifar, write_cityscapes,
-                        write_coco_keypoints)
+                        write_coco_keypoints, write_imagenet)
     if generator == 'cityscapes':
         return lambda out: write_cityscapes(
             out, num_train=4, num_val=2, size=(256, 512))
     if generator == 'ade20k':
         return lambda out: write_ade20k(
             out, num_train=4, num_val=2, size=(256, 320))
-    if generator == 'coco':
+    if generator in ('coco', 'coco_detection'):
         return lambda out: write_coco_keypoints(
-            out, num_train=4, num_val=2, image_size=(256, 320))
+            out,
+            num_train=4,
+            num_val=2,
+            image_size=(256, 320),
+            instances=generator == 'coco_detection')
+    if generator == 'imagenet':
+        return lambda out: write_imagenet(
+            out, num_train=8, num_val=4, image_size=(64, 64))
     return lambda out: write_cifar(
         out, variant=generator, num_train=64, num_test=16)
 
@@ -419,8 +431,12 @@ def _use_generated_data(cfg: Config, data_dir: str) -> List[str]:
             continue
         for dataset in _leaf_datasets(loader.get('dataset', None)):
             kind = _type_name(dataset)
-            generator = SMOKE_GENERATORS.get(kind)
-            scope = dataset.get('_scope_', cfg.get('default_scope', None))
+            full = dataset.get('type', '')
+            scope = full.rpartition('.')[0] if isinstance(full, str) and \
+                '.' in full else dataset.get('_scope_',
+                                             cfg.get('default_scope', None))
+            generator = SMOKE_GENERATORS.get(f'{scope}.{kind}',
+                                             SMOKE_GENERATORS.get(kind))
             if generator == 'coco' and scope not in (None, 'mmpose'):
                 generator = None  # e.g. mmdet's CocoDataset: not keypoints
             old = dataset.get('data_root', None)

@@ -41,12 +41,17 @@ def _missing_optional(exc: BaseException):
     Only a package that is really not installed counts, so on the pinned
     stack (everything installed) no failure is ever turned into a skip.
     """
-    if not isinstance(exc, ModuleNotFoundError):
+    # mmengine asks pkg_resources for a config scope's package
+    # (DistributionNotFound), or raises ModuleNotFoundError itself.
+    lookup = type(exc).__name__ == 'DistributionNotFound'
+    if not (lookup or isinstance(exc, ModuleNotFoundError)):
         return None
-    top = (exc.name or '').split('.')[0]
+    top = (getattr(exc, 'name', None) or '').split('.')[0]
+    text = str(exc)
     for module, dist in OPTIONAL_PACKAGES.items():
-        named = top == module or str(exc).startswith(
-            (f'{module} is not installed', f'{dist} is not installed'))
+        named = top == module or text.startswith(
+            (f'{module} is not installed', f'{dist} is not installed')) or (
+                lookup and f"'{module}' distribution" in text)
         if named and importlib.util.find_spec(module) is None:
             return dist
     return None

@@ -750,3 +750,132 @@ def test_method_args_reach_their_wrapper_only():
         parse_method_args({'alpha': 0.1})
     with pytest.raises(ValueError, match="'base.lr'"):
         parse_method_args({'base.lr': 0.1})
+
+
+@pytest.fixture
+def cli():
+    """tools/benchmark.py as a module."""
+    sys.path.insert(0, str(ROOT / 'tools'))
+    try:
+        import benchmark
+    finally:
+        sys.path.pop(0)
+    return benchmark
+
+
+_LOOKSAM_ARGS = ('accumulative_counts, alpha, clip_grad, interval, '
+                 'optimizer, replay_random, rho')
+_ARSAM_ARGS = ('accumulative_counts, alpha, beta, clip_grad, max_reuse_steps,'
+               ' max_sam_ratio, num_blocks, optimizer, replay_random, rho, '
+               'seed, stat_tensors, target_ratio, warmup_epochs, '
+               'warmup_iters, warmup_ratio, window')
+
+
+@pytest.mark.parametrize('argv,message', [
+    (['no_such_config.py'], "config file 'no_such_config.py' does not exist"),
+    ([TOY, '--method-args', 'foo'],
+     "argument --method-args: expected KEY=VALUE pairs, got 'foo'"),
+    ([TOY, '--method-args', 'alpha=0.1'],
+     'argument --method-args: method_args keys must be OPTIMIZER.ARGUMENT '
+     "with OPTIMIZER in ('sam', 'arsam', 'periodic', 'aesam', 'looksam', "
+     "'randomsam', 'gsam'), got 'alpha'"),
+    ([TOY, '--method-args', 'adam.lr=0.1'],
+     'argument --method-args: method_args keys must be OPTIMIZER.ARGUMENT '
+     "with OPTIMIZER in ('sam', 'arsam', 'periodic', 'aesam', 'looksam', "
+     "'randomsam', 'gsam'), got 'adam.lr'"),
+    ([TOY, '--method-args', 'looksam.alhpa=0.1'],
+     "method_args of looksam: LookSAMOptimWrapper got an unknown argument "
+     f"'alhpa' (did you mean 'alpha'?); valid arguments: {_LOOKSAM_ARGS}"),
+    ([TOY, '--method-args', 'looksam.alpha=-0.5'],
+     'method_args of looksam: alpha must be >= 0, got -0.5'),
+    ([TOY, '--budgets', '0.5', '--method-args', 'arsam.windw=10'],
+     "method_args of arsam: ARSAMOptimWrapper got an unknown argument "
+     f"'windw' (did you mean 'window'?); valid arguments: {_ARSAM_ARGS}"),
+    ([TOY, '--arsam', 'windw=10'],
+     "arsam: ARSAMOptimWrapper got an unknown argument 'windw' (did you "
+     f"mean 'window'?); valid arguments: {_ARSAM_ARGS}"),
+    ([TOY, '--rho', '-1'], 'rho must be >= 0, got -1.0'),
+    ([TOY, '--rho', 'nan'], 'rho must be finite, got nan'),
+    ([TOY, '--rho', 'abc'], "argument --rho: invalid float value: 'abc'"),
+    ([TOY, '--task-rho', 'toy_sgd=-0.1'],
+     'task_rho of toy_sgd must be >= 0, got -0.1'),
+    ([TOY, '--task-rho', 'toy_sgd=abc'],
+     "task_rho of toy_sgd must be a number, got 'abc'"),
+    ([TOY, '--task-rho', 'toy_sgd'],
+     "argument --task-rho: expected KEY=VALUE pairs, got 'toy_sgd'"),
+    ([TOY, '--task-rho', 'toy=0.1'],
+     "task_rho names tasks ['toy'] that are not among the configs' file "
+     "names ['toy_sgd']"),
+    ([TOY, '--target', 'toy_sgd=high'],
+     "targets of toy_sgd must be a number, got 'high'"),
+    ([TOY, '--skip', '-1'], 'skip must be >= 0, got -1'),
+    ([TOY, '--jobs', '0'], 'jobs must be >= 1, got 0'),
+    ([TOY, '--cfg-options', 'foo'],
+     "argument --cfg-options: expected KEY=VALUE pairs, got 'foo'"),
+])
+def test_cli_rejects_each_bad_argument_in_one_line(cli, tmp_path, capsys,
+                                                   monkeypatch, argv,
+                                                   message):
+    """One line on stderr naming the argument and the value, exit status 2,
+    and nothing run: no step costs, no run, no work dir."""
+    from arsam_mm.benchmark import suite
+    spawned = []
+    monkeypatch.setattr(suite, '_spawn', lambda *a: spawned.append(a))
+    monkeypatch.chdir(ROOT)
+    work_dir = tmp_path / 'bench'
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv + ['--iters', '4', '--repeats', '1', '--cost-rounds',
+                         '2', '--work-dir', str(work_dir)])
+    assert exit_.value.code == 2
+    out, err = capsys.readouterr()
+    assert err.endswith(f': error: {message}\n'), err
+    assert err.count('\n') == 1 and out == ''
+    assert not spawned and not work_dir.exists()
+
+
+def test_cli_rejects_a_config_it_cannot_use(cli, tmp_path, capsys):
+    """A config that does not load, and a work dir that is a file."""
+    bad = tmp_path / 'broken.py'
+    bad.write_text('x = (\n')
+    argv = ['--iters', '4', '--work-dir', str(tmp_path / 'bench')]
+    with pytest.raises(SystemExit):
+        cli.main([str(bad)] + argv)
+    assert capsys.readouterr().err.endswith(
+        f": error: config file '{bad}' cannot be loaded: SyntaxError: '(' "
+        'was never closed (<unknown>, line 1)\n')
+    with pytest.raises(SystemExit):
+        cli.main([TOY, '--iters', '4', '--work-dir', str(bad)])
+    assert capsys.readouterr().err.endswith(
+        f": error: work_dir must be a folder, got the file '{bad}'\n")
+    assert not (tmp_path / 'bench').exists()
+
+
+def test_cli_names_a_mistyped_method_argument_without_traceback(tmp_path):
+    out = subprocess.run(
+        [sys.executable, 'tools/benchmark.py', TOY, '--method-args',
+         'looksam.alhpa=0.1', '--work-dir', str(tmp_path / 'bench')],
+        cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 2
+    assert out.stderr == (
+        'benchmark.py: error: method_args of looksam: LookSAMOptimWrapper '
+        "got an unknown argument 'alhpa' (did you mean 'alpha'?); valid "
+        f'arguments: {_LOOKSAM_ARGS}\n')
+    assert out.stdout == '' and not (tmp_path / 'bench').exists()
+
+
+def test_suite_takes_a_zero_radius_and_the_quick_settings(tmp_path,
+                                                          monkeypatch, cli):
+    """rho = 0 is SAM's limiting case (the base optimizer's steps), which
+    the wrappers accept; `make bench`'s settings pass the checks."""
+    monkeypatch.chdir(ROOT)
+    calls = []
+    _fake_runs(monkeypatch, calls)
+    run_suite([TOY], ['base', 'sam'], iters=4, repeats=1,
+              work_dir=str(tmp_path), evals=1, rho=0.0)
+    assert [c['rho'] for c in calls] == [0.0, 0.0]
+    from arsam_mm.benchmark.suite import _check
+    quick = cli.QUICK
+    _check(quick['configs'], ['base', 'sam', 'arsam', 'aesam', 'periodic',
+                              'looksam', 'randomsam'], None, 1, 1,
+           quick['budgets'], 2, 6, quick['iters_scale'], quick['task_rho'],
+           method_args={'looksam': {'alpha': 0.1}})

@@ -34,15 +34,15 @@ wall-clock stays as a secondary column.
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn, Optional, Sequence
 
-from mmengine.config import DictAction
 from rich.console import Console
 from rich.progress import Progress
 
-from arsam_mm.benchmark.records import RecordsError
 from arsam_mm.benchmark.suite import run_suite, write_report
 from arsam_mm.benchmark.variants import (BUDGETED, OPTIMIZERS,
                                          parse_method_args)
+from arsam_mm.engine.cli import KeyValueAction
 
 #: `make bench`: a small frontier of the three frontier tasks (generated data,
 #: `make data`), each run for 40% of its iterations (at 30% the pose task's
@@ -75,8 +75,17 @@ DEFAULTS = dict(iters=200, iters_scale=1.0, repeats=3, evals=4, budgets=None,
                 jobs=1, cost_rounds=20)
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr, ``PROG:
+    error: MESSAGE`` (without argparse's usage block), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f'{self.prog}: error: {message}\n')
+
+
+def build_parser() -> Parser:
+    """The benchmark's arguments."""
+    parser = Parser(description=__doc__.split('\n')[0])
     parser.add_argument('configs', nargs='*', help='baseline config files')
     parser.add_argument('--optimizers', nargs='+', choices=OPTIMIZERS,
                         help='default: base sam arsam; with --budgets: base '
@@ -114,20 +123,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--rho', type=float, default=0.05,
                         help='radius of every member of the family (default '
                         '0.05)')
-    parser.add_argument('--task-rho', nargs='+', action=DictAction,
+    parser.add_argument('--task-rho', nargs='+', action=KeyValueAction,
                         help='radius per task instead of --rho, e.g. '
                         'TASK=0.1 (TASK: the config file name without .py)')
-    parser.add_argument('--arsam', nargs='+', action=DictAction,
+    parser.add_argument('--arsam', nargs='+', action=KeyValueAction,
                         help='ARSAMOptimWrapper arguments, e.g. window=10 '
                         '(default: window iters/150 within [4, 50], '
                         'warmup_iters 1.5%% of iters)')
-    parser.add_argument('--method-args', nargs='+', action=DictAction,
+    parser.add_argument('--method-args', nargs='+', action=KeyValueAction,
                         help='further wrapper arguments, OPTIMIZER.ARG=VALUE, '
                         'e.g. looksam.alpha=0.1')
-    parser.add_argument('--target', nargs='+', action=DictAction,
+    parser.add_argument('--target', nargs='+', action=KeyValueAction,
                         help='metric to reach per task, e.g. TASK=0.5')
     parser.add_argument('--work-dir', default='work_dirs/benchmark')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=KeyValueAction,
                         help='overrides applied to every config')
     parser.add_argument('--smoke', action='store_true',
                         help='shrink each config as tools/train.py --smoke '
@@ -146,7 +155,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--report-only', action='store_true',
                         help='run nothing: write the report of the runs '
                         'recorded in the work dir')
-    args = parser.parse_args()
+    return parser
+
+
+def parse_args(parser: argparse.ArgumentParser,
+               argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """``argv`` parsed, the defaults of ``--quick`` or of a plain run filled
+    in and ``--method-args`` nested per optimizer; a malformed argument is
+    a ``parser.error``."""
+    args = parser.parse_args(argv)
     if args.quick and not args.configs:
         args.configs = QUICK['configs']
     if args.iters is not None and args.iters_scale is not None:
@@ -173,6 +190,10 @@ def parse_args() -> argparse.Namespace:
             list(BUDGETED) if args.budgets else ['arsam'])
     if not args.configs and not args.report_only:
         parser.error('give at least one config, or --quick')
+    try:
+        args.method_args = parse_method_args(args.method_args or {}) or None
+    except ValueError as err:
+        parser.error(f'argument --method-args: {err}')
     return args
 
 
@@ -182,12 +203,16 @@ def show(report: dict) -> None:
     sys.stdout.write(f"report: {report['paths'][1]}\n")
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """The command line (``argv``: default ``sys.argv[1:]``). A bad setting
+    (the suite's checks raise ``ValueError`` before anything runs) or
+    unusable records (``RecordsError``) end in one line on stderr."""
+    parser = build_parser()
+    args = parse_args(parser, argv)
     try:
         benchmark(args)
-    except (RecordsError, ValueError) as err:  # a message saying what to do
-        raise SystemExit(f'error: {err}')
+    except ValueError as err:  # a message saying what to do
+        parser.error(str(err))
 
 
 def benchmark(args: argparse.Namespace) -> None:
@@ -195,24 +220,30 @@ def benchmark(args: argparse.Namespace) -> None:
     if args.report_only:
         try:
             report = write_report(args.work_dir)
-        except FileNotFoundError as err:
-            raise SystemExit(f'error: {err}')
+        except (FileNotFoundError, NotADirectoryError) as err:
+            raise ValueError(str(err)) from err
         show(report)
         return
-    console = Console()
-    with Progress(console=console, transient=True) as progress:
-        budgeted = [o for o in args.optimizers if o in BUDGETED]
-        per_config = (len(args.optimizers) - len(budgeted) +
-                      len(budgeted) * len(args.budgets)) if args.budgets \
-            else len(args.optimizers)
-        runs = len(args.configs) * per_config * args.repeats
-        bar = progress.add_task('benchmark', total=runs)
+    budgeted = [o for o in args.optimizers if o in BUDGETED]
+    per_config = (len(args.optimizers) - len(budgeted) +
+                  len(budgeted) * len(args.budgets)) if args.budgets \
+        else len(args.optimizers)
+    runs = len(args.configs) * per_config * args.repeats
+    # Shown from the first run on: a setting the suite refuses leaves
+    # nothing on the terminal but its error.
+    progress = Progress(console=Console(), transient=True)
+    bar = None
 
-        def advance(label: str) -> None:
-            progress.update(bar, description=label)
-            if not label.endswith('step costs'):
-                progress.advance(bar)
+    def advance(label: str) -> None:
+        nonlocal bar
+        if bar is None:
+            progress.start()
+            bar = progress.add_task('benchmark', total=runs)
+        progress.update(bar, description=label)
+        if not label.endswith('step costs'):
+            progress.advance(bar)
 
+    try:
         report = run_suite(
             args.configs, args.optimizers, args.iters, args.repeats,
             args.work_dir, evals=args.evals, skip=args.skip, rho=args.rho,
@@ -221,9 +252,11 @@ def benchmark(args: argparse.Namespace) -> None:
             command=' '.join(['python'] + sys.argv), progress=advance,
             resume=args.resume, budgets=args.budgets, jobs=args.jobs,
             cost_rounds=args.cost_rounds, scale=args.iters_scale,
-            task_rho=args.task_rho,
-            method_args=parse_method_args(args.method_args or {}) or None,
+            task_rho=args.task_rho, method_args=args.method_args,
             smoke=args.smoke)
+    finally:
+        if bar is not None:
+            progress.stop()
     show(report)
 
 

@@ -19,12 +19,13 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from ..engine.smoke import check_data_dir
+from ..validate import check_float, check_nonnegative
 from .frontier import analyse, frontier_markdown
 from .plots import plot_frontier, plot_task
 from .records import RecordsError, atomic_write, config_digest, load_records
 from .step_cost import COST_BUDGET
 from .report import aggregate, gain_table, markdown_table, recovered_gain
-from .variants import BUDGETED, OPTIMIZERS, variant_label
+from .variants import BUDGETED, OPTIMIZERS, make_variant, variant_label
 
 __all__ = [
     'run_suite', 'write_report', 'environment', 'default_arsam',
@@ -217,13 +218,19 @@ def _plan(optimizers: List[str],
 
 
 def _check(configs, optimizers, iters, repeats, evals, budgets, jobs,
-           cost_rounds, scale, task_rho, smoke=None) -> None:
+           cost_rounds, scale, task_rho, smoke=None, *, skip=0, rho=0.05,
+           arsam=None, method_args=None, targets=None,
+           work_dir=None) -> None:
+    """Every setting of :func:`run_suite` at once, before anything runs:
+    a ``ValueError`` naming the setting and its value."""
     for name, value in (('iters', iters), ('repeats', repeats),
                         ('evals', evals), ('jobs', jobs)):
         if value is not None and value < 1:
             raise ValueError(f'{name} must be >= 1, got {value}')
     if cost_rounds < 0:
         raise ValueError(f'cost_rounds must be >= 0, got {cost_rounds}')
+    if skip < 0:
+        raise ValueError(f'skip must be >= 0, got {skip}')
     unknown = [o for o in optimizers if o not in OPTIMIZERS]
     if unknown:
         raise ValueError(f'optimizers must be among {OPTIMIZERS}, got '
@@ -239,22 +246,91 @@ def _check(configs, optimizers, iters, repeats, evals, budgets, jobs,
     if budgets and not set(optimizers) & set(BUDGETED):
         raise ValueError(f'budgets {budgets} need a budgeted optimizer '
                          f'({BUDGETED}), got {optimizers}')
+    for config in configs:
+        if not osp.isfile(config):
+            raise ValueError(f'config file {config!r} does not exist')
+        try:  # as config_digest loads it, before any run
+            Config.fromfile(config, import_custom_modules=False)
+        except Exception as err:  # a config file runs arbitrary code
+            raise ValueError(f'config file {config!r} cannot be loaded: '
+                             f'{type(err).__name__}: {err}') from err
     stems = [Path(c).stem for c in configs]
     if len(set(stems)) < len(stems):
         raise ValueError(f'configs must have distinct file names (the task '
                          f'names), got {stems}')
+    if work_dir is not None and osp.exists(work_dir) and \
+            not osp.isdir(work_dir):
+        raise ValueError(f'work_dir must be a folder, got the file '
+                         f'{os.fspath(work_dir)!r}')
     if not scale > 0 or (iters is not None and scale != 1):
         raise ValueError(f'scale must be > 0, and 1 when iters is given; got '
                          f'scale={scale}, iters={iters}')
-    unknown = sorted(set(task_rho or {}) - set(stems))
-    if unknown:
-        raise ValueError(f'task_rho names tasks {unknown} that are not among '
-                         f'the configs\' file names {sorted(stems)}')
+    _number('rho', rho, check_nonnegative)
+    for name, per_task, check in (('task_rho', task_rho, check_nonnegative),
+                                  ('targets', targets, check_float)):
+        unknown = sorted(set(per_task or {}) - set(stems))
+        if unknown:
+            raise ValueError(f'{name} names tasks {unknown} that are not '
+                             f"among the configs' file names {sorted(stems)}")
+        for task, value in (per_task or {}).items():
+            _number(f'{name} of {task}', value, check)
     if smoke is not None:
         check_data_dir('smoke', smoke)
     if smoke and iters is None:
         raise ValueError('smoke needs iters: a shrunk config keeps its own '
                          'length (epochs or tens of thousands of iterations)')
+    _check_wrappers(_plan(optimizers, budgets), rho,
+                    arsam if arsam is not None else default_arsam(iters or 1),
+                    arsam is not None, method_args or {})
+
+
+def _number(name: str, value: Any, check: Callable[[str, Any], float]
+            ) -> None:
+    """``check(name, value)`` with its ``TypeError`` (a value that is no
+    number, e.g. ``TASK=abc``) as a ``ValueError``."""
+    try:
+        check(name, value)
+    except TypeError as err:
+        raise ValueError(str(err)) from err
+
+
+def _check_wrappers(plan: List[Tuple[str, Any]], rho: float,
+                    arsam: Dict[str, Any], arsam_given: bool,
+                    method_args: Dict[str, Dict[str, Any]]) -> None:
+    """Build each wrapper the suite will build, on a one-parameter SGD, so
+    that its own checks run now: an unknown argument is named with the
+    closest valid one
+    (:meth:`~arsam_mm.engine.SharpnessAwareOptimWrapper._check_kwargs`),
+    and each value is checked by the core that takes it.
+
+    ``arsam`` alone first (the ``arsam`` setting), then each method with its
+    ``method_args``, then every variant of ``plan`` (budget arguments and
+    combinations); each error names what it came from. The configs' own
+    wrapper arguments are not involved (a one-key base config): the AMP
+    twins take the same method arguments.
+    """
+    import torch
+
+    from ..engine import optim_wrappers
+
+    base = Config(dict(optim_wrapper=dict(
+        type='OptimWrapper', optimizer=dict(type='SGD', lr=0.0))))
+    checks = [('arsam', 'arsam', None, {})] if arsam_given else []
+    checks += [(f'method_args of {name}', name, None, {name: args})
+               for name, args in method_args.items()]
+    checks += [(variant_label(name, budget), name, budget, method_args)
+               for name, budget in plan if name != 'base']
+    for what, name, budget, args in checks:
+        try:
+            variant = make_variant(base, name, rho=rho, arsam=arsam,
+                                   budget=budget, method_args=args)
+            kwargs = dict(variant.optim_wrapper)
+            wrapper = getattr(optim_wrappers, kwargs.pop('type'))
+            kwargs['optimizer'] = torch.optim.SGD(
+                [torch.nn.Parameter(torch.zeros(1))], lr=0.0)
+            wrapper(**kwargs)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f'{what}: {err}') from err
 
 
 def default_threads(jobs: int) -> Optional[int]:
@@ -354,11 +430,17 @@ def run_suite(configs: List[str],
         written ``paths``.
 
     Raises:
+        ValueError: For a bad setting, before anything runs or is written:
+            a missing config, a negative ``rho``, an unknown argument of a
+            wrapper (``arsam``, ``method_args``; the closest valid one
+            named) or a value its wrapper refuses, ...
         RecordsError: With ``resume``, when ``records.json`` is damaged or
             its runs do not match these settings or configs.
     """
     _check(configs, optimizers, iters, repeats, evals, budgets, jobs,
-           cost_rounds, scale, task_rho, smoke)
+           cost_rounds, scale, task_rho, smoke, skip=skip, rho=rho,
+           arsam=arsam, method_args=method_args, targets=targets,
+           work_dir=work_dir)
     smoke = os.fspath(smoke) if smoke is not None else None
     plan = _plan(optimizers, budgets)
     lengths = {config: iters or config_iters(config, cfg_options, scale)

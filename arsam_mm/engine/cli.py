@@ -11,7 +11,7 @@ import warnings
 from typing import Dict, Iterator, Optional, Sequence, Tuple
 
 import torch
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config, ConfigDict, DictAction
 
 from .optim_wrappers import AMP_TWINS
 
@@ -19,7 +19,7 @@ from .smoke import SMOKE_GENERATORS, sync_bn_to_bn
 
 __all__ = [
     'AMP_TWINS', 'to_amp', 'merge_train_args', 'check_data_roots',
-    'init_cpu_distributed'
+    'init_cpu_distributed', 'KeyValueAction'
 ]
 
 #: Dataset type -> the generator sub-command that writes data it reads: the
@@ -29,6 +29,24 @@ _GENERATORS: Dict[str, str] = {
     **SMOKE_GENERATORS, 'CIFAR10': 'cifar10',
     'CIFAR100': 'cifar100'
 }
+
+
+class KeyValueAction(DictAction):
+    """mmengine's ``DictAction`` (``KEY=VALUE`` pairs, values parsed as
+    numbers, tuples, lists, ...), with a pair without ``=`` an argparse
+    error naming the option and the pair (``DictAction`` raises a bare
+    ``ValueError`` from inside argparse: a traceback)."""
+
+    def __call__(self,
+                 parser: argparse.ArgumentParser,
+                 namespace: argparse.Namespace,
+                 values: Optional[Sequence[str]],
+                 option_string: Optional[str] = None) -> None:
+        for pair in values or []:
+            if '=' not in pair or pair.startswith('='):
+                raise argparse.ArgumentError(
+                    self, f'expected KEY=VALUE pairs, got {pair!r}')
+        super().__call__(parser, namespace, values, option_string)
 
 
 def to_amp(optim_wrapper: ConfigDict) -> None:

@@ -850,9 +850,17 @@ def test_cli_rejects_a_config_it_cannot_use(cli, tmp_path, capsys):
     assert not (tmp_path / 'bench').exists()
 
 
+#: A config with an ``mmseg::`` base: mmengine resolves it with
+#: pkg_resources.
+SEG = ('configs/mmseg/frontier/'
+       'fcn_r18-w32-2s-d4_1xb8-320iter_cityscapes-64x64-noise20_sgd.py')
+
+
 def test_cli_names_a_mistyped_method_argument_without_traceback(tmp_path):
+    """The real process: the error line is all of stderr (the config, loaded
+    by the checks, adds no pkg_resources warning)."""
     out = subprocess.run(
-        [sys.executable, 'tools/benchmark.py', TOY, '--method-args',
+        [sys.executable, 'tools/benchmark.py', SEG, '--method-args',
          'looksam.alhpa=0.1', '--work-dir', str(tmp_path / 'bench')],
         cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 2
@@ -861,6 +869,23 @@ def test_cli_names_a_mistyped_method_argument_without_traceback(tmp_path):
         "got an unknown argument 'alhpa' (did you mean 'alpha'?); valid "
         f'arguments: {_LOOKSAM_ARGS}\n')
     assert out.stdout == '' and not (tmp_path / 'bench').exists()
+
+
+def test_a_run_process_loads_a_config_without_pkg_resources_warning():
+    """A run's process, started as the suite starts it (its worker module
+    imported first), loads a config with an ``mmseg::`` base, which makes
+    mmengine import pkg_resources: no deprecation warning in its log, with
+    setuptools 80.9 to 81 (which warn) as with the pinned 80.8.0."""
+    code = ('import sys; import arsam_mm.benchmark.worker; '
+            'from mmengine.config import Config; '
+            'Config.fromfile(sys.argv[1]); '
+            'from mmengine.utils import is_installed; '
+            "print(is_installed('mmseg'))")
+    out = subprocess.run([sys.executable, '-c', code, SEG], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == 'True\n'
+    assert 'pkg_resources' not in out.stderr, out.stderr
 
 
 def test_suite_takes_a_zero_radius_and_the_quick_settings(tmp_path,

@@ -12,7 +12,7 @@ from mmengine.config import Config
 from arsam_mm.benchmark.report import aggregate, gain_table, recovered_gain
 from arsam_mm.benchmark.records import RecordsError
 from arsam_mm.benchmark.suite import default_arsam, run_suite, write_report
-from arsam_mm.benchmark.variants import make_variant
+from arsam_mm.benchmark.variants import BUDGETED, WRAPPERS, make_variant
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY = str(ROOT / 'tests' / 'configs' / 'toy_sgd.py')
@@ -765,6 +765,9 @@ def cli():
 
 _LOOKSAM_ARGS = ('accumulative_counts, alpha, clip_grad, interval, '
                  'optimizer, replay_random, rho')
+#: How a key of --method-args that names no method is refused.
+_KEYS = ('argument --method-args: method_args keys must be '
+         f'OPTIMIZER.ARGUMENT with OPTIMIZER in {tuple(WRAPPERS)}, got ')
 _ARSAM_ARGS = ('accumulative_counts, alpha, beta, clip_grad, max_reuse_steps,'
                ' max_sam_ratio, num_blocks, optimizer, replay_random, rho, '
                'seed, stat_tensors, target_ratio, warmup_epochs, '
@@ -776,13 +779,9 @@ _ARSAM_ARGS = ('accumulative_counts, alpha, beta, clip_grad, max_reuse_steps,'
     ([TOY, '--method-args', 'foo'],
      "argument --method-args: expected KEY=VALUE pairs, got 'foo'"),
     ([TOY, '--method-args', 'alpha=0.1'],
-     'argument --method-args: method_args keys must be OPTIMIZER.ARGUMENT '
-     "with OPTIMIZER in ('sam', 'arsam', 'periodic', 'aesam', 'looksam', "
-     "'randomsam', 'gsam'), got 'alpha'"),
+     _KEYS + "'alpha'"),
     ([TOY, '--method-args', 'adam.lr=0.1'],
-     'argument --method-args: method_args keys must be OPTIMIZER.ARGUMENT '
-     "with OPTIMIZER in ('sam', 'arsam', 'periodic', 'aesam', 'looksam', "
-     "'randomsam', 'gsam'), got 'adam.lr'"),
+     _KEYS + "'adam.lr'"),
     ([TOY, '--method-args', 'looksam.alhpa=0.1'],
      "method_args of looksam: LookSAMOptimWrapper got an unknown argument "
      f"'alhpa' (did you mean 'alpha'?); valid arguments: {_LOOKSAM_ARGS}"),
@@ -899,8 +898,8 @@ def test_suite_takes_a_zero_radius_and_the_quick_settings(tmp_path,
               work_dir=str(tmp_path), evals=1, rho=0.0)
     assert [c['rho'] for c in calls] == [0.0, 0.0]
     from arsam_mm.benchmark.suite import _check
+    from arsam_mm.benchmark.variants import parse_method_args
     quick = cli.QUICK
-    _check(quick['configs'], ['base', 'sam', 'arsam', 'aesam', 'periodic',
-                              'looksam', 'randomsam'], None, 1, 1,
+    _check(quick['configs'], ['base', 'sam'] + list(BUDGETED), None, 1, 1,
            quick['budgets'], 2, 6, quick['iters_scale'], quick['task_rho'],
-           method_args={'looksam': {'alpha': 0.1}})
+           method_args=parse_method_args(quick['method_args']))

@@ -483,6 +483,24 @@ def test_train_tool_help():
         assert option in result.stdout
 
 
+def test_train_tool_rejects_a_pair_without_equals_in_one_line():
+    """``--cfg-options foo`` is one argparse error naming the option and the
+    pair, not mmengine's traceback."""
+    result = subprocess.run([
+        sys.executable, TRAIN_PY, 'no_config_needed.py', '--cfg-options',
+        'foo'
+    ],
+                            cwd=ROOT,
+                            capture_output=True,
+                            text=True,
+                            timeout=120)
+    assert result.returncode == 2
+    assert 'Traceback' not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "train.py: error: argument --cfg-options: expected KEY=VALUE pairs, "
+        "got 'foo'")
+
+
 def _free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(('127.0.0.1', 0))

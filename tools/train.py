@@ -18,12 +18,12 @@ import os
 from typing import List, Optional
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from arsam_mm.engine.cli import (check_data_roots, init_cpu_distributed,
-                                 merge_train_args)
+from arsam_mm.engine.cli import (KeyValueAction, check_data_roots,
+                                 init_cpu_distributed, merge_train_args)
 from arsam_mm.engine.smoke import amp_to_fp32, apply_smoke
 
 
@@ -58,7 +58,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=KeyValueAction,
         help='override settings of the config, key=value pairs')
     parser.add_argument(
         '--launcher',

@@ -5,6 +5,7 @@ import functools
 import logging
 from typing import Iterator, List, Optional, Tuple
 
+import pytest
 import torch
 from mmengine.logging import MMLogger
 
@@ -23,6 +24,9 @@ def allow_cpu_amp(monkeypatch) -> List[Optional[torch.dtype]]:
         list: The ``dtype`` of every ``autocast`` entered (pass 1 in
         ``optim_context``, pass 2 in the twins' second pass).
     """
+    if not hasattr(torch.amp, 'GradScaler'):
+        pytest.skip('needs torch.amp.GradScaler (torch >= 2.3) for a loss '
+                    'scaler on a CPU')
     from mmengine.optim.optimizer import amp_optimizer_wrapper
     from mmengine.runner import amp as runner_amp
 

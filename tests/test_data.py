@@ -119,6 +119,11 @@ def test_refuses_to_overwrite_unless_asked(tmp_path, name):
     (lambda d: write_digits(d, noise_rate=-0.1), 'noise_rate'),
     (lambda d: write_digits(d, noise_rate=float('nan')), 'noise_rate'),
     (lambda d: write_digits(d, variant='mnist'), 'variant'),
+    (lambda d: write_cityscapes(d, num_test=-1), 'num_test'),
+    (lambda d: write_coco_keypoints(d, num_test=1.5), 'num_test'),
+    (lambda d: write_digits(d, test_fraction=0.5, val_fraction=0.5),
+     'val_fraction'),
+    (lambda d: write_digits(d, val_fraction=0.0), 'val_fraction'),
 ])
 def test_bad_arguments_are_named(tmp_path, call, arg):
     with pytest.raises(ValueError, match=arg):
@@ -590,3 +595,150 @@ def test_cli_imagenet_and_coco_instances(tmp_path, capsys):
         'instances_train2017.json', 'instances_val2017.json',
         'person_keypoints_train2017.json', 'person_keypoints_val2017.json'
     ]
+
+
+# ------------------------------------------------------------ test splits
+
+
+def _without(tree, parts):
+    """``tree`` without the paths that contain any of ``parts``."""
+    return {k: v for k, v in tree.items()
+            if not any(p in k.split(os.sep) for p in parts)}
+
+
+def _pixels(paths):
+    """The decoded pixels of image files, as bytes (one set)."""
+    import cv2
+    return {cv2.imread(p, cv2.IMREAD_UNCHANGED).tobytes() for p in paths}
+
+
+def _files(root, pattern):
+    return sorted(str(p) for p in Path(root).glob(pattern))
+
+
+def test_cityscapes_test_split_is_apart_and_leaves_the_rest(tmp_path):
+    from mmseg.datasets import CityscapesDataset
+
+    from arsam_mm.data._common import sample_rng
+    from arsam_mm.data.cityscapes import render_cityscapes_sample
+    args = dict(CITYSCAPES, size=(32, 64), label_noise=0.5)
+    old = write_cityscapes(str(tmp_path / 'old'), **args)
+    new = write_cityscapes(str(tmp_path / 'new'), num_test=4, **args)
+    assert 'num_test' not in old and new['num_test'] == 4
+    meta = json.loads((tmp_path / 'new' / META_FILE).read_text())
+    assert (meta['num_train'], meta['num_val'], meta['num_test']) == (5, 3, 4)
+    # train and val: the bytes written without a test split
+    a, b = _tree(tmp_path / 'old'), _tree(tmp_path / 'new')
+    assert _without(b, ('test', META_FILE)) == _without(a, (META_FILE, ))
+    imgs = {split: _files(tmp_path / 'new', f'leftImg8bit/{split}/*/*.png')
+            for split in ('train', 'val', 'test')}
+    assert [len(imgs[s]) for s in imgs] == [5, 3, 4]
+    test = _pixels(imgs['test'])
+    assert len(test) == 4
+    assert not test & (_pixels(imgs['train']) | _pixels(imgs['val']))
+    # clean labels (no label noise), from the test stream
+    import cv2
+    for i in range(4):
+        city = ('berlin', 'bielefeld', 'bonn')[i % 3]
+        path = str(tmp_path / 'new' / 'gtFine' / 'test' / city /
+                   f'{city}_{i:06d}_000019_gtFine_labelTrainIds.png')
+        _, label = render_cityscapes_sample(sample_rng(0, 3, i), (32, 64))
+        assert (cv2.imread(path, cv2.IMREAD_UNCHANGED) == label).all()
+    dataset = CityscapesDataset(
+        data_root=str(tmp_path / 'new'), pipeline=[],
+        data_prefix=dict(img_path='leftImg8bit/test',
+                         seg_map_path='gtFine/test'))
+    assert len(dataset) == 4
+
+
+def test_coco_test_split_is_apart_and_leaves_the_rest(tmp_path):
+    from mmpose.datasets import CocoDataset
+
+    from arsam_mm.data._common import sample_rng
+    from arsam_mm.data.coco_keypoints import render_coco_sample
+    args = dict(COCO, keypoint_noise=0.05, swap_prob=0.5)
+    old = write_coco_keypoints(str(tmp_path / 'old'), **args)
+    new = write_coco_keypoints(str(tmp_path / 'new'), num_test=3, **args)
+    assert 'num_test' not in old
+    meta = json.loads((tmp_path / 'new' / META_FILE).read_text())
+    assert (meta['num_train'], meta['num_val'], meta['num_test']) == (6, 4, 3)
+    a, b = _tree(tmp_path / 'old'), _tree(tmp_path / 'new')
+    test_json = osp.join('annotations', 'person_keypoints_test2017.json')
+    assert test_json in b
+    assert _without(b, ('test2017', META_FILE, test_json.split(os.sep)[1])
+                    ) == _without(a, (META_FILE, ))
+    imgs = {split: _files(tmp_path / 'new', f'{split}2017/*.jpg')
+            for split in ('train', 'val', 'test')}
+    test = _pixels(imgs['test'])
+    assert len(test) == 3
+    assert not test & (_pixels(imgs['train']) | _pixels(imgs['val']))
+    coco = json.loads(b[test_json])
+    assert len(coco['images']) == 3
+    assert len(coco['annotations']) == new['num_test_instances']
+    # clean keypoints: those drawn, from the test stream
+    for i in range(3):
+        _, persons = render_coco_sample(sample_rng(0, 3, i), (96, 128), 2)
+        drawn = [p['keypoints'].reshape(-1).tolist() for p in persons]
+        written = [a['keypoints'][0::3] + a['keypoints'][1::3]
+                   for a in coco['annotations'] if a['image_id'] == i + 1]
+        assert [sorted(k) for k in written] == [sorted(k) for k in drawn]
+    dataset = CocoDataset(
+        ann_file='annotations/person_keypoints_test2017.json',
+        data_root=str(tmp_path / 'new'), data_mode='topdown',
+        data_prefix=dict(img='test2017/'), pipeline=[], test_mode=True)
+    assert len(dataset) == new['num_test_instances']
+
+
+def test_digits_val_split_comes_out_of_the_held_out_images(
+        tmp_path, digits_noisy):
+    from sklearn.datasets import load_digits
+
+    from arsam_mm.data.local_cifar import LocalCIFAR10
+    old_root, old = digits_noisy
+    root = str(tmp_path / 'd')
+    new = write_digits(root, noise_rate=0.3, seed=3, val_fraction=0.1)
+    folder = 'cifar-10-batches-py'
+    a, b = _tree(Path(old_root) / folder), _tree(Path(root) / folder)
+    for name in [f'data_batch_{i}' for i in range(1, 6)] + ['batches.meta']:
+        assert a[name] == b[name], f'{name} changed'
+    assert set(b) - set(a) == {'val_batch'}
+    val_idx, test_idx = new['val_indices'], new['test_indices']
+    assert new['train_indices'] == old['train_indices']
+    assert not set(val_idx) & set(test_idx)
+    assert sorted(val_idx + test_idx) == old['test_indices']
+    target = load_digits().target
+    for c in range(10):
+        n = int((target == c).sum())
+        assert int((target[val_idx] == c).sum()) == round(0.1 * n)
+    assert (new['num_val'], new['num_test']) == (len(val_idx), len(test_idx))
+    meta = json.loads(b[META_FILE])
+    assert meta['num_val'] == len(val_idx) and 'val_batch' in meta['md5']
+    val = LocalCIFAR10(data_root=root, split='val', pipeline=[])
+    test = LocalCIFAR10(data_root=root, split='test', pipeline=[])
+    assert (len(val), len(test)) == (len(val_idx), len(test_idx))
+    _, y_val = _dataset_arrays(val)
+    assert (y_val == target[val_idx]).all(), 'val labels are clean'
+    with pytest.raises(ValueError, match="split must be 'train', 'test' or "
+                       "'val', got 'dev'"):
+        LocalCIFAR10(data_root=root, split='dev', pipeline=[])
+    # the val batch is checked as the others are
+    with open(osp.join(root, folder, 'val_batch'), 'ab') as f:
+        f.write(b'x')
+    with pytest.raises(FileNotFoundError, match='missing or altered'):
+        LocalCIFAR10(data_root=root, split='val', pipeline=[])
+
+
+def test_cli_writes_the_test_splits(tmp_path, capsys):
+    cli = _cli()
+    cli.main(['cityscapes', '--out', str(tmp_path / 's'), '--num-train', '1',
+              '--num-val', '1', '--num-test', '2', '--size', '32x64'])
+    assert 'wrote 1 train + 1 val + 2 test images (32x64' in \
+        capsys.readouterr().out
+    cli.main(['coco', '--out', str(tmp_path / 'c'), '--num-train', '1',
+              '--num-val', '1', '--num-test', '2', '--size', '64x64'])
+    assert 'wrote 1 train + 1 val + 2 test images (64x64;' in \
+        capsys.readouterr().out
+    cli.main(['digits', '--out', str(tmp_path / 'd'), '--test-fraction',
+              '0.7', '--val-fraction', '0.35'])
+    assert 'wrote 539 train + 629 val + 629 test digits' in \
+        capsys.readouterr().out

@@ -10,6 +10,10 @@ Usage::
     python tools/generate_data.py cifar100 --out data/cifar100
     python tools/generate_data.py digits --out data/digits --noise-rate 0.2
 
+``--num-test`` (cityscapes, coco) and ``--val-fraction`` (digits) add a
+test split apart from val, for selection on val and reporting on test; the
+other files stay those written without it.
+
 ``--out`` is the ``data_root`` of the dataset config. Each sub-command has
 ``--seed`` and size options (``--help``) and ``--overwrite`` to replace
 earlier output. CIFAR-format data (``cifar10``, ``cifar100``, ``digits``) is
@@ -55,6 +59,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = add('cityscapes', 'shapes on a background, Cityscapes layout')
     p.add_argument('--num-train', type=int, default=64)
     p.add_argument('--num-val', type=int, default=16)
+    p.add_argument('--num-test', type=int, default=0,
+                   help='test images apart from val (default 0: none)')
     p.add_argument(
         '--size', type=_size, default=[256, 512], help='HxW (256x512)')
     p.add_argument(
@@ -73,6 +79,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = add('coco', 'stick figures, COCO person keypoints')
     p.add_argument('--num-train', type=int, default=128, help='images')
     p.add_argument('--num-val', type=int, default=32, help='images')
+    p.add_argument('--num-test', type=int, default=0,
+                   help='test images apart from val (default 0: none)')
     p.add_argument(
         '--size', type=_size, default=[256, 320], help='HxW (256x320)')
     p.add_argument('--max-persons', type=int, default=2)
@@ -107,7 +115,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
     p = add('digits', "scikit-learn's handwritten digits as CIFAR-10, "
             'optional label noise on the train split')
-    p.add_argument('--test-fraction', type=float, default=0.25)
+    p.add_argument('--test-fraction', type=float, default=0.25,
+                   help='share of each class held out from training '
+                   '(default 0.25): the test split, or val + test with '
+                   '--val-fraction')
+    p.add_argument('--val-fraction', type=float, default=None,
+                   help='share of each class in a val split taken out of '
+                   'the held-out share (below --test-fraction; default: '
+                   'no val split)')
     p.add_argument(
         '--noise-rate',
         type=float,
@@ -138,6 +153,7 @@ def generate(args: argparse.Namespace) -> Dict[str, Any]:
             num_val=args.num_val,
             size=tuple(args.size),
             label_noise=args.label_noise,
+            num_test=args.num_test,
             **common)
     if args.command == 'ade20k':
         return write_ade20k(
@@ -156,6 +172,7 @@ def generate(args: argparse.Namespace) -> Dict[str, Any]:
             keypoint_noise=args.keypoint_noise,
             swap_prob=args.swap_prob,
             instances=args.instances,
+            num_test=args.num_test,
             **common)
     if args.command == 'imagenet':
         return write_imagenet(
@@ -177,24 +194,29 @@ def generate(args: argparse.Namespace) -> Dict[str, Any]:
         test_fraction=args.test_fraction,
         noise_rate=args.noise_rate,
         variant=args.variant,
+        val_fraction=args.val_fraction,
         **common)
 
 
 def summary(command: str, record: Dict[str, Any], seconds: float) -> str:
     """One line that says what was written where."""
+    test = (f" + {record['num_test']} test" if record.get('num_test')
+            else '')
     if command == 'cityscapes':
         h, w = record['size']
-        what = (f"{record['num_train']} train + {record['num_val']} val "
-                f'images ({h}x{w}, 19 classes)')
+        what = (f"{record['num_train']} train + {record['num_val']} val"
+                f'{test} images ({h}x{w}, 19 classes)')
     elif command == 'ade20k':
         h, w = record['size']
         what = (f"{record['num_train']} train + {record['num_val']} val "
                 f'images ({h}x{w}, 19 of the 150 classes)')
     elif command == 'coco':
         h, w = record['image_size']
-        what = (f"{record['num_train']} train + {record['num_val']} val "
-                f"images ({h}x{w}; {record['num_train_instances']} + "
-                f"{record['num_val_instances']} persons)")
+        what = (f"{record['num_train']} train + {record['num_val']} val"
+                f"{test} images ({h}x{w}; {record['num_train_instances']} "
+                f"+ {record['num_val_instances']}" + (
+                    f" + {record['num_test_instances']}" if test else '') +
+                ' persons)')
         if 'keypoint_noise' in record:
             what += (f"; train keypoint noise {record['keypoint_noise']:g}, "
                      f"{record['num_swapped']} left/right swapped")
@@ -203,8 +225,10 @@ def summary(command: str, record: Dict[str, Any], seconds: float) -> str:
         what = (f"{record['num_train']} train + {record['num_val']} val "
                 f"images ({h}x{w}, {record['num_classes']} classes)")
     elif command == 'digits':
-        what = (f"{record['num_train']} train + {record['num_test']} test "
-                f"digits as {record['variant']}, noise_rate "
+        val = (f" + {record['num_val']} val" if 'num_val' in record
+               else '')
+        what = (f"{record['num_train']} train{val} + {record['num_test']} "
+                f"test digits as {record['variant']}, noise_rate "
                 f"{record['noise_rate']:g} ({record['num_flipped']} train "
                 'labels flipped)')
     else:

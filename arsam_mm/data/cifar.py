@@ -6,8 +6,13 @@ The files are the ones of the official ``cifar-10-python.tar.gz`` and
 
     out_dir/cifar-10-batches-py/
         data_batch_1 .. data_batch_5, test_batch, batches.meta
+        [val_batch]
     out_dir/cifar-100-python/
-        train, test, meta
+        train, test, meta, [val]
+
+The optional ``val_batch`` (``val``) holds a validation split apart from
+the test split (not in the official archives; ``LocalCIFAR10(split='val')``
+reads it).
 
 A batch is a pickled dict with ``data`` (``uint8``, ``(N, 3072)``: the 1024
 red, then green, then blue values of each 32x32 image, row-major),
@@ -53,6 +58,7 @@ CIFAR_LAYOUTS: Dict[str, Dict[str, Any]] = {
         'train': ('data_batch_1', 'data_batch_2', 'data_batch_3',
                   'data_batch_4', 'data_batch_5'),
         'test': ('test_batch', ),
+        'val': ('val_batch', ),
         'meta':
         'batches.meta',
         'num_classes':
@@ -62,6 +68,7 @@ CIFAR_LAYOUTS: Dict[str, Dict[str, Any]] = {
         'base_folder': 'cifar-100-python',
         'train': ('train', ),
         'test': ('test', ),
+        'val': ('val', ),
         'meta': 'meta',
         'num_classes': 100,
     },
@@ -152,7 +159,10 @@ def write_cifar_batches(out_dir: str,
                         class_names: Sequence[str],
                         meta: Dict[str, Any],
                         overwrite: bool = False,
-                        prefix: str = 'synthetic') -> Dict[str, Any]:
+                        prefix: str = 'synthetic',
+                        val_images: Optional[np.ndarray] = None,
+                        val_labels: Optional[Sequence[int]] = None
+                        ) -> Dict[str, Any]:
     """Write given images and labels as CIFAR-10 or CIFAR-100 batch files.
 
     Training images are spread over the batch files in order (CIFAR-10:
@@ -172,6 +182,11 @@ def write_cifar_batches(out_dir: str,
         overwrite (bool): Replace an existing batch folder. Defaults to
             False.
         prefix (str): Prefix of the per-image ``filenames`` entries.
+        val_images (numpy.ndarray, optional): ``(K, 32, 32, 3)`` ``uint8``
+            RGB of a validation split, written to ``val_batch``
+            (CIFAR-100 layout: ``val``); without it (the default) the files
+            and the record are those of earlier versions.
+        val_labels (Sequence[int], optional): Its ``K`` labels.
 
     Returns:
         dict: The record written to ``arsam_mm_meta.json``.
@@ -184,6 +199,10 @@ def write_cifar_batches(out_dir: str,
     if variant not in CIFAR_LAYOUTS:
         raise ValueError(f'variant must be one of {sorted(CIFAR_LAYOUTS)}, '
                          f'got {variant!r}')
+    if (val_images is None) != (val_labels is None):
+        raise ValueError('val_images and val_labels go together, got '
+                         f'val_images={type(val_images).__name__}, '
+                         f'val_labels={type(val_labels).__name__}')
     layout = CIFAR_LAYOUTS[variant]
     folder = layout['base_folder']
     out_dir = prepare_outputs(out_dir, (folder, ), overwrite)
@@ -194,8 +213,10 @@ def write_cifar_batches(out_dir: str,
         with open(osp.join(root, name), 'wb') as f:
             pickle.dump(obj, f, protocol=_PICKLE_PROTOCOL)
 
-    splits = (('train', train_images, list(train_labels)),
-              ('test', test_images, list(test_labels)))
+    splits = [('train', train_images, list(train_labels)),
+              ('test', test_images, list(test_labels))]
+    if val_labels is not None:
+        splits.append(('val', val_images, list(val_labels)))
     for split, images, labels in splits:
         files = layout[split]
         start = 0
@@ -204,8 +225,9 @@ def write_cifar_batches(out_dir: str,
             stop = start + count
             entry: Dict[str, Any] = {
                 'batch_label':
-                f'{split} batch {b + 1} of {len(files)}'
-                if split == 'train' else 'testing batch 1 of 1',
+                f'{split} batch {b + 1} of {len(files)}' if split == 'train'
+                else 'testing batch 1 of 1' if split == 'test' else
+                'validation batch 1 of 1',
                 'data':
                 _to_rows(images[start:stop]),
                 'filenames': [
@@ -237,17 +259,18 @@ def write_cifar_batches(out_dir: str,
                 'coarse_label_names':
                 [f'superclass_{i:02d}' for i in range(20)],
             })
+    written = layout['train'] + layout['test'] + (layout['meta'], )
     record = dict(meta)
     record.update({
         'variant': variant,
         'num_train': len(train_labels),
         'num_test': len(test_labels),
         'classes': names,
-        'md5': {
-            name: _md5(osp.join(root, name))
-            for name in layout['train'] + layout['test'] + (layout['meta'], )
-        },
     })
+    if val_labels is not None:
+        written += layout['val']
+        record['num_val'] = len(val_labels)
+    record['md5'] = {name: _md5(osp.join(root, name)) for name in written}
     write_json(osp.join(root, META_FILE), record)
     return record
 

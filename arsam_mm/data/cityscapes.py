@@ -4,8 +4,8 @@ The layout is the one mmsegmentation's ``CityscapesDataset`` reads with its
 default suffixes (after Cityscapes' ``createTrainIdLabelImgs``)::
 
     out_dir/
-        leftImg8bit/{train,val}/<city>/<name>_leftImg8bit.png
-        gtFine/{train,val}/<city>/<name>_gtFine_labelTrainIds.png
+        leftImg8bit/{train,val[,test]}/<city>/<name>_leftImg8bit.png
+        gtFine/{train,val[,test]}/<city>/<name>_gtFine_labelTrainIds.png
         arsam_mm_meta.json
 
 Each image shows non-overlapping rectangles and ellipses on a background of
@@ -20,6 +20,10 @@ image has its label replaced, with that probability, by another shape class
 (one of the 17 other classes 1..18, uniform). The images and the validation
 split are the same as without noise; the draws come from a stream of their
 own, so they depend only on ``seed`` and the image's index.
+
+``num_test`` adds a test split (clean labels, like val) drawn from a stream
+of its own: the train and val files are those written without it, and the
+test images are other draws than any train or val image.
 """
 import os
 import os.path as osp
@@ -54,7 +58,8 @@ IGNORE_INDEX = 255
 BACKGROUND = 0
 _TRAIN_CITIES = ('aachen', 'bochum', 'bremen')
 _VAL_CITIES = ('frankfurt', 'lindau', 'munster')
-_STREAMS = {'train': 0, 'val': 1}
+_TEST_CITIES = ('berlin', 'bielefeld', 'bonn')
+_STREAMS = {'train': 0, 'val': 1, 'test': 3}
 _NOISE_STREAM = 2
 _IMG_SUFFIX = '_leftImg8bit.png'
 _SEG_SUFFIX = '_gtFine_labelTrainIds.png'
@@ -177,7 +182,8 @@ def write_cityscapes(out_dir: str,
                      size: Tuple[int, int] = (256, 512),
                      seed: int = 0,
                      overwrite: bool = False,
-                     label_noise: float = 0.0) -> Dict[str, Any]:
+                     label_noise: float = 0.0,
+                     num_test: int = 0) -> Dict[str, Any]:
     """Write a small synthetic data set in the Cityscapes layout.
 
     Images go round-robin to three cities per split, named like the real
@@ -198,6 +204,9 @@ def write_cityscapes(out_dir: str,
             (:func:`corrupt_shape_labels`). Validation labels stay clean.
             Defaults to 0 (no noise; the files are then those of earlier
             versions).
+        num_test (int): Number of test images (clean labels, a stream of
+            their own; cities ``berlin``, ``bielefeld``, ``bonn``). Defaults
+            to 0: no test split, the files of earlier versions.
 
     Returns:
         dict: What was written (the content of ``arsam_mm_meta.json`` plus
@@ -209,6 +218,7 @@ def write_cityscapes(out_dir: str,
     """
     num_train = check_int('num_train', num_train)
     num_val = check_int('num_val', num_val)
+    num_test = check_int('num_test', num_test, minimum=0)
     size = check_size('size', size, minimum=32)
     seed = check_seed(seed)
     ok = isinstance(label_noise, (int, float, np.integer, np.floating)) \
@@ -220,8 +230,9 @@ def write_cityscapes(out_dir: str,
     label_noise = float(label_noise)
     out_dir = prepare_outputs(out_dir, ('leftImg8bit', 'gtFine', META_FILE),
                               overwrite)
-    counts = {'train': num_train, 'val': num_val}
-    for split, cities in (('train', _TRAIN_CITIES), ('val', _VAL_CITIES)):
+    counts = {'train': num_train, 'val': num_val, 'test': num_test}
+    for split, cities in (('train', _TRAIN_CITIES), ('val', _VAL_CITIES),
+                          ('test', _TEST_CITIES)):
         for i in range(counts[split]):
             city = cities[i % len(cities)]
             name = f'{city}_{i:06d}_000019'
@@ -251,5 +262,7 @@ def write_cityscapes(out_dir: str,
     }
     if label_noise > 0:  # without noise, the meta file of earlier versions
         meta['label_noise'] = label_noise
+    if num_test:  # likewise without a test split
+        meta['num_test'] = num_test
     write_json(osp.join(out_dir, META_FILE), meta)
     return dict(meta, out_dir=out_dir)

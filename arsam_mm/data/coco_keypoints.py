@@ -4,8 +4,8 @@ The layout is the one mmpose's ``CocoDataset`` and ``CocoMetric`` (through
 xtcocotools) read::
 
     out_dir/
-        annotations/person_keypoints_{train,val}2017.json
-        {train,val}2017/<image id, 12 digits>.jpg
+        annotations/person_keypoints_{train,val[,test]}2017.json
+        {train,val[,test]}2017/<image id, 12 digits>.jpg
         arsam_mm_meta.json
 
 With ``instances=True`` the same annotations are also written as
@@ -23,6 +23,9 @@ images. All keypoints lie inside the image and are visible (``v=2``);
 figures do not overlap. ``bbox`` is the tight box around the drawn figure and
 ``area`` is ``0.53 * w * h`` (mmpose's estimate of a person's segment area
 from its box), which sets the scale of the OKS in evaluation.
+
+``num_test`` adds a test split (clean, like val) drawn from a stream of its
+own: the train and val files are those written without it.
 """
 import os
 import os.path as osp
@@ -59,7 +62,7 @@ KEYPOINT_COLORS = ((255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0),
                    (128, 128, 0), (0, 128, 128), (150, 100, 50))
 
 _LIMB_RGB = (200, 200, 200)
-_STREAMS = {'train': 0, 'val': 1}
+_STREAMS = {'train': 0, 'val': 1, 'test': 3}
 # the annotation noise of training sample i draws from sample_rng(seed,
 # _NOISE_STREAM, i): the images stay those of the clean data set
 _NOISE_STREAM = 2
@@ -273,7 +276,8 @@ def write_coco_keypoints(out_dir: str,
                          overwrite: bool = False,
                          keypoint_noise: float = 0.0,
                          swap_prob: float = 0.0,
-                         instances: bool = False) -> Dict[str, Any]:
+                         instances: bool = False,
+                         num_test: int = 0) -> Dict[str, Any]:
     """Write a small synthetic COCO person-keypoints data set.
 
     Image ids run from 1 in each split; annotation ids from 1 in each split.
@@ -302,6 +306,9 @@ def write_coco_keypoints(out_dir: str,
         instances (bool): Also write each split's annotations as
             ``annotations/instances_{split}2017.json`` (COCO detection
             names; identical content). Defaults to False.
+        num_test (int): Number of test images (clean, a stream of their
+            own). Defaults to 0: no test split, the files of earlier
+            versions.
 
     Returns:
         dict: What was written (the content of ``arsam_mm_meta.json`` plus
@@ -313,6 +320,7 @@ def write_coco_keypoints(out_dir: str,
     """
     num_train = check_int('num_train', num_train)
     num_val = check_int('num_val', num_val)
+    num_test = check_int('num_test', num_test, minimum=0)
     image_size = check_size('image_size', image_size, minimum=64)
     seed = check_seed(seed)
     max_persons = check_int('max_persons', max_persons)
@@ -324,14 +332,15 @@ def write_coco_keypoints(out_dir: str,
     num_swapped = 0
     names = ('person_keypoints', 'instances') if instances else \
         ('person_keypoints', )
+    splits = ('train', 'val', 'test')
     owned = tuple(f'annotations/{name}_{split}2017.json' for name in names
-                  for split in ('train', 'val')) + ('train2017', 'val2017',
-                                                     META_FILE)
+                  for split in splits) + tuple(
+                      f'{split}2017' for split in splits) + (META_FILE, )
     out_dir = prepare_outputs(out_dir, owned, overwrite)
     os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
-    counts = {'train': num_train, 'val': num_val}
+    counts = {'train': num_train, 'val': num_val, 'test': num_test}
     num_instances = {}
-    for split in ('train', 'val'):
+    for split in splits if num_test else splits[:2]:
         img_dir = osp.join(out_dir, f'{split}2017')
         os.makedirs(img_dir, exist_ok=True)
         images, annotations = [], []
@@ -405,5 +414,8 @@ def write_coco_keypoints(out_dir: str,
             keypoint_noise=keypoint_noise,
             swap_prob=swap_prob,
             num_swapped=num_swapped)
+    if num_test:  # without a test split, the meta file of earlier versions
+        meta.update(num_test=num_test,
+                    num_test_instances=num_instances['test'])
     write_json(osp.join(out_dir, META_FILE), meta)
     return dict(meta, out_dir=out_dir)

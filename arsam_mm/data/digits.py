@@ -16,9 +16,16 @@ split depends on ``seed`` only; the noise is nested: for one seed, the
 images flipped at a lower rate are flipped, to the same labels, at every
 higher rate. ``arsam_mm_meta.json`` in the batch folder records the sklearn
 index of every train and test image, the flipped positions and both labels.
+
+``val_fraction`` adds a validation split apart from the test split: the
+held-out images (``test_fraction`` of each class) are split again, per
+class, ``round(val_fraction * n)`` of them to ``val_batch`` and the rest to
+``test_batch``, with a generator of its own, so that the train split (images,
+order and noisy labels) is the one written without it. Model selection then
+uses val and the reported figure test.
 """
 import os
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -80,12 +87,29 @@ def _stratified_split(labels: np.ndarray, test_fraction: float,
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
 
 
+def _split_held_out(labels: np.ndarray, held: np.ndarray,
+                    class_size: Dict[int, int], val_fraction: float,
+                    rng: np.random.Generator) -> Tuple[np.ndarray, ...]:
+    """Split the held-out indices ``held`` per class: ``round(val_fraction
+    * n)`` of class size ``n`` (at least one, leaving at least one) to val,
+    the rest to test."""
+    val, test = [], []
+    for cls in np.unique(labels[held]):
+        idx = rng.permutation(held[labels[held] == cls])
+        n_val = int(round(val_fraction * class_size[int(cls)]))
+        n_val = min(max(n_val, 1), len(idx) - 1)
+        val.append(idx[:n_val])
+        test.append(idx[n_val:])
+    return np.sort(np.concatenate(val)), np.sort(np.concatenate(test))
+
+
 def write_digits(out_dir: str,
                  test_fraction: float = 0.25,
                  noise_rate: float = 0.0,
                  seed: int = 0,
                  variant: str = 'cifar10',
-                 overwrite: bool = False) -> Dict[str, Any]:
+                 overwrite: bool = False,
+                 val_fraction: Optional[float] = None) -> Dict[str, Any]:
     """Write sklearn's digits in the CIFAR format, with optional label noise.
 
     Args:
@@ -102,6 +126,10 @@ def write_digits(out_dir: str,
             Defaults to ``'cifar10'``.
         overwrite (bool): Replace an existing batch folder. Defaults to
             False.
+        val_fraction (float, optional): Share of each class in a validation
+            split taken out of the held-out images, in
+            ``(0, test_fraction)``; the test split keeps the rest. Defaults
+            to None: no val split, the files of earlier versions.
 
     Returns:
         dict: What was written (the content of ``arsam_mm_meta.json`` plus
@@ -116,6 +144,9 @@ def write_digits(out_dir: str,
                                     False, False)
     noise_rate = _check_fraction('noise_rate', noise_rate, 0.0, 1.0, True,
                                  True)
+    if val_fraction is not None:
+        val_fraction = _check_fraction('val_fraction', val_fraction, 0.0,
+                                       test_fraction, False, False)
     seed = check_seed(seed)
     if variant not in CIFAR_LAYOUTS:
         raise ValueError(f'variant must be one of {sorted(CIFAR_LAYOUTS)}, '
@@ -147,6 +178,17 @@ def write_digits(out_dir: str,
         'flipped_clean_labels': [int(v) for v in clean[flipped]],
         'flipped_noisy_labels': [int(v) for v in noisy[flipped]],
     }
+    val = {}
+    if val_fraction is not None:
+        sizes = {int(c): int(n) for c, n in zip(*np.unique(
+            labels, return_counts=True))}
+        val_idx, test_idx = _split_held_out(
+            labels, test_idx, sizes, val_fraction,
+            np.random.default_rng([seed, 2]))
+        meta.update(val_fraction=val_fraction,
+                    val_indices=[int(v) for v in val_idx],
+                    test_indices=[int(v) for v in test_idx])
+        val = dict(val_images=images[val_idx], val_labels=labels[val_idx])
     record = write_cifar_batches(
         out_dir,
         variant,
@@ -157,5 +199,6 @@ def write_digits(out_dir: str,
         DIGIT_CLASSES,
         meta,
         overwrite=overwrite,
-        prefix='digits')
+        prefix='digits',
+        **val)
     return dict(record, out_dir=os.fspath(out_dir))

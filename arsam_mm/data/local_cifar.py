@@ -11,7 +11,10 @@ bytes, so these subclasses replace only that check:
   each file's md5 must match the one recorded there; the official files
   (no such record) are accepted as they are;
 - nothing is ever downloaded: a missing file raises ``FileNotFoundError``
-  that says how to generate the data.
+  that says how to generate the data;
+- ``split='val'`` reads the validation batch the generators write apart
+  from the test batch (``val_batch``; CIFAR-100 layout ``val``;
+  ``tools/generate_data.py digits --val-fraction``).
 
 Reading is the parent's code, unchanged. Use them in a config with::
 
@@ -32,6 +35,7 @@ from mmpretrain.datasets.utils import calculate_md5
 from mmpretrain.registry import DATASETS
 
 from ._common import META_FILE
+from .cifar import CIFAR_LAYOUTS
 
 __all__ = ['LocalCIFAR10', 'LocalCIFAR100']
 
@@ -50,8 +54,16 @@ class _LocalMixin:
             raise ValueError(
                 f'{type(self).__name__} never downloads; got download='
                 f'{download!r}')
+        if split not in ('train', 'test', 'val'):
+            raise ValueError("split must be 'train', 'test' or 'val', got "
+                             f'{split!r}')
+        if split == 'val':  # read as the parent reads a test split
+            self.test_list = [[name, None] for name in CIFAR_LAYOUTS[
+                self._generator]['val']]
         super().__init__(  # type: ignore[call-arg]
-            data_root=data_root, split=split, download=False, **kwargs)
+            data_root=data_root, split='test' if split == 'val' else split,
+            download=False, **kwargs)
+        self.split = split
 
     def _batch_folder(self) -> str:
         return join_path(self.data_prefix['root'], self.base_folder)
@@ -93,7 +105,8 @@ class LocalCIFAR10(_LocalMixin, CIFAR10):
 
     Args:
         data_root (str): Folder that holds ``cifar-10-batches-py``.
-        split (str): ``'train'`` or ``'test'``. Defaults to ``'train'``.
+        split (str): ``'train'``, ``'test'`` or ``'val'`` (the generators'
+            validation batch). Defaults to ``'train'``.
         download (bool): Must be False (kept for config compatibility).
         **kwargs: Other arguments of ``CIFAR10``.
     """
@@ -107,7 +120,8 @@ class LocalCIFAR100(_LocalMixin, CIFAR100):
 
     Args:
         data_root (str): Folder that holds ``cifar-100-python``.
-        split (str): ``'train'`` or ``'test'``. Defaults to ``'train'``.
+        split (str): ``'train'``, ``'test'`` or ``'val'`` (the generators'
+            validation batch). Defaults to ``'train'``.
         download (bool): Must be False (kept for config compatibility).
         **kwargs: Other arguments of ``CIFAR100``.
     """

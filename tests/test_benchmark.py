@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from arsam_mm.benchmark.report import aggregate, gain_table, recovered_gain
@@ -811,6 +812,9 @@ _ARSAM_ARGS = ('accumulative_counts, alpha, beta, clip_grad, max_reuse_steps,'
     ([TOY, '--jobs', '0'], 'jobs must be >= 1, got 0'),
     ([TOY, '--cfg-options', 'foo'],
      "argument --cfg-options: expected KEY=VALUE pairs, got 'foo'"),
+    ([TOY, '--budgets', '0.5'],  # frontier runs score a test split
+     f'score_test: config {TOY}: scoring the test split needs '
+     'test_dataloader and test_evaluator in the config, got None and None'),
 ])
 def test_cli_rejects_each_bad_argument_in_one_line(cli, tmp_path, capsys,
                                                    monkeypatch, argv,
@@ -903,3 +907,199 @@ def test_suite_takes_a_zero_radius_and_the_quick_settings(tmp_path,
     _check(quick['configs'], ['base', 'sam'] + list(BUDGETED), None, 1, 1,
            quick['budgets'], 2, 6, quick['iters_scale'], quick['task_rho'],
            method_args=parse_method_args(quick['method_args']))
+
+
+# ------------------------------------------------------------- test splits
+
+TOY_TEST = str(ROOT / 'tests' / 'configs' / 'toy_sgd_test.py')
+
+
+def _toy_runner(tmp_path, name, score_test, iters=16, evals=8):
+    """An in-process Runner of the toy config with a test split, as the
+    benchmark's worker sets it up, and the metrics of each validation."""
+    from mmengine.hooks import Hook
+    from mmengine.runner import Runner
+
+    from arsam_mm.benchmark.worker import _iteration_budget, score_test_split
+    from tests._toy import ToyDataset
+    cfg = Config.fromfile(TOY_TEST)
+    _iteration_budget(cfg, iters, evals)
+    if score_test:
+        score_test_split(cfg)
+    cfg.work_dir = str(tmp_path / name)
+    cfg.experiment_name = name
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=-1,
+                                        save_last=False)
+    seen = []
+    test = ToyDataset(size=40, seed=0, sample_seed=2)  # the test split
+
+    class Keep(Hook):
+        def after_val_epoch(self, runner, metrics=None):
+            with torch.no_grad():  # an independent accuracy on test
+                pred = runner.model.logits(test.inputs).argmax(1)
+            metrics = dict(metrics, reference=100 * (
+                pred == test.labels).double().mean().item())
+            seen.append((runner.iter, metrics))
+
+    runner = Runner.from_cfg(cfg)
+    runner.register_hook(Keep())
+    return runner, seen
+
+
+def test_val_test_loop_scores_the_test_split_at_every_validation(tmp_path):
+    runner, seen = _toy_runner(tmp_path, 'both', score_test=True)
+    assert type(runner.val_loop).__name__ == 'ValTestLoop'
+    runner.train()
+    assert [it for it, _ in seen] == list(range(2, 17, 2))
+    for _, metrics in seen:  # val first, so save_best='auto' picks val
+        reference = metrics.pop('reference')
+        assert list(metrics) == ['accuracy/top1', 'test/accuracy/top1']
+        assert metrics['test/accuracy/top1'] == pytest.approx(reference)
+    # The last test figure is mmengine's own TestLoop on the final weights.
+    assert runner.test() == {'accuracy/top1': seen[-1][1][
+        'test/accuracy/top1']}
+    # Scoring the test split changes nothing else: the validation curve is
+    # the one of the same run without it, and the test split is not val.
+    plain, alone = _toy_runner(tmp_path, 'val', score_test=False)
+    plain.train()
+    for _, metrics in alone:
+        metrics.pop('reference')
+    assert [(it, m) for it, m in alone] == [
+        (it, {'accuracy/top1': m['accuracy/top1']}) for it, m in seen]
+    assert any(m['accuracy/top1'] != m['test/accuracy/top1']
+               for _, m in seen)
+    # ... and the training: the same weights, bit for bit.
+    weights = runner.model.state_dict()
+    for name, value in plain.model.state_dict().items():
+        assert torch.equal(value, weights[name]), name
+
+
+def test_scoring_the_test_split_needs_one_apart_from_val():
+    from arsam_mm.benchmark.worker import score_test_split
+    cfg = Config.fromfile(TOY)
+    with pytest.raises(ValueError, match='needs test_dataloader and '
+                       'test_evaluator in the config, got None and None'):
+        score_test_split(cfg)
+    cfg.test_dataloader = cfg.val_dataloader
+    cfg.test_evaluator = cfg.val_evaluator
+    with pytest.raises(ValueError, match="the config's test_dataloader is "
+                       'its val_dataloader'):
+        score_test_split(cfg)
+    cfg = Config.fromfile(TOY_TEST)
+    cfg.val_cfg = dict(type='MyLoop')
+    with pytest.raises(ValueError, match="replaces ValLoop, but val_cfg is "
+                       "{'type': 'MyLoop'}"):
+        score_test_split(cfg)
+
+
+def test_best_on_val_takes_the_earliest_of_ties():
+    from arsam_mm.benchmark.report import best_on_val
+
+    def evals(*values):
+        return [dict(iter=i, metrics={} if v is None else {'m': v})
+                for i, v in enumerate(values)]
+
+    assert best_on_val(evals(1, 3, 2, 3), 'm') == 1
+    assert best_on_val(evals(5, 5, 5), 'm') == 0
+    assert best_on_val(evals(None, float('nan'), 2, 1), 'm') == 2
+    assert best_on_val(evals(None, None), 'm') is None
+    assert best_on_val([], 'm') is None
+
+
+def _curve_record(optimizer, seed, vals, tests, budget=None, task='t'):
+    """A run validated len(vals) times, 10 iterations apart, with val and
+    test accuracy at each validation."""
+    rec = _record(task, optimizer, seed, [1.0] * 10 * len(vals),
+                  [0] * 10 * len(vals), vals[-1])
+    rec['result']['evals'] = [
+        dict(iter=10 * (i + 1), train_seconds=float(i), grad_evals=i,
+             metrics={'accuracy/top1': v, 'test/accuracy/top1': t})
+        for i, (v, t) in enumerate(zip(vals, tests))]
+    rec['budget'] = budget
+    return rec
+
+
+def test_best_and_final_test_metrics_and_their_section():
+    from arsam_mm.benchmark.frontier import analyse
+    from arsam_mm.benchmark.report import best_vs_final_markdown
+    recs = [
+        _curve_record('base', 0, [80, 90, 85], [70, 88, 75]),
+        _curve_record('base', 1, [82, 82, 81], [71, 60, 72]),  # tie: earliest
+        _curve_record('sam', 0, [80, 86, 90], [70, 80, 91]),
+        _curve_record('sam', 1, [84, 88, 86], [70, 87, 89]),
+        _curve_record('arsam', 0, [80, 90, 90], [70, 84, 99], budget=0.5),
+        _curve_record('arsam', 1, [81, 90, 91], [70, 84, 85], budget=0.5),
+        _curve_record('periodic', 0, [1, 2, 3], [4, 5, 6], budget=0.5),
+        _curve_record('periodic', 1, [1, 2, 3], [4, 5, 7], budget=0.5),
+    ]
+    rows = aggregate(recs, skip=0)
+    by = {r['optimizer']: r for r in rows}
+    base = by['base']
+    assert base['metric'] == 'accuracy/top1'  # never the test metric
+    assert base['test_metric'] == 'test/accuracy/top1'
+    assert base['run_seeds'] == [0, 1]
+    assert base['test_final'] == [75, 72]
+    assert base['test_best_val'] == [88, 71]
+    assert base['best_val_iter'] == [20, 10]
+    assert base['test_best_val_mean'] == 79.5
+    assert base['test_best_val_sd'] == pytest.approx(math.sqrt(2 * 8.5**2))
+    assert by['arsam']['test_best_val'] == [84, 85]
+    assert by['arsam']['best_val_iter'] == [20, 30]
+    assert by['arsam']['test_final_mean'] == 92
+    text = best_vs_final_markdown(rows).splitlines()
+    assert text[0] == '## Test split: best-on-val and final checkpoints'
+    assert '| t | base | 2 | 83.0000 ± 2.8284 | 73.5000 ± 2.1213 | ' \
+        '79.5000 ± 12.0208 | 20, 10 |' in text
+    assert '| t | arsam@0.5 | 2 | 90.5000 ± 0.7071 | 92.0000 ± 9.8995 | ' \
+        '84.5000 ± 0.7071 | 20, 30 |' in text
+    assert 'Metric: accuracy/top1 (test: test/accuracy/top1).' in text
+    # The frontier scores what it is told: val by default, else test.
+    cells = {m: analyse(rows, 't', metric=m)['cells']['arsam'][0.5]
+             for m in ('metric', 'test_final', 'test_best_val')}
+    assert [c['metric_mean'] for c in cells.values()] == [90.5, 92, 84.5]
+    assert cells['test_best_val']['metric'] == \
+        'test/accuracy/top1 (at best val)'
+    with pytest.raises(ValueError, match="metric must be one of "
+                       r"\('metric', 'test_final', 'test_best_val'\), got "
+                       "'test'"):
+        analyse(rows, 't', metric='test')
+
+
+def test_runs_without_a_test_split_report_as_before():
+    from arsam_mm.benchmark.plots import plot_val_test
+    from arsam_mm.benchmark.report import best_vs_final_markdown
+    recs = [_record('t', 'base', 0, [1.0] * 4, [0] * 4, 80),
+            _record('t', 'sam', 0, [2.0] * 4, [1] * 4, 90)]
+    rows = aggregate(recs, skip=0)
+    assert not any('test_metric' in r or 'test_final' in r for r in rows)
+    assert 'No curves recorded: these runs scored no test split' in \
+        best_vs_final_markdown(rows)
+    assert plot_val_test('t', recs, Path('/nonexistent')) is None
+
+
+@pytest.mark.timeout(600)
+def test_suite_scores_val_and_test_and_reports_both(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    report = run_suite([TOY_TEST], ['base', 'sam'], iters=16, repeats=1,
+                       work_dir=str(tmp_path), evals=8, score_test=True)
+    raw = json.loads((tmp_path / 'records.json').read_text())
+    assert raw['settings']['score_test'] is True
+    for rec in raw['records']:  # the whole curve, both splits
+        evals = rec['result']['evals']
+        assert [e['iter'] for e in evals] == list(range(2, 17, 2))
+        assert all(set(e['metrics']) == {'accuracy/top1',
+                                         'test/accuracy/top1'}
+                   for e in evals)
+    row = {r['optimizer']: r for r in report['rows']}['sam']
+    evals = raw['records'][1]['result']['evals']
+    assert row['test_final'] == [evals[-1]['metrics']['test/accuracy/top1']]
+    text = (tmp_path / 'report.md').read_text()
+    assert '## Test split: best-on-val and final checkpoints' in text
+    assert '| toy_sgd_test | sam | 1 |' in text
+    assert 'on the validation split (the test split: below)' in text
+    plot = tmp_path / 'plots' / 'toy_sgd_test_val_test.png'
+    assert plot.stat().st_size > 0 and f'({plot.relative_to(tmp_path)})' \
+        in text
+    with pytest.raises(RecordsError, match='score_test was True, now None'):
+        run_suite([TOY_TEST], ['base', 'sam'], iters=16, repeats=1,
+                  work_dir=str(tmp_path), evals=8, resume=True)

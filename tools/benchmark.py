@@ -30,6 +30,13 @@ base optimizer, and the seeds each undecided comparison would need. Costs
 come from each task's step costs, measured interleaved in one process
 (--cost-rounds) and multiplied by every run's exact pass counts; the raw
 wall-clock stays as a secondary column.
+
+Frontier runs (--budgets, --quick) validate FRONTIER_EVALS times by default
+and score each config's test split at every validation (--score-test, on by
+default there): the settings are chosen on val, the report gives the final
+and the best-on-val checkpoints' test metrics and the val and test curves,
+and the frontier scores the final test metric. The configs need a test
+split apart from val (QUICK's configs, data from `make data`).
 """
 import argparse
 import sys
@@ -52,11 +59,11 @@ from arsam_mm.engine.cli import KeyValueAction
 QUICK = dict(
     configs=[
         'configs/mmseg/frontier/'
-        'fcn_r18-w32-2s-d4_1xb8-320iter_cityscapes-64x64-noise20_sgd.py',
+        'fcn_r18-w32-2s-d4_1xb8-320iter_cityscapes-64x64-noise20-test_sgd.py',
         'configs/mmpose/frontier/'
-        'td-hm_res18-half-s16_1xb16-300iter_coco-kpnoise-64x48_adam.py',
+        'td-hm_res18-half-s16_1xb16-300iter_coco-kpnoise-test-64x48_adam.py',
         'configs/classification/frontier/'
-        'resnet18-w8_1xb16-600iter_digits-noise30-test70_sgd.py',
+        'resnet18-w8_1xb16-600iter_digits-noise30-val35-test35_sgd.py',
     ],
     iters=None, iters_scale=0.4, repeats=1, evals=1, budgets=[0.3], jobs=2,
     cost_rounds=6)
@@ -73,6 +80,8 @@ QUICK['task_rho'] = {
 #: Without --quick.
 DEFAULTS = dict(iters=200, iters_scale=1.0, repeats=3, evals=4, budgets=None,
                 jobs=1, cost_rounds=20)
+#: Validations per run of a frontier (--budgets), each scoring val and test.
+FRONTIER_EVALS = 8
 
 
 class Parser(argparse.ArgumentParser):
@@ -115,8 +124,15 @@ def build_parser() -> Parser:
                         f"{DEFAULTS['repeats']}; --quick: {QUICK['repeats']})")
     parser.add_argument('--evals', type=int, default=None,
                         help='validations per run, for the metric curves '
-                        f"(default {DEFAULTS['evals']}; --quick: "
-                        f"{QUICK['evals']})")
+                        f"(default {DEFAULTS['evals']}; with --budgets "
+                        f"{FRONTIER_EVALS}; --quick: {QUICK['evals']})")
+    parser.add_argument('--score-test', action=argparse.BooleanOptionalAction,
+                        default=None,
+                        help="every validation also scores the config's "
+                        'test split (it needs one apart from val); the '
+                        'report gives the test metrics of the final and the '
+                        'best-on-val checkpoints (default: on with --budgets '
+                        'or --quick, without --smoke)')
     parser.add_argument('--skip', type=int, default=3,
                         help='leading iterations left out of the timing '
                         '(default 3)')
@@ -180,10 +196,16 @@ def parse_args(parser: argparse.ArgumentParser,
         args.task_rho = QUICK['task_rho']
     if args.quick and args.method_args is None:
         args.method_args = QUICK['method_args']
-    for name in ('iters', 'iters_scale', 'repeats', 'evals', 'budgets',
-                 'jobs', 'cost_rounds'):
+    for name in ('iters', 'iters_scale', 'repeats', 'budgets', 'jobs',
+                 'cost_rounds'):
         if getattr(args, name) is None:
             setattr(args, name, (QUICK if args.quick else DEFAULTS)[name])
+    frontier = bool(args.quick or args.budgets)
+    if args.evals is None:
+        args.evals = (QUICK['evals'] if args.quick else FRONTIER_EVALS
+                      if args.budgets else DEFAULTS['evals'])
+    if args.score_test is None:  # a shrunk zoo config validates on val
+        args.score_test = frontier and not args.smoke
     args.iters = args.iters or None
     if args.optimizers is None:
         args.optimizers = ['base', 'sam'] + (
@@ -253,7 +275,7 @@ def benchmark(args: argparse.Namespace) -> None:
             resume=args.resume, budgets=args.budgets, jobs=args.jobs,
             cost_rounds=args.cost_rounds, scale=args.iters_scale,
             task_rho=args.task_rho, method_args=args.method_args,
-            smoke=args.smoke)
+            smoke=args.smoke, score_test=args.score_test)
     finally:
         if bar is not None:
             progress.stop()

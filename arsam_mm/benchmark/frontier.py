@@ -30,6 +30,7 @@ take ``interval = round(1 / budget)``, e.g. a third of the steps at budget
 """
 from typing import Any, Dict, List, Optional
 
+from .report import FRONTIER_METRICS
 from .stats import TwoWay, holm, seeds_for_power
 
 __all__ = ['ALPHA', 'EVALS_TARGET', 'KEEP_SHARE', 'analyse',
@@ -99,13 +100,35 @@ def _keeps(model: TwoWay, here: Dict[str, Dict[str, Any]],
     return out
 
 
-def analyse(rows: List[Dict[str, Any]], task: str) -> Optional[Dict]:
+def _scored(row: Dict[str, Any], metric: str) -> Dict[str, Any]:
+    """``row`` with ``metric``'s mean, sd and per-seed values as its
+    ``metric_mean``, ``metric_sd`` and ``metric_by_seed`` (None where its
+    runs did not record it)."""
+    if metric == 'metric':
+        return row
+    if f'{metric}_mean' not in row:
+        return dict(row, metric_mean=None, metric_sd=None,
+                    metric_by_seed=[])
+    what = 'final' if metric == 'test_final' else 'at best val'
+    return dict(row, metric=f"{row['test_metric']} ({what})",
+                metric_mean=row[f'{metric}_mean'],
+                metric_sd=row[f'{metric}_sd'],
+                metric_by_seed=row[f'{metric}_by_seed'])
+
+
+def analyse(rows: List[Dict[str, Any]], task: str,
+            metric: str = 'metric') -> Optional[Dict]:
     """The frontier of one task.
 
     Args:
         rows (list[dict]): Rows of :func:`.report.aggregate` (with
             ``metric_by_seed``).
         task (str): The task.
+        metric (str): What it scores, one of
+            :data:`~.report.FRONTIER_METRICS`: the final validation metric
+            (``'metric'``, the default), or on the test split the final
+            checkpoint's (``'test_final'``) or the best-on-val
+            checkpoint's (``'test_best_val'``) metric.
 
     Returns:
         dict: ``budgets``, ``methods``, ``cells`` (method -> budget ->
@@ -125,11 +148,14 @@ def analyse(rows: List[Dict[str, Any]], task: str) -> Optional[Dict]:
         keeping at least half of SAM's gain, or None), ``cheapest`` (the
         row with the fewest gradient evaluations that does, or None),
         ``arsam_behind`` and ``arsam_ahead`` (budget -> rivals ahead of
-        ARSAM, and behind it). None when the task has no budgeted rows
-        with a metric.
+        ARSAM, and behind it), ``scored`` (``metric``). None when the task
+        has no budgeted rows with the metric.
     """
-    mine = [r for r in rows if r['task'] == task
-            and r['metric_mean'] is not None]
+    if metric not in FRONTIER_METRICS:
+        raise ValueError(f'metric must be one of {FRONTIER_METRICS}, got '
+                         f'{metric!r}')
+    mine = [_scored(r, metric) for r in rows if r['task'] == task]
+    mine = [r for r in mine if r['metric_mean'] is not None]
     # A variant with fewer seeds than the others (a suite cut short) is
     # not paired with them: left out, and named.
     seeds = max((r['seeds'] for r in mine), default=0)
@@ -146,7 +172,8 @@ def analyse(rows: List[Dict[str, Any]], task: str) -> Optional[Dict]:
         cells.setdefault(r['optimizer'], {})[r['budget']] = r
     base, sam = plain.get('base'), plain.get('sam')
     result = dict(budgets=budgets, methods=methods, cells=cells, base=base,
-                  sam=sam, partial=partial, seeds=seeds, model=None,
+                  sam=sam, partial=partial, seeds=seeds, scored=metric,
+                  model=None,
                   comparisons={}, gate=None, keeps={}, keeps_half={},
                   cheapest=None, arsam_behind={}, arsam_ahead={})
     table = {r['label']: _by_seed(r) for r in mine}

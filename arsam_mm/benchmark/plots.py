@@ -1,7 +1,8 @@
 """PNG plots of a benchmark: metric vs wall-clock and vs gradient
 evaluations, ARSAM's SAM-step fraction and count ``n`` over iterations,
 and, for a suite with budgets, the frontier: final metric against gradient
-evaluations and against derived cost, per method."""
+evaluations and against derived cost, per method; for runs that scored a
+test split, the validation and test curves per method."""
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -11,9 +12,9 @@ import numpy as np
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .report import metric_key  # noqa: E402
+from .report import metric_key, test_key  # noqa: E402
 
-__all__ = ['plot_task', 'plot_frontier']
+__all__ = ['plot_task', 'plot_frontier', 'plot_val_test']
 
 _COLORS = dict(base='tab:gray', sam='tab:red', arsam='tab:blue',
                periodic='tab:green', aesam='tab:purple', looksam='tab:orange',
@@ -186,6 +187,63 @@ def plot_frontier(task: str, result: Dict[str, Any],
                  'band: SAM +- 1 sd)', fontsize=9)
     fig.tight_layout()
     path = out_dir / f'{task}_frontier.png'
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_val_test(task: str, records: List[Dict[str, Any]],
+                  out_dir: Path) -> Optional[Path]:
+    """The validation and test curves of a task's runs that scored a test
+    split: the metric against the iteration, mean over seeds per method,
+    validation (left) and test (right); one row for the runs without a
+    budget and one per budget (with base and SAM drawn in each).
+
+    Args:
+        task (str): The task.
+        records (list[dict]): The task's records.
+        out_dir (Path): Where the PNG goes.
+
+    Returns:
+        Path: The plot; None when no run recorded a test metric.
+    """
+    key = next((metric_key(r['result']['evals']) for r in records
+                if r['result']['evals']), None)
+    tkey = test_key(key)
+    records = [r for r in records if any(
+        tkey in ev['metrics'] for ev in r['result']['evals'])]
+    if key is None or not records:
+        return None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plain = [r for r in records if r.get('budget') is None]
+    budgets = sorted({r['budget'] for r in records
+                      if r.get('budget') is not None})
+    groups = ([(None, plain)] if plain else []) + [
+        (b, [r for r in records if r.get('budget') == b] + [
+            r for r in plain if r['optimizer'] in ('base', 'sam')])
+        for b in budgets]
+    fig, axes = plt.subplots(len(groups), 2, figsize=(11, 3.2 * len(groups)),
+                             squeeze=False, sharey='row')
+    for (budget, runs), row in zip(groups, axes):
+        for optimizer in dict.fromkeys(r['optimizer'] for r in runs):
+            mine = [r for r in runs if r['optimizer'] == optimizer]
+            label = f'{optimizer} ({len(mine)} seed' + (
+                's)' if len(mine) > 1 else ')')
+            for ax, name in zip(row, (key, tkey)):
+                mean, y, _ = _curves(mine, name)
+                ax.plot(mean['iter'], y, marker='o', markersize=3,
+                        color=_COLORS.get(optimizer), label=label)
+        title = 'no budget' if budget is None else f'budget {budget:g}'
+        for ax, (name, split) in zip(row, ((key, 'val'), (tkey, 'test'))):
+            ax.set_title(f'{title}: {split}', fontsize=9)
+            ax.set_xlabel('iteration')
+            ax.set_ylabel(name)
+            ax.grid(alpha=0.3)
+        row[1].legend(fontsize=7)
+    fig.suptitle(f'{task}: {key} on val and test at every validation, mean '
+                 'over seeds', fontsize=9)
+    fig.tight_layout()
+    path = out_dir / f'{task}_val_test.png'
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -3,13 +3,22 @@ import math
 import statistics
 from typing import Any, Dict, List, Optional, Sequence
 
+from ..engine.loops import TEST_PREFIX
 from .step_cost import derived_cost
 from .variants import OPTIMIZERS, variant_label
 from .worker import METRIC_KEYS
 
 __all__ = [
-    'aggregate', 'gain_table', 'markdown_table', 'metric_key', 'recovered_gain'
+    'aggregate', 'gain_table', 'markdown_table', 'metric_key',
+    'recovered_gain', 'best_on_val', 'test_key', 'best_vs_final_markdown',
+    'FRONTIER_METRICS'
 ]
+
+#: What a frontier can score (:func:`.frontier.analyse`'s ``metric``): the
+#: final validation metric (``'metric'``, the reports before test splits),
+#: the final checkpoint's test metric, or the test metric at the
+#: validation with the best validation metric.
+FRONTIER_METRICS = ('metric', 'test_final', 'test_best_val')
 
 
 def _mean_sd(values: Sequence[float]):
@@ -23,15 +32,71 @@ def _mean_sd(values: Sequence[float]):
 
 
 def metric_key(evals: List[Dict[str, Any]]) -> Optional[str]:
-    """The headline metric key present in a run's validations."""
+    """The headline validation metric key present in a run's validations
+    (never a test metric, :func:`test_key`)."""
     if not evals:
         return None
-    names = evals[-1]['metrics']
+    names = [n for n in evals[-1]['metrics']
+             if not n.startswith(TEST_PREFIX + '/')]
     for key in METRIC_KEYS:
         for name in names:
             if name == key or name.endswith('/' + key):
                 return name
     return next(iter(names), None)
+
+
+def test_key(key: Optional[str]) -> Optional[str]:
+    """The name under which a run that scored its test split
+    (:class:`~arsam_mm.engine.loops.ValTestLoop`) records validation metric
+    ``key`` on the test split."""
+    return None if key is None else f'{TEST_PREFIX}/{key}'
+
+
+def best_on_val(evals: List[Dict[str, Any]], key: str) -> Optional[int]:
+    """The index of the validation with the highest ``key`` (the
+    earliest among ties); None when no validation recorded it.
+
+    Selection looks at validation metrics only; the test metric recorded
+    at that validation is then the best-on-val checkpoint's test figure.
+    """
+    best = None
+    for i, ev in enumerate(evals):
+        value = ev['metrics'].get(key)
+        if value is None or math.isnan(value):
+            continue
+        if best is None or value > evals[best]['metrics'][key]:
+            best = i
+    return best
+
+
+def _test_scores(row: Dict[str, Any], runs: List[Dict[str, Any]],
+                 seeds: List[int]) -> None:
+    """Add to ``row``, when its runs scored a test split, the per-run
+    ``test_final`` (the last validation's test metric), ``test_best_val``
+    (the test metric at :func:`best_on_val`) and ``best_val_iter`` (that
+    validation's iteration), in the order of ``run_seeds``, with the mean,
+    spread and ``[seed, value]`` list (``*_by_seed``, sorted) of both
+    figures."""
+    key, tkey = row['metric'], test_key(row['metric'])
+    if key is None or not any(tkey in ev['metrics']
+                              for r in runs for ev in r['evals']):
+        return
+    finals, bests, iters = [], [], []
+    for r in runs:
+        evals = r['evals']
+        finals.append(evals[-1]['metrics'].get(tkey) if evals else None)
+        best = best_on_val(evals, key)
+        bests.append(None if best is None else
+                     evals[best]['metrics'].get(tkey))
+        iters.append(None if best is None else evals[best]['iter'])
+    row.update(test_metric=tkey, run_seeds=seeds, test_final=finals,
+               test_best_val=bests, best_val_iter=iters)
+    for name, values in (('test_final', finals), ('test_best_val', bests)):
+        row[f'{name}_mean'], row[f'{name}_sd'] = _mean_sd(values)
+        # as metric_by_seed, for the frontier's paired statistics
+        row[f'{name}_by_seed'] = sorted(
+            [seed, value] for seed, value in zip(seeds, values)
+            if value is not None)
 
 
 def _time_to_target(evals, key, target) -> Optional[float]:
@@ -121,6 +186,7 @@ def aggregate(records: List[Dict[str, Any]], skip: int = 3,
             [seed, value] for seed, value in zip(run_seeds, finals)
             if value is not None)
         row['seeds'] = len(runs)
+        _test_scores(row, runs, run_seeds)
         target = (targets or {}).get(task)
         if target is not None and key:
             times = [_time_to_target(r['evals'], key, target) for r in runs]
@@ -234,4 +300,49 @@ def markdown_table(rows: List[Dict[str, Any]], flag: str = '') -> str:
             f"{_fmt(r['peak_memory_mib'], '.0f')} | {r['metric'] or '-'} | "
             f"{_fmt(r['metric_mean'], '.4f', r['metric_sd'])} | {r['seeds']}"
             f" | {target} |")
+    return '\n'.join(lines)
+
+
+def best_vs_final_markdown(rows: List[Dict[str, Any]]) -> str:
+    """The report's section on the test split: per task and variant, the
+    final checkpoint's test metric and the best-on-val checkpoint's (the
+    test metric at the validation with the highest validation metric,
+    the earliest among ties), beside the final validation metric.
+
+    Args:
+        rows (list[dict]): From :func:`aggregate`.
+
+    Returns:
+        str: Markdown; for runs that scored no test split (every report
+        before test splits) one line that says so.
+    """
+    lines = ['## Test split: best-on-val and final checkpoints', '']
+    scored = [r for r in rows if 'test_metric' in r]
+    if not scored:
+        return '\n'.join(lines + [
+            'No curves recorded: these runs scored no test split, so every '
+            'metric above is on the validation split that the settings '
+            'were chosen on.', ''])
+    lines += [
+        'Selection (the best-on-val checkpoint, any setting) used the '
+        'validation split only; the figures reported are on the test '
+        'split, scored at every validation. Mean ± sd over seeds; best '
+        'val at: the iteration of the best-on-val checkpoint, per seed.',
+        '', '| task | method | seeds | val final | test final | test at '
+        'best val | best val at |', '|---|---|---|---|---|---|---|']
+    for r in scored:
+        at = ', '.join('-' if i is None else str(i)
+                       for i in r['best_val_iter'])
+        lines.append(
+            f"| {r['task']} | {r['label']} | {r['seeds']} | "
+            f"{_fmt(r['metric_mean'], '.4f', r['metric_sd'])} | "
+            f"{_fmt(r['test_final_mean'], '.4f', r['test_final_sd'])} | "
+            f"{_fmt(r['test_best_val_mean'], '.4f', r['test_best_val_sd'])}"
+            f" | {at} |")
+    metrics = ', '.join(dict.fromkeys(
+        f"{r['metric']} (test: {r['test_metric']})" for r in scored))
+    left = [f"{r['task']} {r['label']}" for r in rows
+            if 'test_metric' not in r]
+    lines += ['', f'Metric: {metrics}.' + (
+        f" No test split scored for {', '.join(left)}." if left else ''), '']
     return '\n'.join(lines)

@@ -21,11 +21,13 @@ from mmengine.logging import print_log
 from ..engine.smoke import check_data_dir
 from ..validate import check_float, check_nonnegative
 from .frontier import analyse, frontier_markdown
-from .plots import plot_frontier, plot_task
+from .plots import plot_frontier, plot_task, plot_val_test
 from .records import RecordsError, atomic_write, config_digest, load_records
 from .step_cost import COST_BUDGET
-from .report import aggregate, gain_table, markdown_table, recovered_gain
+from .report import (aggregate, best_vs_final_markdown, gain_table,
+                     markdown_table, recovered_gain)
 from .variants import BUDGETED, OPTIMIZERS, make_variant, variant_label
+from .worker import score_test_split
 
 __all__ = [
     'run_suite', 'write_report', 'environment', 'default_arsam',
@@ -112,7 +114,8 @@ RECORDS_FILE = 'records.json'
 
 def _settings(configs, optimizers, iters, repeats, evals, skip, rho, arsam,
               cfg_options, targets, budgets, jobs, threads, cost_rounds,
-              scale, task_rho, method_args, smoke=None) -> Dict[str, Any]:
+              scale, task_rho, method_args, smoke=None,
+              score_test=False) -> Dict[str, Any]:
     settings = dict(configs=list(configs), optimizers=list(optimizers),
                     iters=iters, repeats=repeats, evals=evals, skip=skip,
                     rho=rho, arsam=arsam, cfg_options=cfg_options or {},
@@ -126,12 +129,14 @@ def _settings(configs, optimizers, iters, repeats, evals, skip, rho, arsam,
         settings['method_args'] = method_args
     if smoke:
         settings['smoke'] = smoke
+    if score_test:  # absent before test splits
+        settings['score_test'] = True
     return settings
 
 
 #: Settings that change the runs themselves; a resumed suite must match.
 _RUN_SETTINGS = ('iters', 'scale', 'evals', 'rho', 'task_rho', 'arsam',
-                 'method_args', 'cfg_options', 'smoke')
+                 'method_args', 'cfg_options', 'smoke', 'score_test')
 
 
 def config_iters(config: str, cfg_options: Optional[Dict[str, Any]],
@@ -220,7 +225,7 @@ def _plan(optimizers: List[str],
 def _check(configs, optimizers, iters, repeats, evals, budgets, jobs,
            cost_rounds, scale, task_rho, smoke=None, *, skip=0, rho=0.05,
            arsam=None, method_args=None, targets=None,
-           work_dir=None) -> None:
+           work_dir=None, score_test=False) -> None:
     """Every setting of :func:`run_suite` at once, before anything runs:
     a ``ValueError`` naming the setting and its value."""
     for name, value in (('iters', iters), ('repeats', repeats),
@@ -282,6 +287,12 @@ def _check(configs, optimizers, iters, repeats, evals, budgets, jobs,
     _check_wrappers(_plan(optimizers, budgets), rho,
                     arsam if arsam is not None else default_arsam(iters or 1),
                     arsam is not None, method_args or {})
+    for config in configs if score_test else []:
+        try:
+            score_test_split(Config.fromfile(config,
+                                             import_custom_modules=False))
+        except ValueError as err:
+            raise ValueError(f'score_test: config {config}: {err}') from err
 
 
 def _number(name: str, value: Any, check: Callable[[str, Any], float]
@@ -359,7 +370,8 @@ def run_suite(configs: List[str],
               scale: float = 1.0,
               task_rho: Optional[Dict[str, float]] = None,
               method_args: Optional[Dict[str, Dict[str, Any]]] = None,
-              smoke: Optional[Union[str, os.PathLike]] = None
+              smoke: Optional[Union[str, os.PathLike]] = None,
+              score_test: bool = False
               ) -> Dict[str, Any]:
     """Run and report.
 
@@ -424,6 +436,11 @@ def run_suite(configs: List[str],
             batches of at most 2, no pretrained weights), so that every
             method runs on it on a CPU in minutes. Checks that the switch
             works; its metrics mean nothing. Needs ``iters``.
+        score_test (bool): Every validation also scores each config's test
+            split (:func:`~.worker.score_test_split`; the config needs one
+            apart from val), so the records hold both curves and the
+            report gives the final and the best-on-val checkpoints' test
+            metrics, and its frontiers score the final test metric.
 
     Returns:
         dict: ``rows``, ``records``, ``environment``, ``markdown`` and the
@@ -433,14 +450,15 @@ def run_suite(configs: List[str],
         ValueError: For a bad setting, before anything runs or is written:
             a missing config, a negative ``rho``, an unknown argument of a
             wrapper (``arsam``, ``method_args``; the closest valid one
-            named) or a value its wrapper refuses, ...
+            named) or a value its wrapper refuses, a config without a
+            test split apart from val with ``score_test``, ...
         RecordsError: With ``resume``, when ``records.json`` is damaged or
             its runs do not match these settings or configs.
     """
     _check(configs, optimizers, iters, repeats, evals, budgets, jobs,
            cost_rounds, scale, task_rho, smoke, skip=skip, rho=rho,
            arsam=arsam, method_args=method_args, targets=targets,
-           work_dir=work_dir)
+           work_dir=work_dir, score_test=score_test)
     smoke = os.fspath(smoke) if smoke is not None else None
     plan = _plan(optimizers, budgets)
     lengths = {config: iters or config_iters(config, cfg_options, scale)
@@ -451,7 +469,8 @@ def run_suite(configs: List[str],
     settings = _settings(configs, [o for o in OPTIMIZERS if o in optimizers],
                          iters, repeats, evals, skip, rho, arsam,
                          cfg_options, targets, budgets, jobs, threads,
-                         cost_rounds, scale, task_rho, method_args, smoke)
+                         cost_rounds, scale, task_rho, method_args, smoke,
+                         score_test)
     out = Path(work_dir)
     (out / 'logs').mkdir(parents=True, exist_ok=True)
     records_path = out / RECORDS_FILE
@@ -474,7 +493,8 @@ def run_suite(configs: List[str],
                     work_dir=str(out / 'runs' / name),
                     cfg_options=cfg_options or {},
                     rho=(task_rho or {}).get(Path(config).stem, rho),
-                    threads=threads, method_args=method_args, smoke=smoke)
+                    threads=threads, method_args=method_args, smoke=smoke,
+                    score_test=score_test)
 
     todo = []
     for config in configs:
@@ -557,8 +577,8 @@ def _run_all(items, run, jobs, records, lock, save) -> None:
         raise errors[0]
 
 
-def write_report(work_dir: str, command: Optional[str] = None
-                 ) -> Dict[str, Any]:
+def write_report(work_dir: str, command: Optional[str] = None,
+                 frontier_metric: Optional[str] = None) -> Dict[str, Any]:
     """Aggregate ``<work_dir>/records.json`` and write the report.
 
     Writes ``report.json`` (environment, settings, rows and gains; the
@@ -570,6 +590,10 @@ def write_report(work_dir: str, command: Optional[str] = None
         work_dir (str): A suite's work dir.
         command (str, optional): The command line for the report; default
             the one recorded with the runs.
+        frontier_metric (str, optional): What the frontiers score
+            (:func:`~.frontier.analyse`'s ``metric``); default the final
+            checkpoint's test metric (``'test_final'``) for a task whose
+            runs scored a test split, else the final validation metric.
 
     Returns:
         dict: As :func:`run_suite`.
@@ -597,7 +621,13 @@ def write_report(work_dir: str, command: Optional[str] = None
     for task in dict.fromkeys(r['task'] for r in records):
         plots += plot_task(task, [r for r in records if r['task'] == task],
                            out / 'plots')
-        result = analyse(rows, task)
+        plot = plot_val_test(task, [r for r in records if r['task'] == task],
+                             out / 'plots')
+        plots += [plot] if plot is not None else []
+        scored = frontier_metric or ('test_final' if any(
+            'test_metric' in r for r in rows if r['task'] == task)
+            else 'metric')
+        result = analyse(rows, task, metric=scored)
         if result is not None:
             frontiers[task] = result
             plots.append(plot_frontier(task, result, out / 'plots'))
@@ -658,8 +688,10 @@ def _frontier_json(result: Dict[str, Any]) -> Dict[str, Any]:
     def by_budget(entry):
         return {f'{b:g}': v for b, v in entry.items()}
 
+    extra = ({} if result.get('scored', 'metric') == 'metric' else
+             dict(scored=result['scored']))
     return dict(
-        budgets=result['budgets'], model=result['model'],
+        **extra, budgets=result['budgets'], model=result['model'],
         comparisons=by_budget(result['comparisons']), gate=result['gate'],
         keeps=by_budget(result['keeps']),
         keeps_half={m: name(r) for m, r in result['keeps_half'].items()},
@@ -724,7 +756,9 @@ def _markdown(rows, gains, env, command, settings, plots, out,
         'synchronised around each step, validation excluded), ± the spread '
         "over seeds; x base (raw): its ratio to the task's base optimizer. "
         f"Peak memory: {rows[0]['memory_kind'] if rows else '-'}. Metric: at "
-        'the end of the run, mean ± spread (sample sd) over seeds.', ''
+        'the end of the run, mean ± spread (sample sd) over seeds' + (
+            ', on the validation split (the test split: below)'
+            if any('test_metric' in r for r in rows) else '') + '.', ''
     ]
     if load:
         lines += [(f"† The machine's 1-minute load average reached "
@@ -741,6 +775,7 @@ def _markdown(rows, gains, env, command, settings, plots, out,
             _cost_table(costs) + ['']
     for task, result in (frontiers or {}).items():
         lines.append(frontier_markdown(result, task))
+    lines.append(best_vs_final_markdown(rows))
     if gains:
         lines += [gain_table(gains), '',
                   "Gain: final metric minus the base optimizer's; share: "

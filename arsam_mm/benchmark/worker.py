@@ -15,7 +15,7 @@ from typing import Any, Dict
 import torch
 from mmengine.config import Config
 
-__all__ = ['run_one', 'measure_steps', 'METRIC_KEYS']
+__all__ = ['run_one', 'measure_steps', 'score_test_split', 'METRIC_KEYS']
 
 #: Preferred headline metric keys, in order, as mmseg/mmpose/mmpretrain log
 #: them.
@@ -55,6 +55,38 @@ def _iteration_budget(cfg: Config, iters: int, evals: int) -> None:
         val_interval=max(1, iters // max(1, evals)))
 
 
+def score_test_split(cfg: Config) -> None:
+    """Make every validation of ``cfg`` also score its test split
+    (:class:`~arsam_mm.engine.loops.ValTestLoop`: the test metrics join the
+    validation metrics as ``test/<name>``).
+
+    Raises:
+        ValueError: When the config has no test dataloader or evaluator, or
+            its test dataloader is its validation dataloader (no split held
+            out from selection), or its ``val_cfg`` is another loop than
+            ``ValLoop``.
+    """
+    test, evaluator = cfg.get('test_dataloader'), cfg.get('test_evaluator')
+    if not test or not evaluator:
+        raise ValueError(
+            'scoring the test split needs test_dataloader and '
+            f"test_evaluator in the config, got {test!r} and {evaluator!r}")
+    if test == cfg.get('val_dataloader'):
+        raise ValueError(
+            'scoring the test split needs a test split apart from val, but '
+            "the config's test_dataloader is its val_dataloader "
+            f"({dict(test.get('dataset', {}))}); use a config with a test "
+            'split (the frontier configs of tools/benchmark.py --quick) or '
+            'turn test scoring off (--no-score-test)')
+    val_cfg = dict(cfg.get('val_cfg') or {})
+    if val_cfg.get('type', 'ValLoop') != 'ValLoop':
+        raise ValueError('scoring the test split replaces ValLoop, but '
+                         f"val_cfg is {val_cfg}")
+    val_cfg.update(type='ValTestLoop', test_dataloader=test,
+                   test_evaluator=evaluator)
+    cfg.val_cfg = val_cfg
+
+
 def _load_config(spec: Dict[str, Any]) -> Config:
     """The spec's config (shrunk by ``--smoke``) with its overrides,
     iteration budget and work dir; the run's threads set."""
@@ -71,6 +103,8 @@ def _load_config(spec: Dict[str, Any]) -> Config:
     if spec.get('cfg_options'):
         cfg.merge_from_dict(spec['cfg_options'])
     _iteration_budget(cfg, spec['iters'], spec.get('evals', 1))
+    if spec.get('score_test'):
+        score_test_split(cfg)
     cfg.work_dir = spec['work_dir']
     cfg.experiment_name = osp.basename(spec['work_dir'])
     cfg.launcher = 'none'
@@ -110,7 +144,9 @@ def run_one(spec: Dict[str, Any]) -> Dict[str, Any]:
             ``budget`` (share of SAM steps, or None), ``method_args``
             (further wrapper arguments per optimizer), ``threads``
             (torch threads, or None for torch's default) and ``smoke``
-            (the data folder of a shrunk config, or None).
+            (the data folder of a shrunk config, or None); with
+            ``score_test``, every validation also scores the test split
+            (:func:`score_test_split`).
 
     Returns:
         dict: The recorder's series plus ``peak_memory_mib``,

@@ -1,9 +1,11 @@
-"""mmengine glue: optimizer wrappers and the hook, registered in mmengine's
-root registries (``OPTIM_WRAPPERS``, ``HOOKS``) so that configs of every
+"""mmengine glue: optimizer wrappers, the hook and the validation loop that
+also scores a test split, registered in mmengine's root registries
+(``OPTIM_WRAPPERS``, ``HOOKS``, ``LOOPS``) so that configs of every
 downstream toolbox (``default_scope='mmseg'``, ``'mmpose'``, ...) find them.
 """
 from .hooks import ARSAMHook  # noqa: F401
+from .loops import ValTestLoop  # noqa: F401
 from .optim_wrappers import *  # noqa: F401,F403
 from .optim_wrappers import __all__ as _wrappers_all
 
-__all__ = ['ARSAMHook'] + _wrappers_all
+__all__ = ['ARSAMHook', 'ValTestLoop'] + _wrappers_all

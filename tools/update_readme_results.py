@@ -120,8 +120,10 @@ def frontier_section() -> list:
         parts += [reading.read_text().strip(), '']
     for folder, rep, lines in _reports(FRONTIERS):
         parts += lines
-        for task in rep.get('frontier', {}):
-            result = analyse(rep['rows'], task)
+        for task, entry in rep.get('frontier', {}).items():
+            # the metric its report scored (the test split's, where run)
+            result = analyse(rep['rows'], task,
+                             metric=entry.get('scored', 'metric'))
             text = frontier_markdown(result, task).split('\n', 2)[2]
             plot = f'{folder}/plots/{task}_frontier.png'
             parts += [text.strip(), '', f'![{task} frontier]({plot})', '']

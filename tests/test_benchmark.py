@@ -1059,6 +1059,10 @@ def test_best_and_final_test_metrics_and_their_section():
     assert [c['metric_mean'] for c in cells.values()] == [90.5, 92, 84.5]
     assert cells['test_best_val']['metric'] == \
         'test/accuracy/top1 (at best val)'
+    # ... seed by seed, for its paired statistics
+    assert cells['test_final']['metric_by_seed'] == [[0, 99], [1, 85]]
+    assert cells['test_best_val']['metric_by_seed'] == [[0, 84], [1, 85]]
+    assert cells['metric']['metric_by_seed'] == [[0, 90], [1, 91]]
     with pytest.raises(ValueError, match="metric must be one of "
                        r"\('metric', 'test_final', 'test_best_val'\), got "
                        "'test'"):
@@ -1091,12 +1095,16 @@ def test_suite_scores_val_and_test_and_reports_both(tmp_path, monkeypatch):
                                          'test/accuracy/top1'}
                    for e in evals)
     row = {r['optimizer']: r for r in report['rows']}['sam']
+    assert raw['records'][0]['result']['split_sizes'] == dict(
+        train=64, val=48, test=40)
     evals = raw['records'][1]['result']['evals']
     assert row['test_final'] == [evals[-1]['metrics']['test/accuracy/top1']]
     text = (tmp_path / 'report.md').read_text()
     assert '## Test split: best-on-val and final checkpoints' in text
     assert '| toy_sgd_test | sam | 1 |' in text
     assert 'on the validation split (the test split: below)' in text
+    assert 'Split sizes (dataset items): toy_sgd_test train 64, val 48, ' \
+        'test 40.' in text
     plot = tmp_path / 'plots' / 'toy_sgd_test_val_test.png'
     assert plot.stat().st_size > 0 and f'({plot.relative_to(tmp_path)})' \
         in text

@@ -91,6 +91,8 @@ def _test_scores(row: Dict[str, Any], runs: List[Dict[str, Any]],
         iters.append(None if best is None else evals[best]['iter'])
     row.update(test_metric=tkey, run_seeds=seeds, test_final=finals,
                test_best_val=bests, best_val_iter=iters)
+    if runs[0].get('split_sizes'):
+        row['split_sizes'] = runs[0]['split_sizes']
     for name, values in (('test_final', finals), ('test_best_val', bests)):
         row[f'{name}_mean'], row[f'{name}_sd'] = _mean_sd(values)
         # as metric_by_seed, for the frontier's paired statistics
@@ -341,6 +343,12 @@ def best_vs_final_markdown(rows: List[Dict[str, Any]]) -> str:
             f" | {at} |")
     metrics = ', '.join(dict.fromkeys(
         f"{r['metric']} (test: {r['test_metric']})" for r in scored))
+    sizes = {r['task']: r['split_sizes'] for r in scored
+             if 'split_sizes' in r}
+    if sizes:
+        lines += ['', 'Split sizes (dataset items): ' + '; '.join(
+            f"{task} train {s['train']}, val {s['val']}, test {s['test']}"
+            for task, s in sizes.items()) + '.']
     left = [f"{r['task']} {r['label']}" for r in rows
             if 'test_metric' not in r]
     lines += ['', f'Metric: {metrics}.' + (

@@ -146,7 +146,8 @@ def run_one(spec: Dict[str, Any]) -> Dict[str, Any]:
             (torch threads, or None for torch's default) and ``smoke``
             (the data folder of a shrunk config, or None); with
             ``score_test``, every validation also scores the test split
-            (:func:`score_test_split`).
+            (:func:`score_test_split`) and the record adds ``split_sizes``
+            (items of the train, val and test datasets).
 
     Returns:
         dict: The recorder's series plus ``peak_memory_mib``,
@@ -181,6 +182,11 @@ def run_one(spec: Dict[str, Any]) -> Dict[str, Any]:
         torch.cuda.reset_peak_memory_stats()
     runner.train()
     result = recorder.result()
+    if hasattr(runner.val_loop, 'test_dataloader'):  # ValTestLoop
+        result['split_sizes'] = dict(
+            train=len(runner.train_dataloader.dataset),
+            val=len(runner.val_loop.dataloader.dataset),
+            test=len(runner.val_loop.test_dataloader.dataset))
     result['load'] = load + [os.getloadavg()[0]]
     if cuda:
         result['peak_memory_mib'] = torch.cuda.max_memory_allocated() / 2**20

@@ -34,6 +34,14 @@ DDP: both passes of a SAM step synchronise their gradients, so ``g``,
 identical on every rank; a schedule's seed is broadcast from rank 0 and a
 late decision reads the averaged gradient, so every rank takes the same
 decisions and runs the same collectives, and weights stay bit-identical.
+
+FSDP (``MMFullyShardedDataParallel`` or any torch
+``FullyShardedDataParallel``, ``use_orig_params=True``): each rank holds a
+shard of every gradient, so :meth:`optim_context` gives the core a
+``reduce_sum`` (:func:`shard_reduce_sum`) that sums its norms and inner
+products over the shard group; every rank then scales the perturbation by
+the whole model's norm and takes the same decisions. ``NO_SHARD`` holds
+whole gradients and needs none.
 """
 import contextlib
 import difflib
@@ -50,6 +58,7 @@ from mmengine.optim import OptimWrapper
 from torch import nn
 
 from ...corrections import Correction
+from ...kernels import ReduceSum
 from ...directions import Direction
 from ...pass_context import frozen_batchnorm, replay_rng, rng_state
 from ...schedule import StepSchedule
@@ -58,6 +67,33 @@ from .deferred_scalars import update_deferred
 from .packed_batch import pack, unpack
 
 __all__ = ['SharpnessAwareOptimWrapper']
+
+
+def shard_reduce_sum(model: nn.Module) -> Optional[ReduceSum]:
+    """The in-place sum over ``model``'s shard group when it is an FSDP
+    module that shards its parameters, else None.
+
+    Args:
+        model (nn.Module): The training model as ``train_step`` sees it.
+
+    Returns:
+        Callable, optional: ``reduce_sum(tensor) -> None``, one
+        ``all_reduce`` over the group that holds the shards (the intra-node
+        group under ``HYBRID_SHARD``).
+    """
+    if not torch.distributed.is_available():
+        return None
+    from torch.distributed.fsdp import FullyShardedDataParallel, \
+        ShardingStrategy
+    if not isinstance(model, FullyShardedDataParallel) or \
+            model.sharding_strategy == ShardingStrategy.NO_SHARD:
+        return None
+    group = model.process_group
+
+    def reduce_sum(tensor: torch.Tensor) -> None:
+        torch.distributed.all_reduce(tensor, group=group)
+
+    return reduce_sum
 
 
 def _sam_step(runs: int, runs_before: int, failed: float,
@@ -270,8 +306,11 @@ class SharpnessAwareOptimWrapper(OptimWrapper):
         """Plan the iteration and keep what pass 2 needs.
 
         Args:
-            model (nn.Module): The training model (possibly DDP-wrapped).
+            model (nn.Module): The training model (possibly DDP- or
+                FSDP-wrapped).
         """
+        if model is not self._model:
+            self.sharpness.reduce_sum = shard_reduce_sum(model)
         self._model = model
         if not self._planned:  # the first micro-batch of a cycle
             if not self._started:

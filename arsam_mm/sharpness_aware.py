@@ -98,8 +98,8 @@ class SharpnessAware:
     finiteness test of pass 2) then covers the whole model, so every rank
     scales alike and decides alike. ARSAM's statistics then cover the last
     ``stat_tensors`` parameters of the optimizer (by position, whether or
-    not this rank holds elements of them). None (the default) changes
-    nothing.
+    not this rank holds elements of them). Every rank must hold a gradient
+    element of some parameter. None (the default) changes nothing.
     """
 
     def __init__(self,
@@ -371,7 +371,13 @@ class SharpnessAware:
         self._sam_runs += 1
         entries = self._entries()
         self._active = entries
-        if not entries and self._reduce_sum is None:
+        if not entries:
+            if self._reduce_sum is not None:
+                raise RuntimeError(
+                    'sharded SAM: this rank holds no gradient element of '
+                    'any parameter, so it cannot take its part in the '
+                    'gradient norms (use fewer ranks, or a model whose '
+                    'sharded parameters have more elements than ranks)')
             self._finite = torch.ones((), dtype=torch.bool)
             return self._finite
         params = [p for _, _, p in entries]

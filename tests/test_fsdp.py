@@ -96,3 +96,132 @@ def test_family_fsdp_matches_single_process(slow_runs, variant):
     want = assert_matches_single_process(variant, slow_runs[variant])
     sam = sum(s for s, _ in want['decisions'])
     assert 0 < sam < len(want['decisions'])
+
+
+# --- the hook and the refusals, in one process ----------------------------
+def test_reduce_sum_reduces_the_local_sum_once():
+    """The kernels hand the local sum of squares (inner product) to the
+    hook once and take the square root of the reduced sum; a hook that
+    doubles stands for two ranks holding equal shards."""
+    from arsam_mm import kernels as K
+    gen = torch.Generator().manual_seed(0)
+    a = [torch.randn(3, 4, generator=gen, dtype=torch.float64),
+         torch.zeros(0, dtype=torch.float64),  # an empty local shard
+         torch.randn(5, generator=gen, dtype=torch.float64)]
+    b = [torch.randn_like(t) for t in a]
+    calls = []
+
+    def double(t):
+        calls.append(t.shape)
+        t.mul_(2)
+
+    for foreach in (False, True):
+        calls.clear()
+        norm = K.global_norm(a, foreach=foreach, reduce=double)
+        want = torch.sqrt(2 * sum((t * t).sum() for t in a))
+        torch.testing.assert_close(norm, want, rtol=1e-15, atol=0)
+        assert calls == [torch.Size([])]
+    dot = K.global_dot(a, b, reduce=double)
+    torch.testing.assert_close(
+        dot, 2 * sum((x * y).sum() for x, y in zip(a, b)), rtol=1e-15,
+        atol=0)
+    with pytest.raises(ValueError, match='global_norm with reduce needs'):
+        K.global_norm([], reduce=double)
+    with pytest.raises(ValueError, match='global_dot with reduce needs'):
+        K.global_dot([], [], reduce=double)
+
+
+def test_reduce_sum_reaches_correction_and_direction():
+    from arsam_mm import GSAMDirection, LookSAMReuse, SharpnessAware
+    model = torch.nn.Linear(2, 1)
+    sa = SharpnessAware(
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        correction=LookSAMReuse(), direction=None)
+    sa2 = SharpnessAware(
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        direction=GSAMDirection())
+    fn = lambda t: None  # noqa: E731
+    for s in (sa, sa2):
+        assert s.reduce_sum is None
+        s.reduce_sum = fn
+        assert s.correction.reduce is fn and s.direction.reduce is fn
+        s.reduce_sum = None
+        assert s.correction.reduce is None and s.direction.reduce is None
+    with pytest.raises(TypeError, match='reduce_sum must be callable'):
+        sa.reduce_sum = 3
+
+
+def test_sharded_rank_without_gradients_still_reduces():
+    """A rank holding no gradient of the statistics' tensors (or of any)
+    joins the reduction with an empty tensor (else the others hang)."""
+    from arsam_mm import ARSAMSchedule, PSFReuse, SharpnessAware
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 1))
+    model.double()
+    sa = SharpnessAware(
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        schedule=ARSAMSchedule(warmup_iters=2, stat_tensors=2),
+        correction=PSFReuse())
+    seen = []
+    sa.reduce_sum = lambda t: seen.append(t.dtype)
+    sa.begin()
+    # Gradients of the first layer only: the statistics' tensors (the
+    # last two parameters) have none on this rank.
+    model[0](torch.ones(1, 2, dtype=torch.float64)).sum().backward()
+    sa.perturb()
+    model[0](torch.ones(1, 2, dtype=torch.float64)).sum().backward()
+    sa.restore()
+    # Pass 1's norm, ||g||_N, pass 2's finiteness, ||v||, ||v||_N.
+    assert seen == [torch.float64] * 5
+    assert sa._stat_grad_norm == 0
+
+
+class MMDeepSpeedEngineWrapper:
+    """Stands in for mmengine's wrapper of a DeepSpeed engine."""
+
+    def __init__(self, model):
+        self.model = model
+
+
+ColossalAIModel = type('ModelWrapper', (torch.nn.Module, ),
+                       {'__module__': 'colossalai.interface.model'})
+
+
+@pytest.mark.parametrize('kind', ['deepspeed', 'colossalai'])
+def test_deepspeed_and_colossalai_are_refused_before_training(kind):
+    from mmengine.registry import OPTIM_WRAPPERS
+
+    import arsam_mm  # noqa: F401
+    from tests._toy import ToyModel
+    model = ToyModel()
+    model_wrapper = MMDeepSpeedEngineWrapper(model) \
+        if kind == 'deepspeed' else ColossalAIModel()
+    strategy = dict(deepspeed='DeepSpeedStrategy',
+                    colossalai='ColossalAIStrategy')[kind]
+    wrapper = OPTIM_WRAPPERS.build(dict(
+        type='SAMOptimWrapper',
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
+    match = f"SAMOptimWrapper cannot train a model prepared by mmengine's " \
+        f'{strategy}'
+    with pytest.raises(ValueError, match=match):
+        wrapper.initialize_count_status(model_wrapper, 0, 10)
+    with pytest.raises(ValueError, match=match):
+        with wrapper.optim_context(model_wrapper):
+            pass
+    if kind == 'deepspeed':
+        # DeepSpeed's train_step goes straight to update_params; its
+        # strategy sets the wrapper's `model`.
+        wrapper.model = model_wrapper
+        with pytest.raises(ValueError, match='frees p.grad'):
+            wrapper.update_params(model.logits(torch.ones(1, 4)).sum())
+
+
+def test_sharded_rank_without_any_gradient_is_refused():
+    from arsam_mm import SharpnessAware
+    model = torch.nn.Linear(2, 1)
+    sa = SharpnessAware(torch.optim.SGD(model.parameters(), lr=0.1))
+    sa.reduce_sum = lambda t: None
+    sa.begin()
+    with pytest.raises(RuntimeError, match='holds no gradient element'):
+        sa.perturb()
+    sa.reduce_sum = None  # whole parameters: a no-op, as before
+    assert bool(sa.perturb())

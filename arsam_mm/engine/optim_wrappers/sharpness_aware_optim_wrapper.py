@@ -96,6 +96,42 @@ def shard_reduce_sum(model: nn.Module) -> Optional[ReduceSum]:
     return reduce_sum
 
 
+#: (package, mmengine's wrapper class, strategy, why it cannot work).
+_UNSUPPORTED_STRATEGIES = (
+    ('deepspeed', 'MMDeepSpeedEngineWrapper', 'DeepSpeedStrategy',
+     'DeepSpeed routes backward and the optimizer step through its engine '
+     '(its train_step never enters optim_context) and under ZeRO-2/3 frees '
+     'p.grad once reduced, so there is no gradient to perturb the weights '
+     'with or to replace by the SAM gradient'),
+    ('colossalai', 'ColossalAIModelWrapper', 'ColossalAIStrategy',
+     'ColossalAI steps through its booster and requires its own optimizer '
+     'wrapper class (ColossalAIOptimWrapper)'),
+)
+
+
+def check_strategy(model: Any, wrapper: str) -> None:
+    """Refuse a model prepared by a strategy the family cannot run under.
+
+    Args:
+        model: The training model as the strategy wrapped it.
+        wrapper (str): The optimizer wrapper's class name, for the message.
+
+    Raises:
+        ValueError: Under mmengine's ``DeepSpeedStrategy`` or
+            ``ColossalAIStrategy`` (recognised by the wrapper classes and
+            the packages of the model's classes), saying why.
+    """
+    for cls in type(model).__mro__:
+        package = cls.__module__.split('.')[0]
+        for pkg, name, strategy, why in _UNSUPPORTED_STRATEGIES:
+            if package == pkg or cls.__name__ == name:
+                raise ValueError(
+                    f'{wrapper} cannot train a model prepared by mmengine\'s '
+                    f'{strategy} ({type(model).__name__}): {why}. Use the '
+                    'Runner, or the FlexibleRunner with DDPStrategy or '
+                    'FSDPStrategy')
+
+
 def _sam_step(runs: int, runs_before: int, failed: float,
               failed_before: float) -> int:
     """1 when the update used the SAM gradient, else 0."""
@@ -202,8 +238,10 @@ class SharpnessAwareOptimWrapper(OptimWrapper):
         Raises:
             ValueError: For a model that overrides ``train_step`` (the second
                 pass runs inside mmengine's own; GANs with an
-                ``OptimWrapperDict`` do this) or has no data preprocessor.
+                ``OptimWrapperDict`` do this) or has no data preprocessor,
+                and under DeepSpeed or ColossalAI (:func:`check_strategy`).
         """
+        check_strategy(model, type(self).__name__)
         module = model.module if is_model_wrapper(model) else model
         if not isinstance(module, BaseModel) or \
                 type(module).train_step is not BaseModel.train_step:
@@ -310,6 +348,7 @@ class SharpnessAwareOptimWrapper(OptimWrapper):
                 FSDP-wrapped).
         """
         if model is not self._model:
+            check_strategy(model, type(self).__name__)
             self.sharpness.reduce_sum = shard_reduce_sum(model)
         self._model = model
         if not self._planned:  # the first micro-batch of a cycle
@@ -354,6 +393,9 @@ class SharpnessAwareOptimWrapper(OptimWrapper):
             zero_kwargs (dict, optional): For ``optimizer.zero_grad``.
         """
         if not self._planned or self._model is None:
+            # DeepSpeedStrategy gives the wrapper its model as `model`.
+            check_strategy(getattr(self, 'model', None),
+                           type(self).__name__)
             raise RuntimeError(
                 f'{type(self).__name__}.update_params was called outside '
                 '`optim_context(model)`: the model\'s train_step bypasses '

@@ -192,8 +192,8 @@ class SharpnessAware:
         self.correction.reduce = fn
         self.direction.reduce = fn
 
-    def _global_norm(self, tensors: List[Tensor],
-                     weights: Optional[List[Tensor]] = None) -> Tensor:
+    def global_norm(self, tensors: List[Tensor],
+                    weights: Optional[List[Tensor]] = None) -> Tensor:
         """:func:`kernels.global_norm`, reduced over the shards if set.
 
         A rank that holds no element of ``tensors`` still takes part in
@@ -321,7 +321,7 @@ class SharpnessAware:
             entries = self._entries()
             grads = [p.grad for _, _, p in entries]
             params = [p for _, _, p in entries] if self.adaptive else None
-            norm = self._global_norm(grads, params)
+            norm = self.global_norm(grads, params)
             if grad_scale is not None:
                 norm = norm / grad_scale.float().to(norm.device)
             self._norm = norm
@@ -342,7 +342,7 @@ class SharpnessAware:
             return self.plan
         if self.adaptive:
             grads = [p.grad for _, _, p in self._entries()]
-            norm = self._global_norm(grads)
+            norm = self.global_norm(grads)
             if grad_scale is not None:
                 norm = norm / grad_scale.float().to(norm.device)
         else:
@@ -386,7 +386,7 @@ class SharpnessAware:
         norm = self.first_norm(grad_scale)
         finite = torch.isfinite(norm)
         if self.schedule.wants_stats:
-            self._stat_grad_norm = self._global_norm(
+            self._stat_grad_norm = self.global_norm(
                 [grads[k] for k in self._tail(entries)])
             if inv is not None:
                 self._stat_grad_norm = self._stat_grad_norm * inv.to(
@@ -449,7 +449,7 @@ class SharpnessAware:
         bufs = [self._buffers[i] for i, _, _ in self._active]
         grads = [p.grad for _, _, p in self._active]
         ok = finite.to(grads[0].device) & torch.isfinite(
-            self._global_norm(grads))
+            self.global_norm(grads))
         self._sam_failed = ~ok + self._sam_failed  # a new tensor, no read
         if self.adaptive:
             # ASAM kept e, not g: skip the update (one host read).
@@ -462,7 +462,7 @@ class SharpnessAware:
         last = self._tail(self._active)
         tail = None
         if self.schedule.wants_stats and not self.correction.psf_in_store:
-            tail = self._global_norm([grads[k] - bufs[k] for k in last])
+            tail = self.global_norm([grads[k] - bufs[k] for k in last])
             if inv is not None:
                 tail = tail * inv.to(tail.device)
         self.direction.apply_(grads, bufs, self.foreach)
@@ -472,10 +472,10 @@ class SharpnessAware:
                 K.scale_(bufs, inv, foreach=self.foreach)
             for buf in bufs:
                 buf.masked_fill_(~ok.to(buf.device), 0)
-            self.store_norm = self._global_norm(bufs)
+            self.store_norm = self.global_norm(bufs)
             self.correction.built(self.store_norm)
             if self.schedule.wants_stats and self.correction.psf_in_store:
-                tail = self._global_norm([bufs[k] for k in last])
+                tail = self.global_norm([bufs[k] for k in last])
         if tail is not None:
             nan = torch.full_like(tail, math.nan)
             self.schedule.record(

@@ -37,6 +37,13 @@ VARIANTS = {
     'gsam': ('GSAMOptimWrapper', dict(rho=0.05, alpha=0.3, interval=2), 12),
     'aesam': ('AESAMOptimWrapper', dict(rho=0.05, target_ratio=0.4), 20),
     'sgd': ('OptimWrapper', dict(), 20),
+    # Clipping by the whole model's norm (FSDP's clip_grad_norm_); 0.1 is
+    # below every step's norm here, so every step clips.
+    'sam_clip': ('SAMOptimWrapper', dict(rho=0.05,
+                                         clip_grad=dict(max_norm=0.1)), 10),
+    'sgd_clip': ('OptimWrapper', dict(clip_grad=dict(max_norm=0.1)), 10),
+    # NO_SHARD: whole gradients on every rank, no reduction needed.
+    'sam_noshard': ('SAMOptimWrapper', dict(rho=0.05), 10),
 }
 BATCH = 8
 LR = 0.1
@@ -70,9 +77,12 @@ def train(variant: str, distributed: bool) -> Dict[str, Any]:
         rank, world = dist.get_rank(), dist.get_world_size()
         batches = [{k: v[rank::world] for k, v in b.items()}
                    for b in batches]
+        from torch.distributed.fsdp import ShardingStrategy
+        strategy = ShardingStrategy.NO_SHARD if variant.endswith(
+            '_noshard') else ShardingStrategy.FULL_SHARD
         net = MMFullyShardedDataParallel(
             module=model, device_id=torch.device('cpu'),
-            use_orig_params=True)
+            use_orig_params=True, sharding_strategy=strategy)
     else:
         net = model
     optimizer = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
@@ -104,6 +114,7 @@ def train(variant: str, distributed: bool) -> Dict[str, Any]:
     return dict(
         init=init,
         stats=stats,
+        reduces=sharp is not None and sharp.reduce_sum is not None,
         params=params,
         decisions=decisions,
         sam_steps=None if sharp is None else sharp.sam_steps,

@@ -37,8 +37,9 @@ def assert_matches_single_process(variant, records) -> dict:
     """Every rank decided and ended as the single-process run."""
     want = train(variant, distributed=False)
     assert len(records) == WORLD_SIZE
+    sharded = not variant.endswith('_noshard')
     # Rank 0 holds no element of fc2 (the flat parameter splits 34 / 33).
-    assert 0 in records[0]['local_sizes']
+    assert (0 in records[0]['local_sizes']) == sharded
     for rec in records:
         assert rec['decisions'] == want['decisions']
         assert rec['sam_steps'] == want['sam_steps']
@@ -63,12 +64,34 @@ def test_sam_fsdp_matches_single_process(quick):
     gradient, not each rank's shard."""
     want = assert_matches_single_process('sam', quick['sam'])
     assert want['decisions'] == [(True, 0.0)] * 3
+    assert all(rec['reduces'] for rec in quick['sam'])
 
 
 @pytest.mark.slow
 def test_plain_optim_wrapper_fsdp_matches_single_process(slow_runs):
     """The harness: mmengine's OptimWrapper matches without any help."""
     assert_matches_single_process('sgd', slow_runs['sgd'])
+
+
+@pytest.mark.slow
+def test_plain_optim_wrapper_fsdp_clips_by_shard_norms(slow_runs):
+    """mmengine's own clipping under FSDP clips each shard by its own
+    norm (documented; the family's wrappers clip by the whole norm)."""
+    want = train('sgd_clip', distributed=False)
+    for rec in slow_runs['sgd_clip']:
+        assert max_diff(rec['params'], want['params']) > 1e-3
+
+
+@pytest.mark.slow
+def test_sam_fsdp_clips_by_the_whole_models_norm(slow_runs):
+    assert_matches_single_process('sam_clip', slow_runs['sam_clip'])
+    assert all(rec['reduces'] for rec in slow_runs['sam_clip'])
+
+
+@pytest.mark.slow
+def test_sam_fsdp_no_shard_needs_no_reduction(slow_runs):
+    assert_matches_single_process('sam_noshard', slow_runs['sam_noshard'])
+    assert not any(rec['reduces'] for rec in slow_runs['sam_noshard'])
 
 
 @pytest.mark.slow

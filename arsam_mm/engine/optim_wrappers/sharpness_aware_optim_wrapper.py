@@ -41,7 +41,8 @@ shard of every gradient, so :meth:`optim_context` gives the core a
 ``reduce_sum`` (:func:`shard_reduce_sum`) that sums its norms and inner
 products over the shard group; every rank then scales the perturbation by
 the whole model's norm and takes the same decisions. ``NO_SHARD`` holds
-whole gradients and needs none.
+whole gradients and needs none. ``clip_grad`` (by norm) clips by the whole
+model's norm there too (:meth:`_clip_grad`).
 """
 import contextlib
 import difflib
@@ -57,9 +58,10 @@ from mmengine.model import BaseModel, is_model_wrapper
 from mmengine.optim import OptimWrapper
 from torch import nn
 
+from ... import kernels as K
 from ...corrections import Correction
-from ...kernels import ReduceSum
 from ...directions import Direction
+from ...kernels import ReduceSum
 from ...pass_context import frozen_batchnorm, replay_rng, rng_state
 from ...schedule import StepSchedule
 from ...sharpness_aware import SharpnessAware
@@ -83,8 +85,8 @@ def shard_reduce_sum(model: nn.Module) -> Optional[ReduceSum]:
     """
     if not torch.distributed.is_available():
         return None
-    from torch.distributed.fsdp import FullyShardedDataParallel, \
-        ShardingStrategy
+    from torch.distributed.fsdp import (FullyShardedDataParallel,
+                                        ShardingStrategy)
     if not isinstance(model, FullyShardedDataParallel) or \
             model.sharding_strategy == ShardingStrategy.NO_SHARD:
         return None
@@ -450,6 +452,39 @@ class SharpnessAwareOptimWrapper(OptimWrapper):
                     self.passes += 1
         finally:
             self.sharpness.restore(grad_scale=self._grad_scale())
+
+    def _clip_grad(self) -> None:
+        """mmengine's clipping; by the norm of the whole model under a
+        sharding FSDP model, where mmengine's would clip each rank's shard
+        by the shard's norm.
+
+        Sharded, the L2 norm is reduced like SAM's (one ``all_reduce``)
+        and the gradients scaled as ``torch.nn.utils.clip_grad_norm_``
+        does (``max_norm / (norm + 1e-6)``, at most 1). FSDP's own
+        ``clip_grad_norm_`` is not used: it takes float32 norms and fails
+        on float64 gradients.
+        """
+        if self.sharpness.reduce_sum is None or \
+                self.clip_func is not torch.nn.utils.clip_grad_norm_:
+            super()._clip_grad()
+            return
+        kwargs = dict(self.clip_grad_kwargs)
+        max_norm = kwargs.pop('max_norm', None)
+        if float(kwargs.pop('norm_type', 2.0)) != 2.0 or kwargs or \
+                max_norm is None:
+            raise ValueError(
+                'clip_grad under FSDP takes max_norm and norm_type=2 only, '
+                f'got {self.clip_grad_kwargs}')
+        grads = [
+            p.grad for group in self.optimizer.param_groups
+            for p in group['params']
+            if p.requires_grad and p.grad is not None
+        ]
+        norm = self.sharpness.global_norm(grads)
+        coef = torch.clamp(float(max_norm) / (norm + 1e-6), max=1.0)
+        K.scale_(grads, coef, foreach=self.sharpness.foreach)
+        self.message_hub.update_scalar(f'train/{self.grad_name}',
+                                       float(norm))
 
     def _sam_ready(self) -> bool:
         """Whether to run pass 2 (the AMP wrappers skip non-finite steps)."""

@@ -114,7 +114,7 @@ def train(variant: str, distributed: bool) -> Dict[str, Any]:
     return dict(
         init=init,
         stats=stats,
-        reduces=sharp is not None and sharp.reduce_sum is not None,
+        reduces=getattr(sharp, 'reduce_sum', None) is not None,
         params=params,
         decisions=decisions,
         sam_steps=None if sharp is None else sharp.sam_steps,

@@ -248,3 +248,18 @@ def test_sharded_rank_without_any_gradient_is_refused():
         sa.perturb()
     sa.reduce_sum = None  # whole parameters: a no-op, as before
     assert bool(sa.perturb())
+
+
+def test_sharded_sam_step_reduces_twice():
+    """A plain SAM step adds two all_reduce calls: pass 1's norm (the
+    perturbation's scale) and pass 2's finiteness test (so every rank falls
+    back alike)."""
+    from arsam_mm import SharpnessAware
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    x = torch.randn(4, 3)
+    sa = SharpnessAware(torch.optim.SGD(model.parameters(), lr=0.1))
+    seen = []
+    sa.reduce_sum = seen.append
+    sa.step(lambda: model(x).square().mean().backward())
+    assert len(seen) == 2

@@ -50,6 +50,10 @@ class Correction:
     psf_in_store: bool = False
     #: Name of the kept vector's norm in the logs.
     log_name: str = 'store_norm'
+    #: Sums a 0-d tensor over the shard group (FSDP), set by the driver
+    #: (:attr:`SharpnessAware.reduce_sum`); global norms and inner
+    #: products pass it on. None: whole tensors.
+    reduce: Optional[K.ReduceSum] = None
 
     def start(self) -> None:
         """A SAM step was decided for this iteration."""
@@ -174,8 +178,10 @@ class LookSAMReuse(Correction):
 
     def build_(self, store, grads, foreach):
         # store = g, grads = g_s: g_v = g_s - (<g_s, g> / ||g||^2) g.
-        dot = K.global_dot(grads, store, foreach=foreach)
-        g_sq = K.global_dot(store, store, foreach=foreach)
+        dot = K.global_dot(grads, store, foreach=foreach,
+                           reduce=self.reduce)
+        g_sq = K.global_dot(store, store, foreach=foreach,
+                            reduce=self.reduce)
         coef = torch.where(g_sq > 0, dot / (g_sq + self.eps),
                            torch.zeros_like(dot))
         K.scale_(store, -coef, foreach=foreach)
@@ -191,7 +197,8 @@ class LookSAMReuse(Correction):
     def mix_(self, grads, store, weight, scale, foreach):
         if weight == 0 or self.gv_norm is None:
             return
-        g_norm = K.global_norm(grads, foreach=foreach)  # scaled like grads
+        # Scaled like grads.
+        g_norm = K.global_norm(grads, foreach=foreach, reduce=self.reduce)
         gv = self.gv_norm.to(g_norm.device)
         factor = torch.where(gv > 0, weight * g_norm / (gv + self.eps),
                              torch.zeros_like(g_norm))

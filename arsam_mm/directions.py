@@ -30,6 +30,10 @@ class Direction:
 
     #: True when the direction is ``g_s`` unchanged.
     plain: bool = True
+    #: Sums a 0-d tensor over the shard group (FSDP), set by the driver
+    #: (:attr:`SharpnessAware.reduce_sum`); global norms and inner
+    #: products pass it on. None: whole tensors.
+    reduce: Optional[K.ReduceSum] = None
 
     def apply_(self, grads: List[Tensor], kept_g: List[Tensor],
                foreach: Optional[bool]) -> None:
@@ -61,8 +65,10 @@ class GSAMDirection(Direction):
         if self.alpha == 0 or not grads:
             return
         # d = g_s - alpha * (g - c g_s) = (1 + alpha c) g_s - alpha g.
-        dot = K.global_dot(kept_g, grads, foreach=foreach)
-        gs_sq = K.global_dot(grads, grads, foreach=foreach)
+        dot = K.global_dot(kept_g, grads, foreach=foreach,
+                           reduce=self.reduce)
+        gs_sq = K.global_dot(grads, grads, foreach=foreach,
+                             reduce=self.reduce)
         c = torch.where(gs_sq > 0, dot / (gs_sq + self.eps),
                         torch.zeros_like(dot))
         K.combine_(grads, kept_g, 1 + self.alpha * c,

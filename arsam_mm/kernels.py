@@ -23,7 +23,7 @@ selects, which is how the tests exercise them without a GPU.
 """
 import os
 from collections import defaultdict
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -35,6 +35,8 @@ __all__ = [
 ]
 
 TensorList = Sequence[Tensor]
+#: Sums a 0-d tensor in place over a process group (e.g. FSDP's shards).
+ReduceSum = Callable[[Tensor], None]
 
 
 def _probe(op) -> bool:
@@ -108,7 +110,8 @@ def _norm_dtype(tensors: TensorList) -> torch.dtype:
 
 def global_norm(tensors: TensorList,
                 weights: Optional[TensorList] = None,
-                foreach: Optional[bool] = None) -> Tensor:
+                foreach: Optional[bool] = None,
+                reduce: Optional[ReduceSum] = None) -> Tensor:
     """L2 norm of all tensors taken together.
 
     Args:
@@ -117,12 +120,19 @@ def global_norm(tensors: TensorList,
             element-wise products ``|w| * g`` (ASAM's normalisation).
         foreach (bool, optional): Use the foreach path. Defaults to None
             (see :func:`default_foreach`).
+        reduce (Callable, optional): Sums a 0-d tensor in place over the
+            processes that each hold a shard of the tensors (FSDP): the
+            local sum of squares is reduced once, then its square root
+            taken. Defaults to None: the tensors are whole.
 
     Returns:
         Tensor: A 0-d tensor on the device of the first tensor, in float32
         (float64 for float64 inputs). Zero for an empty list.
     """
     if len(tensors) == 0:
+        if reduce is not None:
+            raise ValueError('global_norm with reduce needs at least one '
+                             'tensor (its dtype and device), got none')
         return torch.zeros(())
     dtype = _norm_dtype(tensors)
     device = tensors[0].device
@@ -150,8 +160,12 @@ def global_norm(tensors: TensorList,
                 norms[i] = part
     else:
         norms = [torch.linalg.vector_norm(t, 2, dtype=dtype) for t in tensors]
-    return torch.linalg.vector_norm(
-        torch.stack([n.to(device) for n in norms]), 2)
+    norms = torch.stack([n.to(device) for n in norms])
+    if reduce is None:
+        return torch.linalg.vector_norm(norms, 2)
+    total = norms.square().sum()
+    reduce(total)
+    return total.sqrt()
 
 
 def _foreach_mul_tensor(tensors: List[Tensor], factor: Tensor,
@@ -370,7 +384,8 @@ def fallback_(grads: TensorList, kept: TensorList, ok: Tensor) -> None:
 
 
 def global_dot(a: TensorList, b: TensorList,
-               foreach: Optional[bool] = None) -> Tensor:
+               foreach: Optional[bool] = None,
+               reduce: Optional[ReduceSum] = None) -> Tensor:
     """Inner product of two aligned tensor lists taken together.
 
     Args:
@@ -378,18 +393,27 @@ def global_dot(a: TensorList, b: TensorList,
         b (Sequence[Tensor]): Second list, same shapes.
         foreach (bool, optional): Unused (kept for a uniform signature);
             one fused multiply-sum per tensor.
+        reduce (Callable, optional): Sums the local inner product in place
+            over the processes holding shards of the lists (as in
+            :func:`global_norm`). Defaults to None.
 
     Returns:
         Tensor: 0-d, float32 at least (float64 for float64 inputs), on the
         device of the first tensor; zero for empty lists.
     """
     if len(a) == 0:
+        if reduce is not None:
+            raise ValueError('global_dot with reduce needs at least one '
+                             'tensor (its dtype and device), got none')
         return torch.zeros(())
     dtype = _norm_dtype(a)
     device = a[0].device
     parts = [(x.to(dtype) * y.to(dtype)).sum().to(device)
              for x, y in zip(a, b)]
-    return torch.stack(parts).sum()
+    total = torch.stack(parts).sum()
+    if reduce is not None:
+        reduce(total)
+    return total
 
 
 def add_(dst: TensorList, src: TensorList,

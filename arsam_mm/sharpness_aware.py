@@ -90,6 +90,16 @@ class SharpnessAware:
         eps (float): Added to the gradient norm. Defaults to 1e-12.
         foreach (bool, optional): Force or forbid the foreach kernels.
             Defaults to None (foreach on CUDA).
+
+    Sharded parameters (FSDP): set :attr:`reduce_sum` to a callable that
+    sums a 0-d tensor in place over the shard group (one ``all_reduce``);
+    every global norm and inner product (the perturbation's norm, ARSAM's
+    statistics and kept-vector norm, LookSAM's and GSAM's projections, the
+    finiteness test of pass 2) then covers the whole model, so every rank
+    scales alike and decides alike. ARSAM's statistics then cover the last
+    ``stat_tensors`` parameters of the optimizer (by position, whether or
+    not this rank holds elements of them). Every rank must hold a gradient
+    element of some parameter. None (the default) changes nothing.
     """
 
     def __init__(self,
@@ -165,6 +175,49 @@ class SharpnessAware:
         #: Norm of the correction's kept vector (0-d device tensor), None
         #: before any.
         self.store_norm: Optional[Tensor] = None
+        self._reduce_sum: Optional[K.ReduceSum] = None
+
+    @property
+    def reduce_sum(self) -> Optional[K.ReduceSum]:
+        """Sums a 0-d tensor in place over the processes that hold shards
+        of the parameters (FSDP), or None (whole parameters: DDP, one
+        process). Setting it gives it to the correction and direction."""
+        return self._reduce_sum
+
+    @reduce_sum.setter
+    def reduce_sum(self, fn: Optional[K.ReduceSum]) -> None:
+        if fn is not None and not callable(fn):
+            raise TypeError(f'reduce_sum must be callable or None, got {fn!r}')
+        self._reduce_sum = fn
+        self.correction.reduce = fn
+        self.direction.reduce = fn
+
+    def global_norm(self, tensors: List[Tensor],
+                    weights: Optional[List[Tensor]] = None) -> Tensor:
+        """:func:`kernels.global_norm`, reduced over the shards if set.
+
+        A rank that holds no element of ``tensors`` still takes part in
+        the reduction, with an empty tensor of the first parameter's dtype.
+        """
+        if self._reduce_sum is not None and not tensors:
+            first = self.optimizer.param_groups[0]['params'][0]
+            tensors = [first.new_zeros(0)]
+            weights = None
+        return K.global_norm(tensors, weights, foreach=self.foreach,
+                             reduce=self._reduce_sum)
+
+    def _tail(self, entries: List[_Entry]) -> List[int]:
+        """Where in ``entries`` the statistics' trailing tensors are.
+
+        The last ``stat_tensors`` entries; sharded, those among the
+        optimizer's last ``stat_tensors`` parameters, so that every rank
+        covers the same parameters.
+        """
+        n = self.schedule.stat_tensors
+        if self._reduce_sum is None:
+            return list(range(len(entries)))[-n:]
+        total = sum(len(g['params']) for g in self.optimizer.param_groups)
+        return [k for k, (i, _, _) in enumerate(entries) if i >= total - n]
 
     # --- bookkeeping --------------------------------------------------
     @property
@@ -268,7 +321,7 @@ class SharpnessAware:
             entries = self._entries()
             grads = [p.grad for _, _, p in entries]
             params = [p for _, _, p in entries] if self.adaptive else None
-            norm = K.global_norm(grads, params, foreach=self.foreach)
+            norm = self.global_norm(grads, params)
             if grad_scale is not None:
                 norm = norm / grad_scale.float().to(norm.device)
             self._norm = norm
@@ -289,7 +342,7 @@ class SharpnessAware:
             return self.plan
         if self.adaptive:
             grads = [p.grad for _, _, p in self._entries()]
-            norm = K.global_norm(grads, foreach=self.foreach)
+            norm = self.global_norm(grads)
             if grad_scale is not None:
                 norm = norm / grad_scale.float().to(norm.device)
         else:
@@ -319,6 +372,12 @@ class SharpnessAware:
         entries = self._entries()
         self._active = entries
         if not entries:
+            if self._reduce_sum is not None:
+                raise RuntimeError(
+                    'sharded SAM: this rank holds no gradient element of '
+                    'any parameter, so it cannot take its part in the '
+                    'gradient norms (use fewer ranks, or a model whose '
+                    'sharded parameters have more elements than ranks)')
             self._finite = torch.ones((), dtype=torch.bool)
             return self._finite
         params = [p for _, _, p in entries]
@@ -327,9 +386,8 @@ class SharpnessAware:
         norm = self.first_norm(grad_scale)
         finite = torch.isfinite(norm)
         if self.schedule.wants_stats:
-            n = self.schedule.stat_tensors
-            self._stat_grad_norm = K.global_norm(
-                grads[-n:], foreach=self.foreach)
+            self._stat_grad_norm = self.global_norm(
+                [grads[k] for k in self._tail(entries)])
             if inv is not None:
                 self._stat_grad_norm = self._stat_grad_norm * inv.to(
                     norm.device)
@@ -391,7 +449,7 @@ class SharpnessAware:
         bufs = [self._buffers[i] for i, _, _ in self._active]
         grads = [p.grad for _, _, p in self._active]
         ok = finite.to(grads[0].device) & torch.isfinite(
-            K.global_norm(grads, foreach=self.foreach))
+            self.global_norm(grads))
         self._sam_failed = ~ok + self._sam_failed  # a new tensor, no read
         if self.adaptive:
             # ASAM kept e, not g: skip the update (one host read).
@@ -401,12 +459,10 @@ class SharpnessAware:
         if grad_scale is None:  # a loss scaler must see the overflow
             K.fallback_(grads, bufs, ok)
         inv = None if grad_scale is None else 1.0 / grad_scale.float()
-        n = self.schedule.stat_tensors
+        last = self._tail(self._active)
         tail = None
         if self.schedule.wants_stats and not self.correction.psf_in_store:
-            tail = K.global_norm(
-                [gs - g for gs, g in zip(grads[-n:], bufs[-n:])],
-                foreach=self.foreach)
+            tail = self.global_norm([grads[k] - bufs[k] for k in last])
             if inv is not None:
                 tail = tail * inv.to(tail.device)
         self.direction.apply_(grads, bufs, self.foreach)
@@ -416,10 +472,10 @@ class SharpnessAware:
                 K.scale_(bufs, inv, foreach=self.foreach)
             for buf in bufs:
                 buf.masked_fill_(~ok.to(buf.device), 0)
-            self.store_norm = K.global_norm(bufs, foreach=self.foreach)
+            self.store_norm = self.global_norm(bufs)
             self.correction.built(self.store_norm)
             if self.schedule.wants_stats and self.correction.psf_in_store:
-                tail = K.global_norm(bufs[-n:], foreach=self.foreach)
+                tail = self.global_norm([bufs[k] for k in last])
         if tail is not None:
             nan = torch.full_like(tail, math.nan)
             self.schedule.record(

@@ -45,9 +45,9 @@ def _kill(procs) -> None:
                 pass
 
 
-def launch(variants, out_dir) -> dict:
-    """Run the worker on ``WORLD_SIZE`` ranks; return each variant's list of
-    per-rank records."""
+def launch(variants, out_dir, worker: str = WORKER) -> dict:
+    """Run ``worker`` on ``WORLD_SIZE`` ranks; return each variant's list
+    of per-rank records."""
     port = _free_port()
     procs = []
     logs = []
@@ -67,7 +67,7 @@ def launch(variants, out_dir) -> dict:
             logs.append(log)
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, WORKER,
+                    [sys.executable, worker,
                      str(out_dir), *variants],
                     cwd=os.path.dirname(HERE),
                     env=env,
@@ -92,7 +92,7 @@ def launch(variants, out_dir) -> dict:
     if codes != [0] * WORLD_SIZE:
         report = '\n'.join(f'--- rank {r} (exit {c}) ---\n{out[-3000:]}'
                            for r, (c, out) in enumerate(zip(codes, outputs)))
-        pytest.fail(f'DDP launch of {variants} failed:\n{report}')
+        pytest.fail(f'launch of {variants} failed:\n{report}')
     return {
         variant: [
             torch.load(out_dir / f'{variant}_rank{r}.pt', weights_only=False)

@@ -34,6 +34,15 @@ DDP: both passes of a SAM step synchronise their gradients, so ``g``,
 identical on every rank; a schedule's seed is broadcast from rank 0 and a
 late decision reads the averaged gradient, so every rank takes the same
 decisions and runs the same collectives, and weights stay bit-identical.
+
+FSDP (``MMFullyShardedDataParallel`` or any torch
+``FullyShardedDataParallel``, ``use_orig_params=True``): each rank holds a
+shard of every gradient, so :meth:`optim_context` gives the core a
+``reduce_sum`` (:func:`shard_reduce_sum`) that sums its norms and inner
+products over the shard group; every rank then scales the perturbation by
+the whole model's norm and takes the same decisions. ``NO_SHARD`` holds
+whole gradients and needs none. ``clip_grad`` (by norm) clips by the whole
+model's norm there too (:meth:`_clip_grad`).
 """
 import contextlib
 import difflib
@@ -49,8 +58,10 @@ from mmengine.model import BaseModel, is_model_wrapper
 from mmengine.optim import OptimWrapper
 from torch import nn
 
+from ... import kernels as K
 from ...corrections import Correction
 from ...directions import Direction
+from ...kernels import ReduceSum
 from ...pass_context import frozen_batchnorm, replay_rng, rng_state
 from ...schedule import StepSchedule
 from ...sharpness_aware import SharpnessAware
@@ -58,6 +69,69 @@ from .deferred_scalars import update_deferred
 from .packed_batch import pack, unpack
 
 __all__ = ['SharpnessAwareOptimWrapper']
+
+
+def shard_reduce_sum(model: nn.Module) -> Optional[ReduceSum]:
+    """The in-place sum over ``model``'s shard group when it is an FSDP
+    module that shards its parameters, else None.
+
+    Args:
+        model (nn.Module): The training model as ``train_step`` sees it.
+
+    Returns:
+        Callable, optional: ``reduce_sum(tensor) -> None``, one
+        ``all_reduce`` over the group that holds the shards (the intra-node
+        group under ``HYBRID_SHARD``).
+    """
+    if not torch.distributed.is_available():
+        return None
+    from torch.distributed.fsdp import (FullyShardedDataParallel,
+                                        ShardingStrategy)
+    if not isinstance(model, FullyShardedDataParallel) or \
+            model.sharding_strategy == ShardingStrategy.NO_SHARD:
+        return None
+    group = model.process_group
+
+    def reduce_sum(tensor: torch.Tensor) -> None:
+        torch.distributed.all_reduce(tensor, group=group)
+
+    return reduce_sum
+
+
+#: (package, mmengine's wrapper class, strategy, why it cannot work).
+_UNSUPPORTED_STRATEGIES = (
+    ('deepspeed', 'MMDeepSpeedEngineWrapper', 'DeepSpeedStrategy',
+     'DeepSpeed routes backward and the optimizer step through its engine '
+     '(its train_step never enters optim_context) and under ZeRO-2/3 frees '
+     'p.grad once reduced, so there is no gradient to perturb the weights '
+     'with or to replace by the SAM gradient'),
+    ('colossalai', 'ColossalAIModelWrapper', 'ColossalAIStrategy',
+     'ColossalAI steps through its booster and requires its own optimizer '
+     'wrapper class (ColossalAIOptimWrapper)'),
+)
+
+
+def check_strategy(model: Any, wrapper: str) -> None:
+    """Refuse a model prepared by a strategy the family cannot run under.
+
+    Args:
+        model: The training model as the strategy wrapped it.
+        wrapper (str): The optimizer wrapper's class name, for the message.
+
+    Raises:
+        ValueError: Under mmengine's ``DeepSpeedStrategy`` or
+            ``ColossalAIStrategy`` (recognised by the wrapper classes and
+            the packages of the model's classes), saying why.
+    """
+    for cls in type(model).__mro__:
+        package = cls.__module__.split('.')[0]
+        for pkg, name, strategy, why in _UNSUPPORTED_STRATEGIES:
+            if package == pkg or cls.__name__ == name:
+                raise ValueError(
+                    f'{wrapper} cannot train a model prepared by mmengine\'s '
+                    f'{strategy} ({type(model).__name__}): {why}. Use the '
+                    'Runner, or the FlexibleRunner with DDPStrategy or '
+                    'FSDPStrategy')
 
 
 def _sam_step(runs: int, runs_before: int, failed: float,
@@ -166,8 +240,10 @@ class SharpnessAwareOptimWrapper(OptimWrapper):
         Raises:
             ValueError: For a model that overrides ``train_step`` (the second
                 pass runs inside mmengine's own; GANs with an
-                ``OptimWrapperDict`` do this) or has no data preprocessor.
+                ``OptimWrapperDict`` do this) or has no data preprocessor,
+                and under DeepSpeed or ColossalAI (:func:`check_strategy`).
         """
+        check_strategy(model, type(self).__name__)
         module = model.module if is_model_wrapper(model) else model
         if not isinstance(module, BaseModel) or \
                 type(module).train_step is not BaseModel.train_step:
@@ -270,8 +346,12 @@ class SharpnessAwareOptimWrapper(OptimWrapper):
         """Plan the iteration and keep what pass 2 needs.
 
         Args:
-            model (nn.Module): The training model (possibly DDP-wrapped).
+            model (nn.Module): The training model (possibly DDP- or
+                FSDP-wrapped).
         """
+        if model is not self._model:
+            check_strategy(model, type(self).__name__)
+            self.sharpness.reduce_sum = shard_reduce_sum(model)
         self._model = model
         if not self._planned:  # the first micro-batch of a cycle
             if not self._started:
@@ -315,6 +395,9 @@ class SharpnessAwareOptimWrapper(OptimWrapper):
             zero_kwargs (dict, optional): For ``optimizer.zero_grad``.
         """
         if not self._planned or self._model is None:
+            # DeepSpeedStrategy gives the wrapper its model as `model`.
+            check_strategy(getattr(self, 'model', None),
+                           type(self).__name__)
             raise RuntimeError(
                 f'{type(self).__name__}.update_params was called outside '
                 '`optim_context(model)`: the model\'s train_step bypasses '
@@ -369,6 +452,39 @@ class SharpnessAwareOptimWrapper(OptimWrapper):
                     self.passes += 1
         finally:
             self.sharpness.restore(grad_scale=self._grad_scale())
+
+    def _clip_grad(self) -> None:
+        """mmengine's clipping; by the norm of the whole model under a
+        sharding FSDP model, where mmengine's would clip each rank's shard
+        by the shard's norm.
+
+        Sharded, the L2 norm is reduced like SAM's (one ``all_reduce``)
+        and the gradients scaled as ``torch.nn.utils.clip_grad_norm_``
+        does (``max_norm / (norm + 1e-6)``, at most 1). FSDP's own
+        ``clip_grad_norm_`` is not used: it takes float32 norms and fails
+        on float64 gradients.
+        """
+        if self.sharpness.reduce_sum is None or \
+                self.clip_func is not torch.nn.utils.clip_grad_norm_:
+            super()._clip_grad()
+            return
+        kwargs = dict(self.clip_grad_kwargs)
+        max_norm = kwargs.pop('max_norm', None)
+        if float(kwargs.pop('norm_type', 2.0)) != 2.0 or kwargs or \
+                max_norm is None:
+            raise ValueError(
+                'clip_grad under FSDP takes max_norm and norm_type=2 only, '
+                f'got {self.clip_grad_kwargs}')
+        grads = [
+            p.grad for group in self.optimizer.param_groups
+            for p in group['params']
+            if p.requires_grad and p.grad is not None
+        ]
+        norm = self.sharpness.global_norm(grads)
+        coef = torch.clamp(float(max_norm) / (norm + 1e-6), max=1.0)
+        K.scale_(grads, coef, foreach=self.sharpness.foreach)
+        self.message_hub.update_scalar(f'train/{self.grad_name}',
+                                       float(norm))
 
     def _sam_ready(self) -> bool:
         """Whether to run pass 2 (the AMP wrappers skip non-finite steps)."""

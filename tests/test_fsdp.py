@@ -1,0 +1,265 @@
+"""The family under FSDP: 2 processes, gloo, CPU, float64.
+
+Each rank runs ``tests/_fsdp_worker.py``: the toy model in mmengine's
+``MMFullyShardedDataParallel`` (FULL_SHARD, ``use_orig_params=True``),
+stepped by its ``train_step`` on half of every batch. The same wrapper on
+one process with the whole batches is the reference: both ranks must take
+its decisions and end at its weights (gathered full parameters) to 1e-12.
+Before the norms were reduced over the shard group, each rank scaled the
+perturbation by its own shard's norm and SAM ended 1.7e-2 away.
+"""
+import pytest
+import torch
+
+from tests._fsdp_worker import VARIANTS, train
+from tests.test_engine_ddp import HERE, WORLD_SIZE, launch, pytestmark  # noqa
+
+WORKER = f'{HERE}/_fsdp_worker.py'
+TOL = 1e-12
+
+
+@pytest.fixture(scope='module')
+def quick(tmp_path_factory):
+    return launch(['sam'], tmp_path_factory.mktemp('fsdp'), WORKER)
+
+
+@pytest.fixture(scope='module')
+def slow_runs(tmp_path_factory):
+    names = [v for v in VARIANTS if v != 'sam']
+    return launch(names, tmp_path_factory.mktemp('fsdp_slow'), WORKER)
+
+
+def max_diff(a, b) -> float:
+    return max(float((a[k] - b[k]).abs().max()) for k in a)
+
+
+def assert_matches_single_process(variant, records) -> dict:
+    """Every rank decided and ended as the single-process run."""
+    want = train(variant, distributed=False)
+    assert len(records) == WORLD_SIZE
+    sharded = not variant.endswith('_noshard')
+    # Rank 0 holds no element of fc2 (the flat parameter splits 34 / 33).
+    assert (0 in records[0]['local_sizes']) == sharded
+    for rec in records:
+        assert rec['decisions'] == want['decisions']
+        assert rec['sam_steps'] == want['sam_steps']
+        assert rec['params'].keys() == want['params'].keys()
+        for name, value in rec['init'].items():
+            assert torch.equal(value, want['init'][name])
+        assert rec['stats'].keys() == want['stats'].keys()
+        for key, values in want['stats'].items():
+            assert len(rec['stats'][key]) == len(values), key
+            torch.testing.assert_close(
+                torch.tensor(rec['stats'][key]), torch.tensor(values),
+                rtol=TOL, atol=0, msg=key)
+        diff = max_diff(rec['params'], want['params'])
+        assert diff < TOL, (variant, diff)
+        # It trained: the weights moved by far more than the tolerance.
+        assert max_diff(rec['params'], rec['init']) > 1e-3
+    return want
+
+
+def test_sam_fsdp_matches_single_process(quick):
+    """SAM, 3 steps: the perturbation is scaled by the norm of the whole
+    gradient, not each rank's shard."""
+    want = assert_matches_single_process('sam', quick['sam'])
+    assert want['decisions'] == [(True, 0.0)] * 3
+    assert all(rec['reduces'] for rec in quick['sam'])
+
+
+@pytest.mark.slow
+def test_plain_optim_wrapper_fsdp_matches_single_process(slow_runs):
+    """The harness: mmengine's OptimWrapper matches without any help."""
+    assert_matches_single_process('sgd', slow_runs['sgd'])
+
+
+@pytest.mark.slow
+def test_plain_optim_wrapper_fsdp_clips_by_shard_norms(slow_runs):
+    """mmengine's own clipping under FSDP clips each shard by its own
+    norm (documented; the family's wrappers clip by the whole norm)."""
+    want = train('sgd_clip', distributed=False)
+    for rec in slow_runs['sgd_clip']:
+        assert max_diff(rec['params'], want['params']) > 1e-3
+
+
+@pytest.mark.slow
+def test_sam_fsdp_clips_by_the_whole_models_norm(slow_runs):
+    assert_matches_single_process('sam_clip', slow_runs['sam_clip'])
+    assert all(rec['reduces'] for rec in slow_runs['sam_clip'])
+
+
+@pytest.mark.slow
+def test_sam_fsdp_no_shard_needs_no_reduction(slow_runs):
+    assert_matches_single_process('sam_noshard', slow_runs['sam_noshard'])
+    assert not any(rec['reduces'] for rec in slow_runs['sam_noshard'])
+
+
+@pytest.mark.slow
+def test_sam_fsdp_long_run(slow_runs):
+    assert_matches_single_process('sam_long', slow_runs['sam_long'])
+
+
+@pytest.mark.slow
+def test_arsam_fsdp_same_decisions_and_weights(slow_runs):
+    """ARSAM: the statistics (norms of the last tensors' PSF and gradient)
+    and the kept PSF's norm are reduced, so both ranks take the
+    single-process run's SAM/reuse decisions."""
+    want = assert_matches_single_process('arsam', slow_runs['arsam'])
+    sam = sum(s for s, _ in want['decisions'])
+    assert 3 < sam < len(want['decisions'])
+    assert len(want['stats']['r_hist']) > 3
+    assert any(not s and w > 0 for s, w in want['decisions'])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('variant', ['looksam', 'gsam', 'aesam'])
+def test_family_fsdp_matches_single_process(slow_runs, variant):
+    """LookSAM's and GSAM's inner products and AE-SAM's ``||g||^2`` are
+    reduced too: the single-process decisions and weights."""
+    want = assert_matches_single_process(variant, slow_runs[variant])
+    sam = sum(s for s, _ in want['decisions'])
+    assert 0 < sam < len(want['decisions'])
+
+
+# --- the hook and the refusals, in one process ----------------------------
+def test_reduce_sum_reduces_the_local_sum_once():
+    """The kernels hand the local sum of squares (inner product) to the
+    hook once and take the square root of the reduced sum; a hook that
+    doubles stands for two ranks holding equal shards."""
+    from arsam_mm import kernels as K
+    gen = torch.Generator().manual_seed(0)
+    a = [torch.randn(3, 4, generator=gen, dtype=torch.float64),
+         torch.zeros(0, dtype=torch.float64),  # an empty local shard
+         torch.randn(5, generator=gen, dtype=torch.float64)]
+    b = [torch.randn_like(t) for t in a]
+    calls = []
+
+    def double(t):
+        calls.append(t.shape)
+        t.mul_(2)
+
+    for foreach in (False, True):
+        calls.clear()
+        norm = K.global_norm(a, foreach=foreach, reduce=double)
+        want = torch.sqrt(2 * sum((t * t).sum() for t in a))
+        torch.testing.assert_close(norm, want, rtol=1e-15, atol=0)
+        assert calls == [torch.Size([])]
+    dot = K.global_dot(a, b, reduce=double)
+    torch.testing.assert_close(
+        dot, 2 * sum((x * y).sum() for x, y in zip(a, b)), rtol=1e-15,
+        atol=0)
+    with pytest.raises(ValueError, match='global_norm with reduce needs'):
+        K.global_norm([], reduce=double)
+    with pytest.raises(ValueError, match='global_dot with reduce needs'):
+        K.global_dot([], [], reduce=double)
+
+
+def test_reduce_sum_reaches_correction_and_direction():
+    from arsam_mm import GSAMDirection, LookSAMReuse, SharpnessAware
+    model = torch.nn.Linear(2, 1)
+    sa = SharpnessAware(
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        correction=LookSAMReuse(), direction=None)
+    sa2 = SharpnessAware(
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        direction=GSAMDirection())
+    fn = lambda t: None  # noqa: E731
+    for s in (sa, sa2):
+        assert s.reduce_sum is None
+        s.reduce_sum = fn
+        assert s.correction.reduce is fn and s.direction.reduce is fn
+        s.reduce_sum = None
+        assert s.correction.reduce is None and s.direction.reduce is None
+    with pytest.raises(TypeError, match='reduce_sum must be callable'):
+        sa.reduce_sum = 3
+
+
+def test_sharded_rank_without_gradients_still_reduces():
+    """A rank holding no gradient of the statistics' tensors (or of any)
+    joins the reduction with an empty tensor (else the others hang)."""
+    from arsam_mm import ARSAMSchedule, PSFReuse, SharpnessAware
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 1))
+    model.double()
+    sa = SharpnessAware(
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        schedule=ARSAMSchedule(warmup_iters=2, stat_tensors=2),
+        correction=PSFReuse())
+    seen = []
+    sa.reduce_sum = lambda t: seen.append(t.dtype)
+    sa.begin()
+    # Gradients of the first layer only: the statistics' tensors (the
+    # last two parameters) have none on this rank.
+    model[0](torch.ones(1, 2, dtype=torch.float64)).sum().backward()
+    sa.perturb()
+    model[0](torch.ones(1, 2, dtype=torch.float64)).sum().backward()
+    sa.restore()
+    # Pass 1's norm, ||g||_N, pass 2's finiteness, ||v||, ||v||_N.
+    assert seen == [torch.float64] * 5
+    assert sa._stat_grad_norm == 0
+
+
+class MMDeepSpeedEngineWrapper:
+    """Stands in for mmengine's wrapper of a DeepSpeed engine."""
+
+    def __init__(self, model):
+        self.model = model
+
+
+ColossalAIModel = type('ModelWrapper', (torch.nn.Module, ),
+                       {'__module__': 'colossalai.interface.model'})
+
+
+@pytest.mark.parametrize('kind', ['deepspeed', 'colossalai'])
+def test_deepspeed_and_colossalai_are_refused_before_training(kind):
+    from mmengine.registry import OPTIM_WRAPPERS
+
+    import arsam_mm  # noqa: F401
+    from tests._toy import ToyModel
+    model = ToyModel()
+    model_wrapper = MMDeepSpeedEngineWrapper(model) \
+        if kind == 'deepspeed' else ColossalAIModel()
+    strategy = dict(deepspeed='DeepSpeedStrategy',
+                    colossalai='ColossalAIStrategy')[kind]
+    wrapper = OPTIM_WRAPPERS.build(dict(
+        type='SAMOptimWrapper',
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
+    match = f"SAMOptimWrapper cannot train a model prepared by mmengine's " \
+        f'{strategy}'
+    with pytest.raises(ValueError, match=match):
+        wrapper.initialize_count_status(model_wrapper, 0, 10)
+    with pytest.raises(ValueError, match=match):
+        with wrapper.optim_context(model_wrapper):
+            pass
+    if kind == 'deepspeed':
+        # DeepSpeed's train_step goes straight to update_params; its
+        # strategy sets the wrapper's `model`.
+        wrapper.model = model_wrapper
+        with pytest.raises(ValueError, match='frees p.grad'):
+            wrapper.update_params(model.logits(torch.ones(1, 4)).sum())
+
+
+def test_sharded_rank_without_any_gradient_is_refused():
+    from arsam_mm import SharpnessAware
+    model = torch.nn.Linear(2, 1)
+    sa = SharpnessAware(torch.optim.SGD(model.parameters(), lr=0.1))
+    sa.reduce_sum = lambda t: None
+    sa.begin()
+    with pytest.raises(RuntimeError, match='holds no gradient element'):
+        sa.perturb()
+    sa.reduce_sum = None  # whole parameters: a no-op, as before
+    assert bool(sa.perturb())
+
+
+def test_sharded_sam_step_reduces_twice():
+    """A plain SAM step adds two all_reduce calls: pass 1's norm (the
+    perturbation's scale) and pass 2's finiteness test (so every rank falls
+    back alike)."""
+    from arsam_mm import SharpnessAware
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    x = torch.randn(4, 3)
+    sa = SharpnessAware(torch.optim.SGD(model.parameters(), lr=0.1))
+    seen = []
+    sa.reduce_sum = seen.append
+    sa.step(lambda: model(x).square().mean().backward())
+    assert len(seen) == 2

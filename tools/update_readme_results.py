@@ -65,13 +65,19 @@ RESUMED = ('Run in two sittings on 2026-11-29: base, SAM and budgets 0.1-0.3 '
            'and the config\'s digest). The date above is the first '
            'sitting\'s.')
 NOTES = {
-    'reports/quick': ('A fresh clone\'s `make bench` on the idle machine '
-                      '(2026-11-29): 9.2 min in all, 2.1 of them creating '
-                      '`.venv` and the data, 6.9 the benchmark. The three '
-                      'frontier tasks at 40% of their iterations, one seed, '
-                      'budget 0.3: every task learns, and the table shows '
-                      'the passes each method takes and their cost; one '
-                      'seed cannot separate methods.'),
+    'reports/quick': ('A fresh clone\'s `make bench` on 2026-12-06, beside '
+                      'a 2-job frontier rerun (load average up to 7.4, so '
+                      'the raw wall-clock columns carry a dagger; cost x '
+                      'base does not depend on load): 11.9 min for the data '
+                      'and the benchmark (its `.venv` had been built by the '
+                      'CI check just before). The three frontier tasks, '
+                      'their `-test` configs, at 40% of their iterations, '
+                      'one seed, budget 0.3, late-phase SAM included: every '
+                      'task learns, and the table shows the passes each '
+                      'method takes and their cost; one seed cannot '
+                      'separate methods. The idle-machine figure of the '
+                      'earlier configs was 9.2 min in all, 2.1 of them '
+                      'creating `.venv` and the data (2026-11-29).'),
     'reports/frontier/segmentation': RESUMED,
     'reports/frontier/pose': RESUMED,
     'reports/frontier/segmentation_1200': (

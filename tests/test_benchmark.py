@@ -427,7 +427,8 @@ def test_committed_records_still_resume_and_report(tmp_path, monkeypatch,
                       budgets=s.get('budgets'), scale=s.get('scale', 1.0),
                       task_rho=s.get('task_rho'),
                       method_args=s.get('method_args'),
-                      cost_rounds=s.get('cost_rounds', 0))
+                      cost_rounds=s.get('cost_rounds', 0),
+                      score_test=s.get('score_test'))
     # One warning per config whose runs predate config digests.
     undigested = {r['task'] for r in saved['records']
                   if 'config_sha256' not in r}

@@ -249,6 +249,9 @@ _GETATTR_ALLOWED: Dict[str, Tuple[str, ...]] = {
     ('min', 'max', 'current', 'mean'),
     'mmengine.optim.scheduler.param_scheduler.OneCycleParamScheduler':
     ('_annealing_cos', '_annealing_linear'),
+    # FSDPStrategy's local checkpoints (ShardedTensor's pickled state).
+    'torch.distributed._shard.sharded_tensor.api.ShardedTensor':
+    ('ProcessGroupState', ),
 }
 
 
@@ -385,13 +388,41 @@ def _mmengine_safe_globals(named: bool) -> List[Any]:
     return entries
 
 
+def _sharded_tensor_safe_globals() -> List[Any]:
+    """List torch's ``ShardedTensor`` classes: the model and optimizer state
+    of mmengine's ``FSDPStrategy`` checkpoints with the (default) local
+    state dict hold them.
+
+    Returns:
+        list: Entries for :func:`torch.serialization.add_safe_globals`;
+        empty without ``torch.distributed``.
+    """
+    import torch
+    if not torch.distributed.is_available():
+        return []
+    from torch.distributed._shard.metadata import ShardMetadata
+    from torch.distributed._shard.sharded_tensor.api import ShardedTensor
+    from torch.distributed._shard.sharded_tensor.metadata import (
+        MEM_FORMAT_ENCODING, ShardedTensorMetadata, TensorProperties)
+    from torch.distributed._shard.sharded_tensor.shard import Shard
+    from torch.distributed._shard.sharding_spec.chunk_sharding_spec import \
+        ChunkShardingSpec
+    from torch.distributed.remote_device import _remote_device
+    return [
+        ShardedTensor, ShardedTensor.ProcessGroupState, Shard,
+        ShardMetadata, ShardedTensorMetadata, TensorProperties,
+        MEM_FORMAT_ENCODING, ChunkShardingSpec, _remote_device
+    ]
+
+
 def allow_mmengine_checkpoint_globals() -> bool:
     """Allow-list the globals of mmengine checkpoints for ``torch.load``.
 
     Only on torch >= 2.6, where ``weights_only=True`` is the default, and
     with mmengine installed. The entries are numpy arrays, scalars and
-    dtypes, mmengine's ``HistoryBuffer`` and a ``getattr`` restricted to the
-    attributes in :data:`_GETATTR_ALLOWED`. Calling it again changes
+    dtypes, mmengine's ``HistoryBuffer``, a ``getattr`` restricted to the
+    attributes in :data:`_GETATTR_ALLOWED` and torch's ``ShardedTensor``
+    classes (``FSDPStrategy``'s local checkpoints). Calling it again changes
     nothing.
 
     Returns:
@@ -404,6 +435,7 @@ def allow_mmengine_checkpoint_globals() -> bool:
     import torch
     named = _named_safe_globals_supported()
     entries = _numpy_safe_globals(named) + _mmengine_safe_globals(named)
+    entries += _sharded_tensor_safe_globals()
     torch.serialization.add_safe_globals(entries)
     return True
 

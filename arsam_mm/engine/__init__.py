@@ -1,11 +1,12 @@
 """mmengine glue: optimizer wrappers, the hook and the validation loop that
 also scores a test split, registered in mmengine's root registries
-(``OPTIM_WRAPPERS``, ``HOOKS``, ``LOOPS``) so that configs of every
-downstream toolbox (``default_scope='mmseg'``, ``'mmpose'``, ...) find them.
+(``OPTIM_WRAPPERS``, ``HOOKS``, ``LOOPS``, ``STRATEGIES``) so that configs
+of every downstream toolbox (``default_scope='mmseg'``, ``'mmpose'``, ...) find them.
 """
 from .hooks import ARSAMHook  # noqa: F401
 from .loops import ValTestLoop  # noqa: F401
 from .optim_wrappers import *  # noqa: F401,F403
 from .optim_wrappers import __all__ as _wrappers_all
+from .strategies import SAMFSDPStrategy  # noqa: F401
 
-__all__ = ['ARSAMHook', 'ValTestLoop'] + _wrappers_all
+__all__ = ['ARSAMHook', 'SAMFSDPStrategy', 'ValTestLoop'] + _wrappers_all

@@ -1,7 +1,8 @@
 """mmengine glue: optimizer wrappers, the hook and the validation loop that
-also scores a test split, registered in mmengine's root registries
-(``OPTIM_WRAPPERS``, ``HOOKS``, ``LOOPS``, ``STRATEGIES``) so that configs
-of every downstream toolbox (``default_scope='mmseg'``, ``'mmpose'``, ...) find them.
+also scores a test split and ``SAMFSDPStrategy``, registered in
+mmengine's root registries (``OPTIM_WRAPPERS``, ``HOOKS``, ``LOOPS``,
+``STRATEGIES``) so that configs of every downstream toolbox
+(``default_scope='mmseg'``, ``'mmpose'``, ...) find them.
 """
 from .hooks import ARSAMHook  # noqa: F401
 from .loops import ValTestLoop  # noqa: F401

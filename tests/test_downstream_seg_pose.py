@@ -146,7 +146,8 @@ EXTRA_CONFIGS = dict(
     seg=[('segformer_mit-b0_8xb2-160k_ade20k-512x512',
           ('adamw', 'sam', 'arsam')),
          ('fcn_r50-d8_4xb2-40k_cityscapes-512x1024',
-          ('looksam', 'aesam', 'randomsam', 'gsam', 'latesam'))],
+          ('looksam', 'aesam', 'randomsam', 'gsam', 'latesam')),
+         ('segformer_mit-b5_8xb2-160k_ade20k-640x640', ('arsam_fsdp', ))],
     pose=[('rtmpose-t_8xb256-420e_coco-256x192', ('adamw', 'sam', 'arsam')),
           ('td-hm_res50_8xb64-210e_coco-256x192',
            ('looksam', 'aesam', 'randomsam', 'gsam', 'latesam'))])
@@ -175,6 +176,32 @@ def test_config_files():
 
 
 # --------------------------------------------------------- real configs ---
+def test_sharded_config_builds():
+    """The FSDP example (SegFormer-B5): FlexibleRunner, SAMFSDPStrategy
+    with use_orig_params, and ARSAM around the zoo's AdamW, built on the
+    B5 model (the strategy itself needs a process group)."""
+    from mmengine.registry import STRATEGIES
+
+    from arsam_mm import SAMFSDPStrategy
+    cfg = load(config_path(
+        'seg', 'segformer_mit-b5_8xb2-160k_ade20k-640x640', 'arsam_fsdp'))
+    assert cfg.runner_type == 'FlexibleRunner'
+    assert STRATEGIES.get(cfg.strategy.type) is SAMFSDPStrategy
+    assert cfg.strategy.model_wrapper.use_orig_params is True
+    assert cfg.custom_imports.imports == ['arsam_mm']
+    init_default_scope('mmseg')
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.pretrained = None
+    model_cfg.backbone.init_cfg = None
+    model = registry('seg').build(model_cfg)
+    assert model.backbone.num_layers == [3, 6, 40, 3]  # B5
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    assert type(wrapper).__name__ == 'ARSAMOptimWrapper'
+    assert type(wrapper.optimizer).__name__ == 'AdamW'
+    assert wrapper.optimizer.param_groups[0]['rho'] == 0.05
+    assert wrapper.get_lr()['lr'][0] == cfg.optim_wrapper.optimizer.lr
+
+
 @pytest.mark.parametrize('family', FAMILIES, ids=family_id)
 def test_real_configs_build(family):
     """Model, optimizer wrapper, param schedulers and hooks of the three

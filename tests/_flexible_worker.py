@@ -41,7 +41,39 @@ ARSAM_KW = dict(warmup_iters=3, window=4, max_reuse_steps=3, rho=0.05,
 VARIANTS = {
     'sam': dict(type='SAMOptimWrapper', rho=0.05),
     'arsam': dict(type='ARSAMOptimWrapper', **ARSAM_KW),
+    # The AMP twin, its scaler on the CPU (:func:`allow_cpu_amp`); the
+    # strategy must give it use_fsdp (ShardedGradScaler).
+    'ampsam': dict(type='AmpSAMOptimWrapper', rho=0.05),
 }
+
+
+def allow_cpu_amp() -> None:
+    """``tests/_amp.py``'s patches for this process, with FSDP's
+    ``ShardedGradScaler`` on the CPU: ``AmpOptimWrapper`` builds (it
+    asserts an accelerator), its scalers scale on the CPU and
+    ``autocast`` is a no-op (the steps compute in float64)."""
+    import contextlib
+    import functools
+
+    from mmengine.optim.optimizer import amp_optimizer_wrapper
+    from mmengine.runner import amp as runner_amp
+    from torch.distributed.fsdp import sharded_grad_scaler
+
+    from arsam_mm.engine.optim_wrappers import amp_sam_optim_wrapper
+
+    @contextlib.contextmanager
+    def autocast_stub(*args, **kwargs):
+        yield
+
+    if runner_amp.autocast.__name__ == autocast_stub.__name__:
+        return  # patched by an earlier job
+    amp_optimizer_wrapper.is_cuda_available = lambda: True
+    amp_optimizer_wrapper.GradScaler = functools.partial(
+        torch.amp.GradScaler, 'cpu')
+    sharded_grad_scaler.ShardedGradScaler = functools.partial(
+        sharded_grad_scaler.ShardedGradScaler, 'cpu')
+    runner_amp.autocast = autocast_stub
+    amp_sam_optim_wrapper.autocast = autocast_stub
 
 
 class Float64Dataset(torch.utils.data.Dataset):
@@ -85,6 +117,8 @@ def train(variant: str, distributed: bool, work_dir: str,
     import arsam_mm  # noqa: F401  (registers the wrappers)
     from tests._toy import ToyModel
 
+    if variant.startswith('amp'):
+        allow_cpu_amp()
     torch.manual_seed(0)
     model = ToyModel(noise=0.0).double()
     init = {k: v.detach().clone() for k, v in model.named_parameters()}
@@ -131,7 +165,8 @@ def train(variant: str, distributed: bool, work_dir: str,
         params=params,
         sam_steps=wrapper.sharpness.sam_steps,
         reduces=wrapper.sharpness.reduce_sum is not None,
-        wrapper=type(wrapper).__name__)
+        wrapper=type(wrapper).__name__,
+        scaler=type(getattr(wrapper, 'loss_scaler', None)).__name__)
 
 
 def main() -> None:

@@ -291,18 +291,20 @@ def flexible_slow(tmp_path_factory):
     then resumed in fresh processes."""
     out = tmp_path_factory.mktemp('flexible_slow')
     jobs = ['arsam', 'arsam_ckpt', 'sam_ckpt', 'arsam_full']
-    runs = launch(jobs, out, FLEXIBLE_WORKER)
+    runs = launch(jobs + ['ampsam', 'ampsam_ckpt'], out, FLEXIBLE_WORKER)
     runs.update(launch([f'{job}_resume' for job in jobs[1:]], out,
                        FLEXIBLE_WORKER))
     return out, runs
 
 
-def assert_flexible_matches_runner(variant, records, out) -> None:
+def assert_flexible_matches_runner(variant, records, out,
+                                   reference=None) -> dict:
     """Every rank of the FlexibleRunner run ends at the weights of the
-    single-process Runner on the whole batches."""
+    single-process Runner on the whole batches (of ``reference``)."""
     from tests._flexible_worker import VARIANTS as FLEX_VARIANTS
     from tests._flexible_worker import train as flexible_train
-    want = flexible_train(variant, False, str(out / f'single_{variant}'))
+    reference = reference or variant
+    want = flexible_train(reference, False, str(out / f'single_{variant}'))
     assert len(records) == WORLD_SIZE
     for rec in records:
         assert rec['wrapper'] == FLEX_VARIANTS[variant]['type']
@@ -342,6 +344,20 @@ def test_sam_fsdp_strategy_resumes_exactly(flexible_slow, job):
         assert resumed['sam_steps'] == whole['sam_steps']
         for name, value in whole['params'].items():
             assert torch.equal(resumed['params'][name], value), name
+
+
+@pytest.mark.slow
+def test_amp_twin_gets_sharded_grad_scaler(flexible_slow):
+    """AmpSAMOptimWrapper with its scaler on the CPU: SAMFSDPStrategy
+    gives it FSDP's ShardedGradScaler (found_inf reduced over the ranks),
+    FSDPStrategy the plain GradScaler; both end at the fp32 single-process
+    SAM run's weights (autocast stubbed, float64)."""
+    out, runs = flexible_slow
+    for job, scaler in (('ampsam_ckpt', 'ShardedGradScaler'),
+                        ('ampsam', 'GradScaler')):
+        assert_flexible_matches_runner('ampsam', runs[job], out,
+                                       reference='sam')
+        assert [rec['scaler'] for rec in runs[job]] == [scaler] * WORLD_SIZE
 
 
 def test_sam_fsdp_strategy_sets_use_fsdp_for_amp_twins():

@@ -370,3 +370,38 @@ def test_sam_fsdp_strategy_sets_use_fsdp_for_amp_twins():
     assert not _uses_amp(dict(type='ARSAMOptimWrapper'))
     assert not _uses_amp(dict(type='AmpOptimWrapper'))  # mmengine's own
     assert not _uses_amp(dict(type='OptimWrapper'))
+
+
+@pytest.mark.parametrize('member,sam_step,other_step', [
+    ('looksam', 5, 1), ('gsam', 4, 0), ('aesam', 2, 1), ('arsam', 5, 0)])
+def test_sharded_collectives_per_step(member, sam_step, other_step):
+    """The all_reduce calls each member adds per step under sharding (the
+    README's table): SAM steps and the others."""
+    from arsam_mm import (AESAMSchedule, ARSAMSchedule, GSAMDirection,
+                          LookSAMReuse, PeriodicSchedule, PSFReuse,
+                          SharpnessAware)
+    kwargs = dict(
+        looksam=dict(schedule=PeriodicSchedule(interval=3),
+                     correction=LookSAMReuse()),
+        gsam=dict(schedule=PeriodicSchedule(interval=2),
+                  direction=GSAMDirection()),
+        aesam=dict(schedule=AESAMSchedule(target_ratio=0.4)),
+        arsam=dict(schedule=ARSAMSchedule(warmup_iters=3, window=4,
+                                          stat_tensors=2),
+                   correction=PSFReuse(max_reuse_steps=3)))[member]
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(),
+                                torch.nn.Linear(4, 2)).double()
+    x = torch.randn(8, 3, dtype=torch.float64)
+    sa = SharpnessAware(torch.optim.SGD(model.parameters(), lr=0.1),
+                        **kwargs)
+    if member == 'aesam':
+        sa.schedule.set_run_length(40)
+    seen = []
+    sa.reduce_sum = seen.append
+    counts = {True: set(), False: set()}
+    for _ in range(40):
+        before, sam_steps = len(seen), sa.sam_steps
+        sa.step(lambda: model(x).square().mean().backward())
+        counts[sa.sam_steps > sam_steps].add(len(seen) - before)
+    assert counts == {True: {sam_step}, False: {other_step}}

@@ -400,14 +400,17 @@ def _sharded_tensor_safe_globals() -> List[Any]:
     import torch
     if not torch.distributed.is_available():
         return []
-    from torch.distributed._shard.metadata import ShardMetadata
-    from torch.distributed._shard.sharded_tensor.api import ShardedTensor
-    from torch.distributed._shard.sharded_tensor.metadata import (
-        MEM_FORMAT_ENCODING, ShardedTensorMetadata, TensorProperties)
-    from torch.distributed._shard.sharded_tensor.shard import Shard
-    from torch.distributed._shard.sharding_spec.chunk_sharding_spec import \
-        ChunkShardingSpec
-    from torch.distributed.remote_device import _remote_device
+    try:
+        from torch.distributed._shard.metadata import ShardMetadata
+        from torch.distributed._shard.sharded_tensor.api import ShardedTensor
+        from torch.distributed._shard.sharded_tensor.metadata import (
+            MEM_FORMAT_ENCODING, ShardedTensorMetadata, TensorProperties)
+        from torch.distributed._shard.sharded_tensor.shard import Shard
+        from torch.distributed._shard.sharding_spec import \
+            ChunkShardingSpec
+        from torch.distributed.remote_device import _remote_device
+    except ImportError:  # moved in another torch version
+        return []
     return [
         ShardedTensor, ShardedTensor.ProcessGroupState, Shard,
         ShardMetadata, ShardedTensorMetadata, TensorProperties,

@@ -4,10 +4,16 @@ mmengine's root registries (``OPTIM_WRAPPERS``, ``HOOKS``, ``LOOPS``,
 ``STRATEGIES``) so that configs of every downstream toolbox
 (``default_scope='mmseg'``, ``'mmpose'``, ...) find them.
 """
+import importlib
+
 from .hooks import ARSAMHook  # noqa: F401
 from .loops import ValTestLoop  # noqa: F401
 from .optim_wrappers import *  # noqa: F401,F403
 from .optim_wrappers import __all__ as _wrappers_all
-from .strategies import SAMFSDPStrategy  # noqa: F401
 
-__all__ = ['ARSAMHook', 'SAMFSDPStrategy', 'ValTestLoop'] + _wrappers_all
+__all__ = ['ARSAMHook', 'ValTestLoop'] + _wrappers_all
+
+if hasattr(importlib.import_module('mmengine._strategy'), 'FSDPStrategy'):
+    # Absent where mmengine's FSDP cannot be imported (torch < 2.0).
+    from .strategies import SAMFSDPStrategy  # noqa: F401
+    __all__ += ['SAMFSDPStrategy']

@@ -406,8 +406,7 @@ def _sharded_tensor_safe_globals() -> List[Any]:
         from torch.distributed._shard.sharded_tensor.metadata import (
             MEM_FORMAT_ENCODING, ShardedTensorMetadata, TensorProperties)
         from torch.distributed._shard.sharded_tensor.shard import Shard
-        from torch.distributed._shard.sharding_spec import \
-            ChunkShardingSpec
+        from torch.distributed._shard.sharding_spec import ChunkShardingSpec
         from torch.distributed.remote_device import _remote_device
     except ImportError:  # moved in another torch version
         return []

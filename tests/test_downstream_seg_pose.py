@@ -450,6 +450,21 @@ def _load_train_tool():
     return module
 
 
+def test_train_tool_builds_flexible_runner_for_sharded_config(tmp_path):
+    """``tools/train.py`` builds the config's ``runner_type`` (the FSDP
+    example's FlexibleRunner with SAMFSDPStrategy; nothing is trained)."""
+    from mmengine.runner import FlexibleRunner
+
+    from arsam_mm import SAMFSDPStrategy
+    tool = _load_train_tool()
+    cfg = load(config_path(
+        'seg', 'segformer_mit-b5_8xb2-160k_ade20k-640x640', 'arsam_fsdp'))
+    cfg.work_dir = str(tmp_path)
+    runner = tool.build_runner(cfg)
+    assert type(runner) is FlexibleRunner
+    assert type(runner.strategy) is SAMFSDPStrategy
+
+
 @pytest.mark.parametrize('task,generator', [('seg', 'cityscapes'),
                                             ('pose', 'coco')])
 def test_missing_data_fails_before_training(task, generator, tmp_path,

@@ -20,6 +20,7 @@ from typing import List, Optional
 import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
+from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from arsam_mm.engine.cli import (KeyValueAction, check_data_roots,
@@ -106,6 +107,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
+def build_runner(cfg: Config) -> Runner:
+    """The Runner, or the config's ``runner_type`` (``FlexibleRunner`` for
+    a ``strategy`` such as ``SAMFSDPStrategy``), as mmseg's tool does."""
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
+
+
 def main(argv: Optional[List[str]] = None) -> Runner:
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
@@ -125,7 +134,7 @@ def main(argv: Optional[List[str]] = None) -> Runner:
             logger='current')
     check_data_roots(cfg)
     init_cpu_distributed(cfg)  # --launcher pytorch without CUDA
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
     return runner
 

@@ -36,6 +36,8 @@ VARIANTS = {
                                             alpha=0.5), 12),
     'gsam': ('GSAMOptimWrapper', dict(rho=0.05, alpha=0.3, interval=2), 12),
     'aesam': ('AESAMOptimWrapper', dict(rho=0.05, target_ratio=0.4), 20),
+    'randomsam': ('RandomSAMOptimWrapper', dict(rho=0.05, prob=0.4), 20),
+    'latesam': ('LateSAMOptimWrapper', dict(rho=0.05, target_ratio=0.4), 20),
     'sgd': ('OptimWrapper', dict(), 20),
     # Clipping by the whole model's norm (FSDP's clip_grad_norm_); 0.1 is
     # below every step's norm here, so every step clips.

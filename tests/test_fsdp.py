@@ -122,10 +122,13 @@ def test_arsam_fsdp_same_decisions_and_weights(slow_runs):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('variant', ['looksam', 'gsam', 'aesam'])
+@pytest.mark.parametrize(
+    'variant', ['looksam', 'gsam', 'aesam', 'randomsam', 'latesam'])
 def test_family_fsdp_matches_single_process(slow_runs, variant):
     """LookSAM's and GSAM's inner products and AE-SAM's ``||g||^2`` are
-    reduced too: the single-process decisions and weights."""
+    reduced too, RandomSAM's draws come from rank 0's seed and late-phase
+    SAM switches on every rank alike: the single-process decisions and
+    weights."""
     want = assert_matches_single_process(variant, slow_runs[variant])
     sam = sum(s for s, _ in want['decisions'])
     assert 0 < sam < len(want['decisions'])

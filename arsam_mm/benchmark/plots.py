@@ -84,9 +84,15 @@ def _plot_metric(task: str, records: List[Dict[str, Any]], key: str,
              if r['result']['evals']]) / 2)
     axes[2].legend(fontsize=7)
     fig.suptitle(f'{task}: {key}, mean over seeds (band: +- 1 sd)')
+    _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    """Lay out, write (PNG, 110 dpi) and close a figure."""
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return path
 
 
 def plot_task(task: str, records: List[Dict[str, Any]],
@@ -118,11 +124,7 @@ def plot_task(task: str, records: List[Dict[str, Any]],
         ax.set_ylabel('running SAM-step fraction', color='tab:blue')
         twin.set_ylabel('window target n', color='tab:orange')
         ax.set_title(f'{task}: ARSAM schedule')
-        fig.tight_layout()
-        path = out_dir / f'{task}_arsam_schedule.png'
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(_save(fig, out_dir / f'{task}_arsam_schedule.png'))
     return paths
 
 
@@ -185,11 +187,7 @@ def plot_frontier(task: str, result: Dict[str, Any],
     axes[0][0].legend(fontsize=7)
     fig.suptitle(f'{task}: final {metric} against cost (labels: budget; '
                  'band: SAM +- 1 sd)', fontsize=9)
-    fig.tight_layout()
-    path = out_dir / f'{task}_frontier.png'
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, out_dir / f'{task}_frontier.png')
 
 
 def plot_val_test(task: str, records: List[Dict[str, Any]],
@@ -242,8 +240,4 @@ def plot_val_test(task: str, records: List[Dict[str, Any]],
         row[1].legend(fontsize=7)
     fig.suptitle(f'{task}: {key} on val and test at every validation, mean '
                  'over seeds', fontsize=9)
-    fig.tight_layout()
-    path = out_dir / f'{task}_val_test.png'
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, out_dir / f'{task}_val_test.png')

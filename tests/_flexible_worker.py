@@ -21,6 +21,7 @@ What the FlexibleRunner needs on CPU, found here:
   passes ``device_id=int(LOCAL_RANK)``, a CUDA device, by default;
 - ``use_orig_params=True``, as for the family under FSDP anywhere.
 """
+import logging
 import os
 import sys
 from datetime import timedelta
@@ -150,7 +151,14 @@ def train(variant: str, distributed: bool, work_dir: str,
             launcher='pytorch', strategy=strategy_cfg(kind), **kwargs)
     else:
         runner = Runner(**kwargs)
-    runner.train()
+    warnings = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: warnings.append(record.getMessage())
+    runner.logger.addHandler(handler)
+    try:
+        runner.train()
+    finally:
+        runner.logger.removeHandler(handler)
     net = runner.model
     if distributed:
         from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
@@ -166,7 +174,8 @@ def train(variant: str, distributed: bool, work_dir: str,
         sam_steps=wrapper.sharpness.sam_steps,
         reduces=wrapper.sharpness.reduce_sum is not None,
         wrapper=type(wrapper).__name__,
-        scaler=type(getattr(wrapper, 'loss_scaler', None)).__name__)
+        scaler=type(getattr(wrapper, 'loss_scaler', None)).__name__,
+        warnings=warnings)
 
 
 def main() -> None:

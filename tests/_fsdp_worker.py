@@ -46,6 +46,12 @@ VARIANTS = {
     'sgd_clip': ('OptimWrapper', dict(clip_grad=dict(max_norm=0.1)), 10),
     # NO_SHARD: whole gradients on every rank, no reduction needed.
     'sam_noshard': ('SAMOptimWrapper', dict(rho=0.05), 10),
+    # Gradient accumulation: two micro-batches per step (pass 1 of the
+    # first under FSDP's no_sync, pass 2 replays both).
+    'sam_accum': ('SAMOptimWrapper', dict(rho=0.05, accumulative_counts=2),
+                  12),
+    'arsam_accum': ('ARSAMOptimWrapper',
+                    dict(ARSAM_KW, accumulative_counts=2), 40),
 }
 BATCH = 8
 LR = 0.1

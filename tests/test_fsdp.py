@@ -134,6 +134,25 @@ def test_family_fsdp_matches_single_process(slow_runs, variant):
     assert 0 < sam < len(want['decisions'])
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize('variant', ['sam_accum', 'arsam_accum'])
+def test_fsdp_gradient_accumulation_matches_single_process(
+        slow_runs, variant):
+    """``accumulative_counts=2`` under FULL_SHARD: pass 1 of the first
+    micro-batch runs under FSDP's ``no_sync`` (mmengine's
+    ``optim_context``), pass 2 replays both kept micro-batches (the first
+    under ``no_sync`` too) and the last backward of each pass
+    reduce-scatters the accumulated gradient: the decisions and weights of
+    the single-process run with the same micro-batches."""
+    want = assert_matches_single_process(variant, slow_runs[variant])
+    # One optimizer step per two micro-batches.
+    assert want['sam_steps'] <= len(want['decisions']) // 2
+    if variant == 'sam_accum':
+        assert want['sam_steps'] == len(want['decisions']) // 2
+    else:
+        assert 3 < want['sam_steps'] < len(want['decisions']) // 2
+
+
 # --- the hook and the refusals, in one process ----------------------------
 def test_reduce_sum_reduces_the_local_sum_once():
     """The kernels hand the local sum of squares (inner product) to the
@@ -326,6 +345,29 @@ def test_sam_flexible_runner_fsdp_matches_runner(flexible_quick):
     out, runs = flexible_quick
     want = assert_flexible_matches_runner('sam', runs['sam'], out)
     assert want['sam_steps'] == 12
+    assert not any('SAMFSDPStrategy' in w for w in want['warnings'])
+
+
+def test_fsdp_strategy_warns_that_checkpoints_lose_the_sam_state(
+        flexible_quick):
+    """Under mmengine's plain FSDPStrategy every rank is told, before the
+    first iteration, that checkpoints lose the SAM state, with the config
+    line of SAMFSDPStrategy (which keeps it: no warning, slow set)."""
+    from arsam_mm.engine.optim_wrappers.sharpness_aware_optim_wrapper import \
+        SAM_FSDP_STRATEGY
+    _, runs = flexible_quick
+    for rec in runs['sam']:
+        found = [w for w in rec['warnings'] if 'SAMFSDPStrategy' in w]
+        assert found == [
+            'SAMOptimWrapper under FSDP without SAMFSDPStrategy: training '
+            "is unaffected, but mmengine's FSDPStrategy saves only the "
+            "optimizer's 'state' and 'param_groups', so checkpoints lose "
+            'the SAM state (schedule, counters, kept vector) and a resumed '
+            f'run starts it afresh. Use {SAM_FSDP_STRATEGY}'
+        ]
+    assert SAM_FSDP_STRATEGY == (
+        "strategy = dict(type='SAMFSDPStrategy', "
+        'model_wrapper=dict(use_orig_params=True))')
 
 
 @pytest.mark.slow
@@ -344,6 +386,9 @@ def test_sam_fsdp_strategy_resumes_exactly(flexible_slow, job):
     the run ends bit-identical to the uninterrupted one."""
     _, runs = flexible_slow
     for whole, resumed in zip(runs[job], runs[f'{job}_resume']):
+        # No warning that checkpoints lose the SAM state.
+        for rec in (whole, resumed):
+            assert not any('SAMFSDPStrategy' in w for w in rec['warnings'])
         assert resumed['sam_steps'] == whole['sam_steps']
         for name, value in whole['params'].items():
             assert torch.equal(resumed['params'][name], value), name

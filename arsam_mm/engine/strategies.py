@@ -10,8 +10,9 @@ wrappers themselves), but two of its steps do not fit them:
   ``'param_groups'``: the wrapper's SAM state (``'arsam'``: counters, the
   schedule with its generator, the kept vector) and an AMP wrapper's
   ``'loss_scaler'`` are dropped, so a resumed run starts its schedule
-  afresh (the wrapper warns). This strategy saves them next to the
-  converted state. The kept vector is this rank's shards: with
+  afresh (the wrapper warns at load, and at its first iteration under
+  any FSDP model not prepared by this strategy). This strategy saves them
+  next to the converted state. The kept vector is this rank's shards: with
   ``state_dict_cfg='local'`` (the default) every rank writes its own file;
   with ``'full'`` rank 0 writes one file with every rank's entry
   (gathered), and each rank loads its own, so a resume needs the same
@@ -61,10 +62,14 @@ class SAMFSDPStrategy(FSDPStrategy):
 
     def build_optim_wrapper(self, optim_wrapper, model=None):
         """``FSDPStrategy.build_optim_wrapper``, with ``use_fsdp=True`` for
-        the family's AMP twins (``ShardedGradScaler``)."""
+        the family's AMP twins (``ShardedGradScaler``); marks a family
+        wrapper ``fsdp_checkpoints_keep_sam_state`` (no warning)."""
         if isinstance(optim_wrapper, dict) and _uses_amp(optim_wrapper):
             optim_wrapper.setdefault('use_fsdp', True)
-        return super().build_optim_wrapper(optim_wrapper, model)
+        built = super().build_optim_wrapper(optim_wrapper, model)
+        if isinstance(built, SharpnessAwareOptimWrapper):
+            built.fsdp_checkpoints_keep_sam_state = True
+        return built
 
     def optim_state_dict(self) -> dict:
         """FSDP's conversion of the wrapper's optimizer state, plus the

@@ -85,9 +85,8 @@ def shard_reduce_sum(model: nn.Module) -> Optional[ReduceSum]:
     """
     if not torch.distributed.is_available():
         return None
-    from torch.distributed.fsdp import (FullyShardedDataParallel,
-                                        ShardingStrategy)
-    if not isinstance(model, FullyShardedDataParallel) or \
+    from torch.distributed.fsdp import ShardingStrategy
+    if not is_fsdp(model) or \
             model.sharding_strategy == ShardingStrategy.NO_SHARD:
         return None
     group = model.process_group
@@ -96,6 +95,20 @@ def shard_reduce_sum(model: nn.Module) -> Optional[ReduceSum]:
         torch.distributed.all_reduce(tensor, group=group)
 
     return reduce_sum
+
+
+def is_fsdp(model: Any) -> bool:
+    """Whether ``model`` is a torch ``FullyShardedDataParallel`` (FSDP1,
+    as mmengine's ``MMFullyShardedDataParallel``), any sharding strategy."""
+    if not torch.distributed.is_available():
+        return False
+    from torch.distributed.fsdp import FullyShardedDataParallel
+    return isinstance(model, FullyShardedDataParallel)
+
+
+#: The strategy config line that keeps the SAM state under FSDP.
+SAM_FSDP_STRATEGY = ("strategy = dict(type='SAMFSDPStrategy', "
+                     'model_wrapper=dict(use_orig_params=True))')
 
 
 #: (package, mmengine's wrapper class, strategy, why it cannot work).
@@ -206,6 +219,9 @@ class SharpnessAwareOptimWrapper(OptimWrapper):
         self.passes = 0
         #: ``sharpness.sam_step_counts()`` at the last update.
         self._sam_logged: Tuple[int, Any] = (0, 0)
+        #: Set by ``SAMFSDPStrategy``, whose checkpoints keep the SAM state
+        #: (mmengine's ``FSDPStrategy`` drops it: a warning says so).
+        self.fsdp_checkpoints_keep_sam_state = False
 
     @classmethod
     def _check_kwargs(cls, kwargs: Dict[str, Any]) -> None:
@@ -341,6 +357,21 @@ class SharpnessAwareOptimWrapper(OptimWrapper):
         model = self._model
         return model.module if is_model_wrapper(model) else model
 
+    def _warn_fsdp_checkpoints(self, model: nn.Module) -> None:
+        """Under FSDP, warn unless ``SAMFSDPStrategy`` built the wrapper:
+        mmengine's ``FSDPStrategy`` trains the family, but its checkpoints
+        drop the SAM state."""
+        if not is_fsdp(model) or self.fsdp_checkpoints_keep_sam_state:
+            return
+        print_log(
+            f'{type(self).__name__} under FSDP without SAMFSDPStrategy: '
+            "training is unaffected, but mmengine's FSDPStrategy saves only "
+            "the optimizer's 'state' and 'param_groups', so checkpoints "
+            'lose the SAM state (schedule, counters, kept vector) and a '
+            f'resumed run starts it afresh. Use {SAM_FSDP_STRATEGY}',
+            logger='current',
+            level=logging.WARNING)
+
     @contextlib.contextmanager
     def optim_context(self, model: nn.Module) -> Iterator[None]:
         """Plan the iteration and keep what pass 2 needs.
@@ -352,6 +383,7 @@ class SharpnessAwareOptimWrapper(OptimWrapper):
         if model is not self._model:
             check_strategy(model, type(self).__name__)
             self.sharpness.reduce_sum = shard_reduce_sum(model)
+            self._warn_fsdp_checkpoints(model)
         self._model = model
         if not self._planned:  # the first micro-batch of a cycle
             if not self._started:
@@ -555,8 +587,10 @@ class SharpnessAwareOptimWrapper(OptimWrapper):
         if arsam is None:
             print_log(
                 f'{type(self).__name__}: the checkpoint has no "arsam" '
-                'state (saved by another optimizer wrapper?); the SAM '
-                'schedule and the stored PSF start afresh.',
+                'state (saved by another optimizer wrapper, or under '
+                "mmengine's FSDPStrategy, which drops it: use "
+                'SAMFSDPStrategy); the SAM schedule and the stored PSF '
+                'start afresh.',
                 logger='current',
                 level=logging.WARNING)
         else:

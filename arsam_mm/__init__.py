@@ -1,39 +1,50 @@
-"""ARSAM and SAM for mmengine-based toolboxes.
+"""ARSAM and the efficient-SAM family for mmengine-based toolboxes.
 
-Importing the package registers, when mmengine is installed, the optimizer
-wrappers and the hook in mmengine's root registries, and applies the
-environment fixes of :mod:`.compat` where they are needed (mmcv-lite's
-missing ``mmcv._ext``; mmengine checkpoints under torch >= 2.6). It imports
-neither mmpretrain nor torchvision: the mmpretrain registrations of the
-classification configs (CIFAR backbones, ``LocalCIFAR10``/``LocalCIFAR100``)
-are in :mod:`arsam_mm.mmpretrain`, imported explicitly. The core
-(:mod:`.kernels`, :mod:`.schedule`, :mod:`.sharpness_aware`) needs torch
-only.
+Two layers:
+
+* :mod:`arsam_mm.core`: the optimizer step of every member (driver,
+  schedules, corrections, directions, kernels), torch only; ``import
+  arsam_mm.core`` imports nothing of OpenMMLab.
+* :mod:`arsam_mm.engine`: the mmengine optimizer wrappers, the hook, the
+  validation loop and the FSDP strategy, registered in mmengine's root
+  registries, plus the environment fixes of :mod:`arsam_mm.compat` (mmcv-lite's
+  missing ``mmcv._ext``; mmengine checkpoints under torch >= 2.6).
+
+A config loads the wrappers with ``custom_imports = dict(imports=
+['arsam_mm'])``: mmengine is imported by then, and importing this package
+under mmengine imports :mod:`arsam_mm.engine`. Outside mmengine, ``import
+arsam_mm`` stays torch only; ``import arsam_mm.engine`` registers
+explicitly, and a name of either layer (``arsam_mm.SAMOptimWrapper``,
+``arsam_mm.SharpnessAware``) imports its layer on first use. The
+mmpretrain registrations of the classification configs are in
+:mod:`arsam_mm.mmpretrain`, imported explicitly.
 """
+import importlib
 import importlib.util
+import sys
+from typing import Any
 
-from .aesam_schedule import AESAMSchedule
-from .compat import apply_compat
-from .corrections import (Correction, LookSAMReuse, NoCorrection,
-                          PSFReuse)
-from .directions import Direction, GSAMDirection, SAMDirection
-from .late_schedule import LateSchedule
-from .schedule import (ARSAMSchedule, PeriodicSchedule, RandomSchedule,
-                       StepPlan, StepSchedule)
-from .sharpness_aware import SharpnessAware
+from .compat import install_mmcv_ext_stub
 from .version import __version__
 
-apply_compat()
+__all__ = ['__version__']
 
-__all__ = [
-    '__version__', 'apply_compat', 'SharpnessAware', 'StepSchedule',
-    'ARSAMSchedule', 'PeriodicSchedule', 'RandomSchedule', 'AESAMSchedule',
-    'LateSchedule',
-    'StepPlan', 'Correction', 'NoCorrection', 'PSFReuse', 'LookSAMReuse',
-    'Direction', 'SAMDirection', 'GSAMDirection'
-]
+# An import hook only (it imports nothing): lets a toolbox import on
+# mmcv-lite, whose compiled ops are missing (arsam_mm.compat, part 1).
+install_mmcv_ext_stub()
 
-if importlib.util.find_spec('mmengine') is not None:
-    from .engine import *  # noqa: F401,F403
-    from .engine import __all__ as _engine_all
-    __all__ += _engine_all
+if 'mmengine' in sys.modules:
+    # Under mmengine (a config's custom_imports): register the wrappers.
+    importlib.import_module('.engine', __name__)
+
+
+def __getattr__(name: str) -> Any:
+    """Resolve a public name of :mod:`.core` or :mod:`.engine` lazily."""
+    core = importlib.import_module('.core', __name__)
+    if name in core.__all__:
+        return getattr(core, name)
+    if importlib.util.find_spec('mmengine') is not None:
+        engine = importlib.import_module('.engine', __name__)
+        if name in engine.__all__:
+            return getattr(engine, name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -66,9 +66,22 @@ out['loaded'] = sorted(
                       'mmdet') if name in sys.modules)
 out['finders'] = [type(f).__name__ for f in sys.meta_path
                   if f not in finders]
-out['registered'] = error_of(lambda: __import__(
-    'mmengine.registry', fromlist=['OPTIM_WRAPPERS']).OPTIM_WRAPPERS.get(
-        'ARSAMOptimWrapper').__name__)
+out['mm_loaded'] = sorted(name for name in sys.modules
+                          if name.split('.')[0] in ('mmengine', 'mmcv'))
+out['engine_loaded'] = 'arsam_mm.engine' in sys.modules
+import arsam_mm.core
+out['core_loaded'] = sorted(
+    name for name in sys.modules
+    if name.split('.')[0] in ('mmengine', 'mmcv', 'mmseg', 'mmpose',
+                              'mmdet', 'mmpretrain'))
+'''
+
+# Under mmengine, as a config's custom_imports does it.
+_UNDER_MMENGINE = '''
+import mmengine.config
+from mmengine.registry import OPTIM_WRAPPERS
+import arsam_mm
+out['registered'] = OPTIM_WRAPPERS.get('ARSAMOptimWrapper').__name__
 '''
 
 # mmcv-lite as installed here.
@@ -167,7 +180,7 @@ def scenarios(tmp_path_factory):
     started = {
         name: _Scenario(name, code, workdir)
         for name, code in (('light', _LIGHT), ('lite', _LITE),
-                           ('full', _FULL))
+                           ('full', _FULL), ('mmengine', _UNDER_MMENGINE))
     }
     yield started
     for scenario in started.values():
@@ -180,7 +193,9 @@ def scenarios(tmp_path_factory):
 
 
 def test_import_is_light(scenarios):
-    """No toolbox, no torchvision, no mmcv; at most the mmcv._ext finder."""
+    """``import arsam_mm`` and ``import arsam_mm.core`` outside mmengine
+    load no OpenMMLab module, no torchvision, nothing of the engine; at
+    most the mmcv._ext finder (an import hook) is installed."""
     out = scenarios['light'].result()
     assert out['loaded'] == []
     expected = []
@@ -188,8 +203,16 @@ def test_import_is_light(scenarios):
             compat.mmcv_lite_installed():
         expected = ['_MmcvExtFinder']
     assert out['finders'] == expected
-    if _installed('mmengine'):
-        assert out['registered'] is None
+    assert out['mm_loaded'] == [] and out['core_loaded'] == []
+    assert out['engine_loaded'] is False
+
+
+@pytest.mark.skipif(not _installed('mmengine'), reason='needs mmengine')
+def test_import_under_mmengine_registers_the_wrappers(scenarios):
+    """A config's ``custom_imports=['arsam_mm']`` (mmengine imported first)
+    registers the wrappers."""
+    assert scenarios['mmengine'].result()['registered'] == \
+        'ARSAMOptimWrapper'
 
 
 def test_import_light_command():

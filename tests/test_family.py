@@ -2,7 +2,7 @@
 
 * LookSAM, randomized SAM and GSAM, driven through an unmodified mmengine
   ``BaseModel.train_step`` in float64, equal their literal references
-  (:mod:`arsam_mm._reference`), one-pass steps included.
+  (:mod:`tests._reference`), one-pass steps included.
 * Limits: LookSAM with ``interval=1`` (or ``alpha=0``), GSAM with
   ``alpha=0`` and randomized SAM with ``prob`` 1 or 0 are SAM, periodic SAM
   or the base optimizer, bit for bit.
@@ -22,7 +22,7 @@ from mmengine.registry import OPTIM_WRAPPERS
 from torch import nn
 
 import arsam_mm  # noqa: F401  (registers the wrappers)
-from arsam_mm._reference import (ReferenceGSAM, ReferenceLookSAM,
+from tests._reference import (ReferenceGSAM, ReferenceLookSAM,
                                  ReferenceRandomSAM)
 from arsam_mm.engine.optim_wrappers import (AMP_TWINS, ARSAMOptimWrapper,
                                             GSAMOptimWrapper,
@@ -30,7 +30,7 @@ from arsam_mm.engine.optim_wrappers import (AMP_TWINS, ARSAMOptimWrapper,
                                             LookSAMOptimWrapper,
                                             RandomSAMOptimWrapper,
                                             SAMOptimWrapper)
-from arsam_mm.schedule import ARSAMSchedule
+from arsam_mm.core import ARSAMSchedule
 from tests._toy import ToyModel, make_batches
 from tests.test_engine_runner import (Recorder, assert_bit_identical,
                                       load_ckpt, make_runner, toy)

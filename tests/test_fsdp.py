@@ -158,7 +158,7 @@ def test_reduce_sum_reduces_the_local_sum_once():
     """The kernels hand the local sum of squares (inner product) to the
     hook once and take the square root of the reduced sum; a hook that
     doubles stands for two ranks holding equal shards."""
-    from arsam_mm import kernels as K
+    from arsam_mm.core import kernels as K
     gen = torch.Generator().manual_seed(0)
     a = [torch.randn(3, 4, generator=gen, dtype=torch.float64),
          torch.zeros(0, dtype=torch.float64),  # an empty local shard

@@ -41,8 +41,8 @@ PACKAGE = osp.dirname(osp.abspath(arsam_mm.__file__)) + osp.sep
 READS = ('item', 'tolist', '__float__', '__int__', '__bool__', '__index__',
          'cpu', 'numpy')
 #: Reads of host tensors: the schedules' CPU generators, ARSAM's window.
-HOST = {('schedule.py', 'plan'), ('schedule.py', '_is_sam'),
-        ('schedule.py', '_flush')}
+HOST = {('randomized.py', 'plan'), ('arsam.py', 'plan'),
+        ('arsam.py', '_is_sam'), ('arsam.py', '_flush')}
 SGD = dict(type='SGD', lr=0.1, momentum=0.9)
 ITERS = 24
 
@@ -99,12 +99,12 @@ def host_reads():
 
 def test_host_reads_sees_reads():
     """The probe itself: every kind of read is seen, with its caller."""
-    from arsam_mm import schedule
+    from arsam_mm.core import RandomSchedule
     t = torch.ones(())
     with host_reads() as reads:
-        schedule.RandomSchedule(0.5, seed=0).plan()
+        RandomSchedule(0.5, seed=0).plan()
         float(t), int(t), bool(t), t.item(), t.tolist(), t.cpu()
-    assert reads == [('schedule.py', 'plan')]  # the test is no arsam_mm
+    assert reads == [('randomized.py', 'plan')]  # the test is no arsam_mm
 
 
 def test_the_queue_is_bounded(monkeypatch):

@@ -25,7 +25,7 @@ from mmengine.optim import build_optim_wrapper
 from torch import nn
 
 import arsam_mm  # noqa: F401  (registers the wrappers)
-from arsam_mm.late_schedule import LateSchedule
+from arsam_mm.core import LateSchedule
 from tests._toy import ToyModel, make_batches
 from tests.test_engine_runner import assert_bit_identical, load_ckpt
 from tests.test_engine_runner import weights as state_weights

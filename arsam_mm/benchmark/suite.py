@@ -19,7 +19,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from ..engine.smoke import check_data_dir
-from ..validate import check_float, check_nonnegative
+from ..core.validate import check_float, check_nonnegative
 from .frontier import analyse, frontier_markdown
 from .plots import plot_frontier, plot_task, plot_val_test
 from .records import RecordsError, atomic_write, config_digest, load_records

@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional
 
 from mmengine.config import Config
 
-from ..validate import check_ratio
+from ..core.validate import check_ratio
 
 __all__ = ['OPTIMIZERS', 'BUDGETED', 'WRAPPERS', 'make_variant',
            'budget_arguments', 'variant_label', 'parse_method_args']

@@ -6,10 +6,14 @@ mmengine's root registries (``OPTIM_WRAPPERS``, ``HOOKS``, ``LOOPS``,
 """
 import importlib
 
-from .hooks import ARSAMHook  # noqa: F401
-from .loops import ValTestLoop  # noqa: F401
-from .optim_wrappers import *  # noqa: F401,F403
-from .optim_wrappers import __all__ as _wrappers_all
+from ..compat import apply_compat
+
+apply_compat()
+
+from .hooks import ARSAMHook  # noqa: E402,F401
+from .loops import ValTestLoop  # noqa: E402,F401
+from .optim_wrappers import *  # noqa: E402,F401,F403
+from .optim_wrappers import __all__ as _wrappers_all  # noqa: E402
 
 __all__ = ['ARSAMHook', 'ValTestLoop'] + _wrappers_all
 

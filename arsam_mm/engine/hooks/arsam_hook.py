@@ -5,7 +5,7 @@ from mmengine.hooks import Hook
 from mmengine.optim import OptimWrapperDict
 from mmengine.registry import HOOKS
 
-from ...validate import check_int, check_ratio
+from ...core.validate import check_int, check_ratio
 from ..optim_wrappers import ARSAMOptimWrapper, SharpnessAwareOptimWrapper
 
 __all__ = ['ARSAMHook']

@@ -10,11 +10,8 @@ from typing import Optional
 
 from mmengine.registry import OPTIM_WRAPPERS
 
-from ...aesam_schedule import AESAMSchedule
-from ...corrections import LookSAMReuse
-from ...directions import GSAMDirection
-from ...late_schedule import LateSchedule
-from ...schedule import PeriodicSchedule, RandomSchedule
+from ...core import (AESAMSchedule, GSAMDirection, LateSchedule,
+                     LookSAMReuse, PeriodicSchedule, RandomSchedule)
 from .sharpness_aware_optim_wrapper import SharpnessAwareOptimWrapper
 
 __all__ = [
@@ -31,7 +28,7 @@ class LookSAMOptimWrapper(SharpnessAwareOptimWrapper):
     Every ``interval``-th step (the first included) is a SAM step that also
     keeps ``g_v = g_s - (<g_s, g> / ||g||^2) g``; the other steps use
     ``g + alpha * (||g|| / ||g_v||) * g_v``
-    (:class:`arsam_mm.corrections.LookSAMReuse`). Reading chosen: norms and
+    (:class:`arsam_mm.core.corrections.LookSAMReuse`). Reading chosen: norms and
     inner products are global over all parameters with a gradient, as in
     the paper's formula (some public code works per tensor); the SAM step
     itself steps with ``g_s``. Memory: one parameter-sized buffer per
@@ -76,7 +73,7 @@ class RandomSAMOptimWrapper(SharpnessAwareOptimWrapper):
     arXiv 2203.09962; RST / SS-SAM with a constant scheduling function).
 
     Each step is a SAM step with probability ``prob``, drawn from the
-    schedule's own generator (:class:`arsam_mm.schedule.RandomSchedule`),
+    schedule's own generator (:class:`arsam_mm.core.schedules.randomized.RandomSchedule`),
     which is checkpointed and seeded alike on every rank (rank 0's seed is
     broadcast); the other steps are plain base steps. Memory: one
     parameter-sized buffer per parameter, during pass 2 only.
@@ -110,7 +107,7 @@ class GSAMOptimWrapper(SharpnessAwareOptimWrapper):
     Minimization", ICLR 2022, arXiv 2203.08065).
 
     A SAM step steps with ``g_s - alpha * (g - (<g, g_s> / ||g_s||^2) g_s)``
-    (:class:`arsam_mm.directions.GSAMDirection`): SAM's gradient minus
+    (:class:`arsam_mm.core.directions.GSAMDirection`): SAM's gradient minus
     ``alpha`` times the part of ``g`` orthogonal to it. Reading chosen: the
     paper ties ``rho`` to the learning rate; here ``rho`` is constant unless
     a param scheduler drives it (``param_name='rho'``). On every
@@ -156,7 +153,7 @@ class AESAMOptimWrapper(SharpnessAwareOptimWrapper):
         c_t       = (t / T) * lambda1 + (1 - t / T) * lambda2
 
     and the step is a SAM step iff ``x_t >= mu_t + c_t * sigma_t``, a plain
-    base step otherwise (:class:`arsam_mm.aesam_schedule.AESAMSchedule`,
+    base step otherwise (:class:`arsam_mm.core.schedules.aesam.AESAMSchedule`,
     whose module doc gives the provenance: the paper's body could not be
     read here, the rule is as third parties transcribe it, and the defaults
     are recalled, not verified). Readings chosen: ``mu``/``sigma`` include
@@ -171,7 +168,7 @@ class AESAMOptimWrapper(SharpnessAwareOptimWrapper):
     ``target_ratio`` (not in the paper) sets the run's share of SAM steps:
     the threshold keeps the paper's shape ``c_t`` shifted by an offset
     chosen online from the recent standardized scores, and a guard near the
-    end makes the count exact (module doc of :mod:`arsam_mm.aesam_schedule`).
+    end makes the count exact (module doc of :mod:`arsam_mm.core.schedules.aesam`).
 
     Cost: the decision needs ``||g||^2`` on the host, one device read per
     step, after pass 1 (SAM steps compute that norm for the perturbation
@@ -217,7 +214,7 @@ class LateSAMOptimWrapper(SharpnessAwareOptimWrapper):
     Of the run's ``T`` optimizer steps, the last ``round(target_ratio * T)``
     are SAM steps and the ones before them plain base steps: step ``t``
     (from 0) is a SAM step iff ``t >= T - round(target_ratio * T)``
-    (:class:`arsam_mm.late_schedule.LateSchedule`). ``T`` is the run's
+    (:class:`arsam_mm.core.schedules.late.LateSchedule`). ``T`` is the run's
     optimizer steps, from the Runner (``ceil(max_iters /
     accumulative_counts)`` under gradient accumulation, as for ARSAM's and
     AE-SAM's ``target_ratio``); without a Runner call

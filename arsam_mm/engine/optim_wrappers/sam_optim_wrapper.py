@@ -5,9 +5,8 @@ from typing import Optional, Tuple
 from mmengine.logging import MessageHub, print_log
 from mmengine.registry import OPTIM_WRAPPERS
 
-from ...corrections import PSFReuse
-from ...schedule import ARSAMSchedule, PeriodicSchedule
-from ...validate import check_int, check_ratio
+from ...core import ARSAMSchedule, PeriodicSchedule, PSFReuse
+from ...core.validate import check_int, check_ratio
 from .sharpness_aware_optim_wrapper import SharpnessAwareOptimWrapper
 
 __all__ = ['SAMOptimWrapper', 'ARSAMOptimWrapper']
@@ -55,9 +54,9 @@ class ARSAMOptimWrapper(SharpnessAwareOptimWrapper):
     """ARSAM (Deng & Pang, arXiv 2510.03763), as reconstructed.
 
     SAM steps on adaptively sampled iterations
-    (:class:`arsam_mm.schedule.ARSAMSchedule`), the stored PSF reused with a
-    decaying weight between them (:class:`arsam_mm.corrections.PSFReuse`);
-    see :mod:`arsam_mm.schedule` for the rule and what is reconstructed.
+    (:class:`arsam_mm.core.schedules.arsam.ARSAMSchedule`), the stored PSF reused with a
+    decaying weight between them (:class:`arsam_mm.core.corrections.PSFReuse`);
+    see :mod:`arsam_mm.core.schedules.arsam` for the rule and what is reconstructed.
     Memory: one parameter-sized buffer per parameter (``g`` during pass 2,
     the PSF after).
 
@@ -85,7 +84,7 @@ class ARSAMOptimWrapper(SharpnessAwareOptimWrapper):
             Defaults to 10.
         target_ratio (float, optional): The run's share of SAM steps, warm-up
             included, in [0, 1]: the rule's counts are scaled to meet it
-            while ``n`` keeps its course (:mod:`arsam_mm.schedule`, 6); a
+            while ``n`` keeps its course (:mod:`arsam_mm.core.schedules.arsam`, 6); a
             target the run cannot meet is refused before the first step.
             Defaults to None: the published rule.
         seed (int, optional): Seed of the schedule's generator (rank 0's is

@@ -58,13 +58,13 @@ from mmengine.model import BaseModel, is_model_wrapper
 from mmengine.optim import OptimWrapper
 from torch import nn
 
-from ... import kernels as K
-from ...corrections import Correction
-from ...directions import Direction
-from ...kernels import ReduceSum
-from ...pass_context import frozen_batchnorm, replay_rng, rng_state
-from ...schedule import StepSchedule
-from ...sharpness_aware import SharpnessAware
+from ...core import kernels as K
+from ...core.corrections import Correction
+from ...core.directions import Direction
+from ...core.kernels import ReduceSum
+from ...core.pass_context import frozen_batchnorm, replay_rng, rng_state
+from ...core.schedules import StepSchedule
+from ...core.sharpness_aware import SharpnessAware
 from .deferred_scalars import update_deferred
 from .packed_batch import pack, unpack
 

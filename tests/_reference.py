@@ -2,7 +2,7 @@
 (LookSAM, randomized SAM, GSAM) for the tests only.
 
 Written straight from the algorithm (``DESIGN.md`` 2.1-2.2 and 7, the
-papers' update rules and the docstring of :mod:`arsam_mm.schedule`) with
+papers' update rules and the docstring of :mod:`arsam_mm.core.schedules.arsam`) with
 Python lists and floats, one parameter at a time, and with its own momentum
 SGD, so that the fast code can be compared with it step by step. It shares
 nothing with the package but the rule, and draws its random numbers from a

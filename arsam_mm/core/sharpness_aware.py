@@ -56,7 +56,7 @@ from . import kernels as K
 from .corrections import Correction, NoCorrection, PSFReuse
 from .directions import Direction, SAMDirection
 from .pass_context import frozen_batchnorm, replay_rng, rng_state
-from .schedule import PeriodicSchedule, StepPlan, StepSchedule
+from .schedules import PeriodicSchedule, StepPlan, StepSchedule
 from .validate import check_nonnegative
 
 __all__ = ['SharpnessAware']
@@ -82,9 +82,9 @@ class SharpnessAware:
         schedule (StepSchedule, optional): *When*: which iterations are SAM
             steps. Defaults to None: every iteration (SAM).
         correction (Correction, optional): *What* a one-pass step adds to
-            ``g`` (:mod:`arsam_mm.corrections`). Defaults to None: nothing.
+            ``g`` (:mod:`arsam_mm.core.corrections`). Defaults to None: nothing.
         direction (Direction, optional): *Which* direction a SAM step
-            takes (:mod:`arsam_mm.directions`). Defaults to None: ``g_s``.
+            takes (:mod:`arsam_mm.core.directions`). Defaults to None: ``g_s``.
             A non-plain direction combines with corrections that keep no
             vector only (both would need ``g`` after pass 2).
         eps (float): Added to the gradient norm. Defaults to 1e-12.

@@ -42,7 +42,7 @@ ARSAM's abstract (see ``DESIGN.md`` section 2.2):
    [-1, 1], and ``n <- clip(n * (1 + alpha[0] * dr + alpha[1] * ds), 1,
    floor(K * max_sam_ratio))``.
 5. Reuse (the stored PSF mixed in with weight ``beta ** k``) is
-   :class:`arsam_mm.corrections.PSFReuse`.
+   :class:`arsam_mm.core.corrections.PSFReuse`.
 6. ``target_ratio`` (not in the paper): the run's share of SAM steps,
    warm-up included, is set instead of left to the rule. ``n`` still evolves
    as in 4 (the autoregressive *shape*); each window's count is ``n`` times a
@@ -83,162 +83,15 @@ from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from .validate import check_float, check_int, check_ratio
+from ..validate import check_float, check_int, check_ratio
+from .base import StepSchedule
+from .randomized import derive_seed
 
-__all__ = [
-    'StepPlan', 'StepSchedule', 'PeriodicSchedule', 'RandomSchedule',
-    'ARSAMSchedule', 'block_spread', 'derive_seed', 'mean_relative_change'
-]
-
-
-@dataclass(frozen=True)
-class StepPlan:
-    """What one iteration does.
-
-    Attributes:
-        sam (bool, optional): Take the two-pass SAM step; None until a
-            schedule that decides after pass 1 has decided.
-        mix_weight (float): On a one-pass step, the weight ``lam`` of the
-            stored PSF added to the gradient (0: plain base step).
-    """
-    sam: Optional[bool]
-    mix_weight: float = 0.0
-
-
-class StepSchedule:
-    """Interface of a SAM-step schedule (see the module doc)."""
-
-    #: Whether the decision needs the first-pass gradient (``decide``).
-    late: bool = False
-    #: Whether the schedule wants :meth:`record` called at SAM steps.
-    wants_stats: bool = False
-    #: Trailing parameter tensors the statistics cover (with wants_stats).
-    stat_tensors: int = 0
-
-    def plan(self) -> Optional[bool]:
-        """Decide the coming step and advance the schedule.
-
-        Returns:
-            bool, optional: SAM step or not; None when :attr:`late`.
-        """
-        raise NotImplementedError
-
-    def decide(self, grad_sq_norm: float) -> bool:
-        """For a :attr:`late` schedule: decide from ``||g||^2`` (unscaled,
-        all ranks alike), after pass 1."""
-        raise NotImplementedError(
-            f'{type(self).__name__} decides before pass 1')
-
-    def set_run_length(self, steps: int) -> None:
-        """The run's optimizer steps, before the first plan (a Runner gives
-        them); raises when a setting cannot be met in that many steps."""
-
-    def record(self, psf_norm: Tensor, grad_norm: Tensor) -> None:
-        """Receive the statistics of the SAM step just taken."""
-
-    def log_scalars(self) -> Dict[str, float]:
-        """Figures worth logging every iteration (host values only)."""
-        return {}
-
-    def state_dict(self) -> Dict[str, Any]:
-        """Everything that changes future decisions."""
-        raise NotImplementedError
-
-    def load_state_dict(self, state: Dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`."""
-        raise NotImplementedError
-
-
-class PeriodicSchedule(StepSchedule):
-    """SAM on every ``interval``-th iteration, plain steps between.
-
-    ``interval=1`` is SAM. The first iteration is a SAM step (LookSAM's and
-    periodic SAM's rule).
-
-    Args:
-        interval (int): Period of SAM steps, >= 1. Defaults to 1.
-    """
-
-    def __init__(self, interval: int = 1) -> None:
-        self.interval = check_int('interval', interval, 1)
-        self.iter = 0
-
-    def plan(self) -> bool:
-        sam = self.iter % self.interval == 0
-        self.iter += 1
-        return sam
-
-    def state_dict(self) -> Dict[str, Any]:
-        return {'iter': self.iter, 'interval': self.interval}
-
-    def load_state_dict(self, state: Dict[str, Any]) -> None:
-        self.iter = int(state['iter'])
-
-
-class RandomSchedule(StepSchedule):
-    """Randomized SAM (Zhao et al. 2022, RST / SS-SAM with a constant
-    schedule function): each step is a SAM step with probability ``prob``.
-
-    The draws come from the schedule's own :class:`torch.Generator`, which
-    is checkpointed; the mmengine wrappers give every rank rank 0's seed, so
-    all ranks take the same decisions.
-
-    Args:
-        prob (float): Probability of a SAM step, in [0, 1]. Defaults to 0.5.
-        seed (int, optional): Seed of the generator. Defaults to None:
-            derived from ``torch.initial_seed()`` without drawing from the
-            global generator (see :func:`derive_seed`).
-    """
-
-    def __init__(self, prob: float = 0.5, seed: Optional[int] = None) -> None:
-        self.prob = check_ratio('prob', prob)
-        if seed is None:
-            seed = derive_seed(torch.initial_seed())
-        self.seed = check_int('seed', seed, 0)
-        self.generator = torch.Generator(device='cpu')
-        self.generator.manual_seed(self.seed)
-        self.iter = 0
-
-    def plan(self) -> bool:
-        self.iter += 1
-        draw = torch.rand((), generator=self.generator)
-        return float(draw) < self.prob
-
-    def state_dict(self) -> Dict[str, Any]:
-        return {
-            'iter': self.iter,
-            'seed': self.seed,
-            'generator': self.generator.get_state()
-        }
-
-    def load_state_dict(self, state: Dict[str, Any]) -> None:
-        self.iter = int(state['iter'])
-        self.seed = int(state['seed'])
-        self.generator.set_state(state['generator'])
+__all__ = ['ARSAMSchedule', 'block_spread', 'mean_relative_change']
 
 
 #: Windows over which ``target_ratio``'s forecast measures ``n``'s growth.
 GROWTH_WINDOWS = 5
-
-
-def derive_seed(base: int) -> int:
-    """A schedule seed from a run's seed, decorrelated from it.
-
-    One round of SplitMix64's finaliser: the schedule's generator does not
-    replay the stream that torch's global generator draws from the same
-    seed.
-
-    Args:
-        base (int): E.g. ``torch.initial_seed()``.
-
-    Returns:
-        int: A seed in ``[0, 2**63)``.
-    """
-    mask = (1 << 64) - 1
-    z = (base + 0x9E3779B97F4A7C15) & mask
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
-    return (z ^ (z >> 31)) >> 1
 
 
 def block_spread(values: Sequence[float], num_blocks: int) -> float:
@@ -565,7 +418,7 @@ class ARSAMSchedule(StepSchedule):
         """Restore :meth:`state_dict`; later decisions continue exactly.
 
         Also reads the state of the earlier format, which held the reuse
-        state (now :class:`arsam_mm.corrections.PSFReuse`'s) and counted
+        state (now :class:`arsam_mm.core.corrections.PSFReuse`'s) and counted
         SAM steps as ``sam_steps``.
         """
         self._pending.clear()

@@ -314,3 +314,26 @@ def test_perturbed_state_dict_is_refused_and_weights_restored_on_error():
     assert not wrapper.sharpness.perturbed
     for a, b in zip(before, weights(model)):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-7)
+
+
+def test_schedules_say_whether_they_have_a_seed_to_share():
+    """``StepSchedule.seed`` is None for a schedule that draws nothing; the
+    randomized ones restart their draws from another seed with ``reseed``
+    (what the wrappers do with rank 0's seed in a distributed run)."""
+    from arsam_mm.core import (AESAMSchedule, ARSAMSchedule, LateSchedule,
+                               PeriodicSchedule, RandomSchedule)
+    from arsam_mm.engine.optim_wrappers.seed_broadcast import broadcast_seed
+    for plain in (PeriodicSchedule(2), AESAMSchedule(), LateSchedule(0.5)):
+        assert plain.seed is None
+        broadcast_seed(plain)  # nothing to share
+        with pytest.raises(NotImplementedError, match='draws no random'):
+            plain.reseed(1)
+    for make in (lambda seed: RandomSchedule(0.5, seed=seed),
+                 lambda seed: ARSAMSchedule(window=4, seed=seed)):
+        reseeded, fresh = make(3), make(5)
+        reseeded.reseed(5)
+        assert reseeded.seed == 5
+        assert [reseeded.plan() for _ in range(12)] == \
+            [fresh.plan() for _ in range(12)]
+        broadcast_seed(reseeded)  # a single process keeps its seed
+        assert reseeded.seed == 5

@@ -18,7 +18,7 @@ from mmengine.runner import Runner
 
 import arsam_mm
 from arsam_mm import ARSAMHook, ARSAMOptimWrapper, SAMOptimWrapper
-from arsam_mm.engine.optim_wrappers import sharpness_aware_optim_wrapper
+from arsam_mm.engine.optim_wrappers import checkpoint
 from tests._toy import ToyDataset, ToyModel
 
 SGD = dict(type='SGD', lr=0.1, momentum=0.9)
@@ -238,7 +238,7 @@ def test_checkpoint_without_arsam_state(tmp_path, monkeypatch):
 
     # Directly: the base state loads, rho is filled in, a warning is given.
     logged = []
-    monkeypatch.setattr(sharpness_aware_optim_wrapper, 'print_log',
+    monkeypatch.setattr(checkpoint, 'print_log',
                         lambda msg, **kw: logged.append((msg, kw)))
     model = toy(seed=3)
     cfg = {k: v for k, v in ARSAM.items() if k not in ('type', 'optimizer')}

@@ -353,8 +353,7 @@ def test_fsdp_strategy_warns_that_checkpoints_lose_the_sam_state(
     """Under mmengine's plain FSDPStrategy every rank is told, before the
     first iteration, that checkpoints lose the SAM state, with the config
     line of SAMFSDPStrategy (which keeps it: no warning, slow set)."""
-    from arsam_mm.engine.optim_wrappers.sharpness_aware_optim_wrapper import \
-        SAM_FSDP_STRATEGY
+    from arsam_mm.engine.optim_wrappers.fsdp import SAM_FSDP_STRATEGY
     _, runs = flexible_quick
     for rec in runs['sam']:
         found = [w for w in rec['warnings'] if 'SAMFSDPStrategy' in w]

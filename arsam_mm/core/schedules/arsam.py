@@ -220,6 +220,10 @@ class ARSAMSchedule(StepSchedule):
         self.s_hist: Deque[float] = deque(maxlen=self.window)
         self._pending: List[Tuple[Tensor, Any]] = []
 
+    def reseed(self, seed: int) -> None:
+        self.seed = check_int('seed', seed, 0)
+        self.generator.manual_seed(self.seed)
+
     def set_run_length(self, steps: int) -> None:
         """Record the run length; with ``target_ratio``, check it can be met.
 

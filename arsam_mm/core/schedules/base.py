@@ -8,7 +8,10 @@ True (SAM step), False (one-pass step) or, for a schedule that decides
 after pass 1 (``late``), None, followed by ``decide(grad_sq_norm)``;
 ``record()`` receives the statistics of SAM steps when ``wants_stats``;
 ``set_run_length()`` tells the schedule how many optimizer steps the run
-has (before the first plan) where the rule or a budget needs it.
+has (before the first plan) where the rule or a budget needs it. A
+schedule that draws random numbers holds its :attr:`~StepSchedule.seed`,
+which every process of a distributed run must share: a trainer gives all
+of them rank 0's through ``reseed()`` before the first plan.
 """
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
@@ -41,6 +44,8 @@ class StepSchedule:
     wants_stats: bool = False
     #: Trailing parameter tensors the statistics cover (with wants_stats).
     stat_tensors: int = 0
+    #: Seed of the schedule's own generator, None when it draws nothing.
+    seed: Optional[int] = None
 
     def plan(self) -> Optional[bool]:
         """Decide the coming step and advance the schedule.
@@ -59,6 +64,12 @@ class StepSchedule:
     def set_run_length(self, steps: int) -> None:
         """The run's optimizer steps, before the first plan (a Runner gives
         them); raises when a setting cannot be met in that many steps."""
+
+    def reseed(self, seed: int) -> None:
+        """Restart the draws from ``seed`` (before the first plan), for a
+        schedule whose :attr:`seed` is not None."""
+        raise NotImplementedError(
+            f'{type(self).__name__} draws no random numbers')
 
     def record(self, psf_norm: Tensor, grad_norm: Tensor) -> None:
         """Receive the statistics of the SAM step just taken."""

@@ -54,6 +54,10 @@ class RandomSchedule(StepSchedule):
         self.generator.manual_seed(self.seed)
         self.iter = 0
 
+    def reseed(self, seed: int) -> None:
+        self.seed = check_int('seed', seed, 0)
+        self.generator.manual_seed(self.seed)
+
     def plan(self) -> bool:
         self.iter += 1
         draw = torch.rand((), generator=self.generator)

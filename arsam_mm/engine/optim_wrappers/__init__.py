@@ -1,14 +1,12 @@
 from .amp_sam_optim_wrapper import (AMP_ARGUMENTS, AMP_TWINS,
-                                    AmpAESAMOptimWrapper,
-                                    AmpARSAMOptimWrapper,
+                                    AmpAESAMOptimWrapper, AmpARSAMOptimWrapper,
                                     AmpGSAMOptimWrapper,
                                     AmpLateSAMOptimWrapper,
                                     AmpLookSAMOptimWrapper,
                                     AmpRandomSAMOptimWrapper,
                                     AmpSAMOptimWrapper, AmpSecondPass,
                                     amp_class, amp_twin)
-from .efficient_sam_optim_wrappers import (AESAMOptimWrapper,
-                                           GSAMOptimWrapper,
+from .efficient_sam_optim_wrappers import (AESAMOptimWrapper, GSAMOptimWrapper,
                                            LateSAMOptimWrapper,
                                            LookSAMOptimWrapper,
                                            RandomSAMOptimWrapper)

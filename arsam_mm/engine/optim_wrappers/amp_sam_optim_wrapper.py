@@ -44,8 +44,7 @@ from mmengine.registry import OPTIM_WRAPPERS
 from mmengine.runner.amp import autocast
 from torch import nn
 
-from .efficient_sam_optim_wrappers import (AESAMOptimWrapper,
-                                           GSAMOptimWrapper,
+from .efficient_sam_optim_wrappers import (AESAMOptimWrapper, GSAMOptimWrapper,
                                            LateSAMOptimWrapper,
                                            LookSAMOptimWrapper,
                                            RandomSAMOptimWrapper)

@@ -10,8 +10,8 @@ from typing import Optional
 
 from mmengine.registry import OPTIM_WRAPPERS
 
-from ...core import (AESAMSchedule, GSAMDirection, LateSchedule,
-                     LookSAMReuse, PeriodicSchedule, RandomSchedule)
+from ...core import (AESAMSchedule, GSAMDirection, LateSchedule, LookSAMReuse,
+                     PeriodicSchedule, RandomSchedule)
 from .sharpness_aware_optim_wrapper import SharpnessAwareOptimWrapper
 
 __all__ = [

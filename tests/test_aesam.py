@@ -344,8 +344,8 @@ def test_runner_resume_is_bit_identical(tmp_path):
     ref_sa = ref.optim_wrapper.sharpness
     assert ref_sa.sam_steps == 8
     state = torch.load(tmp_path / 'ref' / f'iter_{k}.pth',
-                       weights_only=False)['optimizer']['arsam']
-    assert state['wrapper'] == 'AESAMOptimWrapper'
+                       weights_only=False)['optimizer']['arsam_mm']
+    assert state['wrapper']['type'] == 'AESAMOptimWrapper'
     assert state['schedule']['iter'] == k
     assert len(state['schedule']['scores']) > 0
     resumed = make_runner(

@@ -251,7 +251,7 @@ def test_resume_restores_the_scale(plain_name, amp_name, amp):
     assert wrapper.loss_scaler.get_scale() == 2.**15
     assert wrapper.loss_scaler._get_growth_tracker() == 2
     state = copy.deepcopy(wrapper.state_dict())
-    assert 'loss_scaler' in state and 'arsam' in state
+    assert 'loss_scaler' in state and 'arsam_mm' in state
 
     resumed_model = copy.deepcopy(model)
     optimizer = torch.optim.SGD(resumed_model.parameters(), lr=LR,

@@ -142,16 +142,25 @@ def test_arsam_resume_is_bit_identical(tmp_path):
     ckpts = {k: load_ckpt(ckpt_dir / f'iter_{k}.pth')
              for k in range(1, total + 1)}
     opt = ckpts[10]['optimizer']
-    assert set(opt) == {'state', 'param_groups', 'arsam'}
+    assert set(opt) == {'state', 'param_groups', 'arsam_mm'}
     assert len(opt['state']) == 4
     assert all('momentum_buffer' in s for s in opt['state'].values())
     assert all(g['rho'] == 0.05 for g in opt['param_groups'])
-    assert {'iters', 'passes', 'sam_runs', 'schedule', 'correction',
-            'store', 'wrapper'} <= set(opt['arsam'])
-    assert len(opt['arsam']['store']) == 4
-    assert opt['arsam']['schedule']['iter'] == 10
-    sched = {k: c['optimizer']['arsam']['schedule'] for k, c in ckpts.items()}
-    reuse = {k: c['optimizer']['arsam']['correction']
+    sam = opt['arsam_mm']
+    assert set(sam) == {'format', 'wrapper', 'driver', 'schedule',
+                        'correction'}
+    assert sam['format'] == 1
+    assert sam['wrapper'] == dict(type='ARSAMOptimWrapper',
+                                  grad_evals=10 + sam['driver']['sam_runs'],
+                                  cycle=None)
+    assert set(sam['driver']) == {'schedule_type', 'iters', 'passes',
+                                  'sam_runs', 'sam_failed', 'plan', 'store'}
+    assert sam['driver']['schedule_type'] == 'ARSAMSchedule'
+    assert len(sam['driver']['store']) == 4
+    assert sam['schedule']['iter'] == 10
+    sched = {k: c['optimizer']['arsam_mm']['schedule']
+             for k, c in ckpts.items()}
+    reuse = {k: c['optimizer']['arsam_mm']['correction']
              for k, c in ckpts.items()}
 
     # A stop right before a reuse step: iteration k + 1 is a one-pass step
@@ -171,7 +180,7 @@ def test_arsam_resume_is_bit_identical(tmp_path):
     k_reuse = next(k for k in range(1, total - 1) if before_reuse(k))
     k_window = next(k for k in range(1, total - 1) if mid_window(k))
     assert k_reuse != k_window
-    psf = ckpts[k_reuse]['optimizer']['arsam']['store']
+    psf = ckpts[k_reuse]['optimizer']['arsam_mm']['driver']['store']
     assert any(v.abs().sum() > 0 for v in psf.values())
     assert reuse[k_reuse + 1]['lam'] > 0
 
@@ -202,8 +211,8 @@ def test_sam_resume_is_bit_identical(tmp_path):
                        ckpt_interval=k)
     stop.train()
     opt = load_ckpt(tmp_path / 'stop' / f'iter_{k}.pth')['optimizer']
-    assert opt['arsam']['schedule'] == {'iter': k, 'interval': 3}
-    assert 'store' not in opt['arsam']  # SAM keeps no vector
+    assert opt['arsam_mm']['schedule'] == {'iter': k, 'interval': 3}
+    assert 'store' not in opt['arsam_mm']['driver']  # SAM keeps no vector
     assert all(g['rho'] == 0.05 for g in opt['param_groups'])
 
     resumed = make_runner(
@@ -218,12 +227,92 @@ def test_sam_resume_is_bit_identical(tmp_path):
     assert_bit_identical(weights(resumed.model), final)
 
 
+#: The figures the wrappers log every iteration (ARSAM's included).
+LOGGED = ('sam_step', 'sam_fraction', 'grad_evals', 'rho', 'sam_count',
+          'psf_norm')
+
+
+def _counts_and_scalars(runner):
+    """A Recorder's rows: iteration -> the driver's and the wrapper's
+    counters and the logged figures, after each iteration."""
+    rows = {}
+
+    def record(runner):
+        wrapper, hub = runner.optim_wrapper, runner.message_hub
+        sa = wrapper.sharpness
+        rows[runner.iter + 1] = dict(
+            iters=sa.iters, grad_evals=sa.grad_evals,
+            sam_steps=sa.sam_steps, wrapper_passes=wrapper.passes,
+            **{key: buffer.current()
+               for key, buffer in hub.log_scalars.items()
+               if key[len('train/'):] in LOGGED})
+
+    return rows, Recorder(record)
+
+
+def unversioned(sam):
+    """The layout wrappers wrote before the format (key ``'arsam'``), from
+    a format-1 ``sam`` state: the driver's state with its schedule and
+    correction, the writer's name, the cycle, and the wrapper's pass count
+    written over the driver's (``'passes'``)."""
+    old = dict(sam['driver'], schedule=sam['schedule'],
+               correction=sam['correction'], wrapper=sam['wrapper']['type'],
+               passes=sam['wrapper']['grad_evals'])
+    if sam['wrapper']['cycle'] is not None:
+        old['cycle'] = sam['wrapper']['cycle']
+    return old
+
+
+@pytest.mark.parametrize('layout', ['format 1', 'unversioned'])
+def test_resume_with_accumulation_keeps_every_count(tmp_path, layout):
+    """The driver's pass count (``grad_evals``: one pass per optimizer step
+    plus one per second pass) and the wrapper's (every micro-batch and
+    every replayed one) are different numbers under gradient accumulation;
+    a resume restores both, at a cycle's end and inside one, also from the
+    unversioned layout, where the wrapper's count overwrote the driver's."""
+    cfg = dict(ARSAM, accumulative_counts=2)
+    total = 16
+    want, recorder = _counts_and_scalars(None)
+    ref = make_runner(tmp_path / 'ref', toy(), cfg, max_iters=total,
+                      ckpt_interval=1, custom_hooks=[recorder])
+    ref.train()
+    final = weights(ref.model)
+    ref_sa = ref.optim_wrapper.sharpness
+    assert 0 < ref_sa.sam_steps < total // 2
+    # The two counts differ: 8 optimizer steps of 2 micro-batches each.
+    assert ref_sa.grad_evals == ref_sa.iters + ref_sa.sam_steps
+    assert ref.optim_wrapper.passes == total + 2 * ref_sa.sam_steps
+    for k in (6, 9):  # a cycle's end, inside a cycle
+        path = tmp_path / 'ref' / f'iter_{k}.pth'
+        if layout == 'unversioned':
+            ckpt = load_ckpt(path)
+            sam = ckpt['optimizer'].pop('arsam_mm')
+            assert (sam['wrapper']['cycle'] is not None) == (k % 2 == 1)
+            ckpt['optimizer']['arsam'] = unversioned(sam)
+            path = tmp_path / f'unversioned_{k}.pth'
+            torch.save(ckpt, path)
+        got, recorder = _counts_and_scalars(None)
+        resumed = make_runner(
+            tmp_path / f'resume_{k}',
+            toy(seed=7),
+            cfg,
+            max_iters=total,
+            load_from=str(path),
+            resume=True,
+            custom_hooks=[recorder])
+        resumed.train()
+        assert_bit_identical(weights(resumed.model), final)
+        assert sorted(got) == list(range(k + 1, total + 1))
+        for i, row in got.items():
+            assert row == want[i], (k, i)
+
+
 # --------------------------------------------------------------------------
-# 2. a checkpoint without 'arsam'
+# 2. a checkpoint without SAM state, or in the unversioned layout
 # --------------------------------------------------------------------------
 
 
-def test_checkpoint_without_arsam_state(tmp_path, monkeypatch):
+def test_checkpoint_without_sam_state(tmp_path, monkeypatch):
     plain = make_runner(
         tmp_path / 'plain',
         toy(),
@@ -234,7 +323,7 @@ def test_checkpoint_without_arsam_state(tmp_path, monkeypatch):
     plain.train()
     path = tmp_path / 'plain' / 'iter_6.pth'
     opt_state = load_ckpt(path)['optimizer']
-    assert 'arsam' not in opt_state
+    assert 'arsam_mm' not in opt_state
 
     # Directly: the base state loads, rho is filled in, a warning is given.
     logged = []
@@ -247,7 +336,8 @@ def test_checkpoint_without_arsam_state(tmp_path, monkeypatch):
         **cfg)
     wrapper.load_state_dict(copy.deepcopy(opt_state))
     assert len(logged) == 1
-    assert '"arsam"' in logged[0][0] and logged[0][1]['level'] == 30
+    assert "no 'arsam_mm' state" in logged[0][0]
+    assert logged[0][1]['level'] == 30
     for i, p in enumerate(model.parameters()):
         assert torch.equal(wrapper.optimizer.state[p]['momentum_buffer'],
                            opt_state['state'][i]['momentum_buffer'])
@@ -269,10 +359,50 @@ def test_checkpoint_without_arsam_state(tmp_path, monkeypatch):
     sa = resumed.optim_wrapper.sharpness
     assert sa.iters == 4 and sa.schedule.iter == 4  # schedule started afresh
     assert sa.sam_steps == 3  # warm-up of 3
-    assert 'has no "arsam" state' in log_text(resumed)
+    assert "has no 'arsam_mm' state" in log_text(resumed)
     assert not torch.equal(resumed.model.fc1.weight,
                            plain.model.fc1.weight)
 
+
+def _equal(a, b):
+    """Nested containers of tensors and plain values, equal."""
+    if isinstance(a, torch.Tensor):
+        return torch.equal(a, b) and a.dtype == b.dtype
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(
+            _equal(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+def test_unversioned_layout_migrates_to_format_1(tmp_path):
+    """``migrate_unversioned`` gives back the format-1 state, the driver's
+    pass count included (``iters + sam_runs``), inside a cycle too; a
+    layout older than the unversioned one, or another format, is refused
+    by name."""
+    cfg = dict(ARSAM, accumulative_counts=2)
+    run = make_runner(tmp_path, toy(), cfg, max_iters=10, ckpt_interval=1,
+                      custom_hooks=[])
+    run.train()
+    for k in (4, 7):
+        sam = load_ckpt(tmp_path / f'iter_{k}.pth')['optimizer']['arsam_mm']
+        assert sam['driver']['passes'] != sam['wrapper']['grad_evals']
+        assert (sam['wrapper']['cycle'] is None) == (k == 4)
+        assert _equal(checkpoint.migrate_unversioned(unversioned(sam)), sam)
+
+    model = toy()
+    wrapper = ARSAMOptimWrapper(
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.1), window=5)
+    state = wrapper.state_dict()
+    old = dict(state, arsam=unversioned(state['arsam_mm']))
+    del old['arsam_mm']
+    del old['arsam']['schedule_type'], old['arsam']['sam_failed']
+    with pytest.raises(ValueError, match='lacks schedule_type, sam_failed'):
+        wrapper.load_state_dict(old)
+    state['arsam_mm']['format'] = 2
+    with pytest.raises(ValueError, match='has format 2'):
+        wrapper.load_state_dict(state)
 
 # --------------------------------------------------------------------------
 # 3. EMAHook sees only the updated weights

@@ -50,14 +50,15 @@ def test_resume_inside_accumulation_cycle_is_bit_identical(tmp_path, kind):
 
     # Odd iterations end the first micro-batch of a cycle: the checkpoint
     # keeps the cycle, and on a SAM step the micro-batch pass 2 replays.
-    odd = {k: load_ckpt(ckpt_dir / f'iter_{k}.pth')['optimizer']['arsam']
+    odd = {k: load_ckpt(ckpt_dir / f'iter_{k}.pth')['optimizer']['arsam_mm']
            for k in range(1, total, 2)}
-    assert all(state['cycle']['length'] == 1 for state in odd.values())
-    sam_k = [k for k, s in odd.items() if s['plan'][0]]
-    one_pass_k = [k for k, s in odd.items() if not s['plan'][0]]
+    cycles = {k: state['wrapper']['cycle'] for k, state in odd.items()}
+    assert all(cycle['length'] == 1 for cycle in cycles.values())
+    sam_k = [k for k, s in odd.items() if s['driver']['plan'][0]]
+    one_pass_k = [k for k, s in odd.items() if not s['driver']['plan'][0]]
     assert sam_k and one_pass_k
-    assert all(len(odd[k]['cycle']['batches']) == 1 for k in sam_k)
-    assert all(odd[k]['cycle']['grads'] for k in odd)
+    assert all(len(cycles[k]['batches']) == 1 for k in sam_k)
+    assert all(cycle['grads'] for cycle in cycles.values())
 
     for k in (sam_k[-1], one_pass_k[-1]):
         resumed = make_runner(

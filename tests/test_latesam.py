@@ -260,8 +260,8 @@ def test_resume_across_the_switch_is_bit_identical(tmp_path, k):
     assert_bit_identical(state_weights(stop.model), final)
     path = tmp_path / 'stop' / f'iter_{k}.pth'
     ckpt = load_ckpt(path)
-    arsam = ckpt['optimizer']['arsam']
-    assert arsam['wrapper'] == 'LateSAMOptimWrapper'
+    arsam = ckpt['optimizer']['arsam_mm']
+    assert arsam['wrapper']['type'] == 'LateSAMOptimWrapper'
     assert arsam['schedule']['iter'] == k
     assert arsam['schedule']['run_length'] == total
     # The momentum the resumed run continues with is in the checkpoint.

@@ -7,7 +7,7 @@ wrappers themselves), but two of its steps do not fit them:
 - **Checkpoints.** It converts the optimizer wrapper's ``state_dict()``
   with ``FSDP.optim_state_dict`` and back with
   ``FSDP.optim_state_dict_to_load``, which keep only ``'state'`` and
-  ``'param_groups'``: the wrapper's SAM state (``'arsam'``: counters, the
+  ``'param_groups'``: the wrapper's SAM state (``'arsam_mm'``: counters, the
   schedule with its generator, the kept vector) and an AMP wrapper's
   ``'loss_scaler'`` are dropped, so a resumed run starts its schedule
   afresh (the wrapper warns at load, and at its first iteration under
@@ -73,7 +73,7 @@ class SAMFSDPStrategy(FSDPStrategy):
 
     def optim_state_dict(self) -> dict:
         """FSDP's conversion of the wrapper's optimizer state, plus the
-        wrapper's other entries (``'arsam'``, ``'loss_scaler'``): this
+        wrapper's other entries (``'arsam_mm'``, ``'loss_scaler'``): this
         rank's, or under a full state dict every rank's under
         ``'rank_states'``."""
         from torch.distributed.fsdp import FullyShardedDataParallel as FSDP

@@ -54,7 +54,7 @@ from ...core.schedules import StepSchedule
 from ...core.sharpness_aware import SharpnessAware
 from .accumulation import AccumulationCycle
 from .arguments import check_arguments
-from .checkpoint import KEY, read_sam_state, write_sam_state
+from .checkpoint import KEY, driver_state, read_sam_state, write_sam_state
 from .fsdp import clip_sharded, shard_reduce_sum, warn_fsdp_checkpoints
 from .logged_figures import SAMFigures
 from .model_checks import check_model, check_strategy
@@ -330,8 +330,9 @@ class SharpnessAwareOptimWrapper(OptimWrapper):
         ]
 
     def state_dict(self) -> dict:
-        """The base wrapper's state plus the SAM state, with the open
-        accumulation cycle if any (:mod:`.accumulation`)."""
+        """The base wrapper's state plus the SAM state under ``'arsam_mm'``
+        (:class:`.checkpoint.SAMState`), with the open accumulation cycle
+        if any (:mod:`.accumulation`)."""
         state = super().state_dict()
         state[KEY] = write_sam_state(
             type(self).__name__, self.sharpness.state_dict(), self.passes,
@@ -339,12 +340,14 @@ class SharpnessAwareOptimWrapper(OptimWrapper):
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Load :meth:`state_dict`; warns for checkpoints without SAM state
-        (the schedule then starts afresh).
+        """Load :meth:`state_dict` (or the unversioned layout,
+        :func:`.checkpoint.migrate_unversioned`); warns for checkpoints
+        without SAM state (the schedule then starts afresh).
 
         Raises:
             ValueError: For SAM state written by a wrapper with another
-                schedule (a SAM checkpoint resumed with ARSAM), naming it.
+                schedule (a SAM checkpoint resumed with ARSAM), naming it,
+                or in an unknown format.
         """
         state_dict = dict(state_dict)
         sam = read_sam_state(state_dict, type(self).__name__,
@@ -354,8 +357,8 @@ class SharpnessAwareOptimWrapper(OptimWrapper):
             group.setdefault('rho', self.optimizer.defaults['rho'])
         if sam is None:
             return
-        self.sharpness.load_state_dict(sam)
-        self.passes = int(sam.get('passes', self.sharpness.grad_evals))
+        self.sharpness.load_state_dict(driver_state(sam))
+        self.passes = int(sam['wrapper']['grad_evals'])
         self._figures.resume()
-        self._cycle.load_state_dict(sam.get('cycle'), self._params(),
+        self._cycle.load_state_dict(sam['wrapper']['cycle'], self._params(),
                                     type(self).__name__)

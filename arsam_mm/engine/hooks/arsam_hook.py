@@ -1,4 +1,5 @@
-"""An optional hook, for configs written before the wrappers stood alone."""
+"""``ARSAMHook``: an optional check of the optimizer wrapper before
+training, and ARSAM's relative warm-up given from ``custom_hooks``."""
 from typing import Optional
 
 from mmengine.hooks import Hook
@@ -13,17 +14,18 @@ __all__ = ['ARSAMHook']
 
 @HOOKS.register_module()
 class ARSAMHook(Hook):
-    """Optional companion of :class:`SAMOptimWrapper` and
-    :class:`ARSAMOptimWrapper`; a config does not need it.
+    """Checks, before training, that the optimizer wrapper is a SAM-family
+    one, and hands ARSAM a warm-up relative to the run.
 
-    The wrappers check the model before the first iteration and write their
-    figures (``train/sam_step``, ``train/sam_fraction``, ``train/grad_evals``,
-    ``train/rho``, ``train/sam_count``, ``train/psf_norm``) to the MessageHub
-    themselves, and ARSAM takes ``warmup_ratio`` / ``warmup_epochs`` as
-    arguments. This hook remains for configs that use it: before training it
-    refuses a run whose optimizer wrapper is not a SAM-family one (the
-    likely mistake when a config lists this hook) and hands its warm-up
-    arguments to the ARSAM wrapper.
+    A config does not need it: the wrappers check the model before the
+    first iteration, write their figures (``train/sam_step``,
+    ``train/sam_fraction``, ``train/grad_evals``, ``train/rho``, ARSAM's
+    ``train/sam_count`` and ``train/psf_norm``) to the MessageHub
+    themselves, and :class:`ARSAMOptimWrapper` takes ``warmup_ratio`` and
+    ``warmup_epochs`` as arguments. With the hook, a run whose
+    ``optim_wrapper`` is not of the family (or is an ``OptimWrapperDict``)
+    fails in ``before_train``, and its warm-up arguments, if given, are set
+    on the ARSAM wrapper, which resolves them at its first iteration.
 
     Args:
         warmup_epochs (int, optional): ARSAM warm-up in epochs. Defaults to

@@ -28,8 +28,8 @@ class LookSAMOptimWrapper(SharpnessAwareOptimWrapper):
     Every ``interval``-th step (the first included) is a SAM step that also
     keeps ``g_v = g_s - (<g_s, g> / ||g||^2) g``; the other steps use
     ``g + alpha * (||g|| / ||g_v||) * g_v``
-    (:class:`arsam_mm.core.corrections.LookSAMReuse`). Reading chosen: norms and
-    inner products are global over all parameters with a gradient, as in
+    (:class:`arsam_mm.core.corrections.LookSAMReuse`). Reading chosen: norms
+    and inner products are global over all parameters with a gradient, as in
     the paper's formula (some public code works per tensor); the SAM step
     itself steps with ``g_s``. Memory: one parameter-sized buffer per
     parameter (``g`` during pass 2, ``g_v`` after).
@@ -73,9 +73,11 @@ class RandomSAMOptimWrapper(SharpnessAwareOptimWrapper):
     arXiv 2203.09962; RST / SS-SAM with a constant scheduling function).
 
     Each step is a SAM step with probability ``prob``, drawn from the
-    schedule's own generator (:class:`arsam_mm.core.schedules.randomized.RandomSchedule`),
-    which is checkpointed and seeded alike on every rank (rank 0's seed is
-    broadcast); the other steps are plain base steps. Memory: one
+    schedule's own generator
+    (:class:`arsam_mm.core.schedules.randomized.RandomSchedule`), which is
+    checkpointed and seeded alike on every rank (rank 0's seed is
+    broadcast, :mod:`.seed_broadcast`); the other steps are plain base
+    steps. Memory: one
     parameter-sized buffer per parameter, during pass 2 only.
 
     Args:
@@ -153,22 +155,25 @@ class AESAMOptimWrapper(SharpnessAwareOptimWrapper):
         c_t       = (t / T) * lambda1 + (1 - t / T) * lambda2
 
     and the step is a SAM step iff ``x_t >= mu_t + c_t * sigma_t``, a plain
-    base step otherwise (:class:`arsam_mm.core.schedules.aesam.AESAMSchedule`,
-    whose module doc gives the provenance: the paper's body could not be
-    read here, the rule is as third parties transcribe it, and the defaults
-    are recalled, not verified). Readings chosen: ``mu``/``sigma`` include
-    the current step before the comparison and start at 0; ``t`` counts
-    optimizer steps from 0 and ``T`` is the run's optimizer steps, from the
-    Runner (without one, call ``initialize_count_status(model, 0,
-    max_iters)`` first, or the first step raises); ``x_t`` is the global
-    squared norm of the unscaled, all-reduced (DDP), accumulated gradient;
-    a non-finite ``x_t`` is no SAM step and leaves ``mu``/``sigma`` as they
-    were.
+    base step otherwise
+    (:class:`arsam_mm.core.schedules.aesam.AESAMSchedule`). The rule is as
+    third parties transcribe it (sources in the module doc of
+    :mod:`arsam_mm.core.schedules.aesam`), consistent with the paper's
+    abstract; the defaults are not taken from the paper's text, and give
+    about half SAM steps, the share the paper reports. Readings chosen:
+    ``mu``/``sigma`` include the current step before the comparison and
+    start at 0; ``t`` counts optimizer steps from 0 and ``T`` is the run's
+    optimizer steps, from the Runner (without one, call
+    ``initialize_count_status(model, 0, max_iters)`` first, or the first
+    step raises); ``x_t`` is the global squared norm of the unscaled,
+    all-reduced (DDP), accumulated gradient; a non-finite ``x_t`` is no SAM
+    step and leaves ``mu``/``sigma`` as they were.
 
     ``target_ratio`` (not in the paper) sets the run's share of SAM steps:
     the threshold keeps the paper's shape ``c_t`` shifted by an offset
     chosen online from the recent standardized scores, and a guard near the
-    end makes the count exact (module doc of :mod:`arsam_mm.core.schedules.aesam`).
+    end makes the count exact (module doc of
+    :mod:`arsam_mm.core.schedules.aesam`).
 
     Cost: the decision needs ``||g||^2`` on the host, one device read per
     step, after pass 1 (SAM steps compute that norm for the perturbation

@@ -13,7 +13,7 @@ from typing import Any
 from mmengine.model import BaseModel, is_model_wrapper
 from torch import nn
 
-__all__ = ['check_model', 'check_strategy']
+__all__ = ['check_model', 'check_strategy', 'data_preprocessor']
 
 #: (package, mmengine's wrapper class, strategy, why it cannot work).
 _UNSUPPORTED_STRATEGIES = (
@@ -80,3 +80,23 @@ def check_model(model: Any, wrapper: str) -> None:
             f'{wrapper} needs a model with a '
             '`data_preprocessor` module (pass 2 replays its output); '
             f'{type(module).__name__} has none')
+
+
+def data_preprocessor(module: nn.Module, wrapper: str) -> nn.Module:
+    """The model's data preprocessor, whose output pass 2 replays.
+
+    Args:
+        module (nn.Module): The model, unwrapped.
+        wrapper (str): The optimizer wrapper's class name, for the message.
+
+    Raises:
+        TypeError: For a model without a ``data_preprocessor`` module
+            (outside a Runner, which :func:`check_model` refuses earlier).
+    """
+    preprocessor = getattr(module, 'data_preprocessor', None)
+    if not isinstance(preprocessor, nn.Module):
+        raise TypeError(
+            f'{wrapper} needs a model with a `data_preprocessor` '
+            'module (an mmengine BaseModel), got '
+            f'{type(module).__name__}')
+    return preprocessor

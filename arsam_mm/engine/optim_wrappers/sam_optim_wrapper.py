@@ -51,14 +51,16 @@ class SAMOptimWrapper(SharpnessAwareOptimWrapper):
 
 @OPTIM_WRAPPERS.register_module()
 class ARSAMOptimWrapper(SharpnessAwareOptimWrapper):
-    """ARSAM (Deng & Pang, arXiv 2510.03763), as reconstructed.
+    """ARSAM (Deng & Pang, arXiv 2510.03763).
 
     SAM steps on adaptively sampled iterations
-    (:class:`arsam_mm.core.schedules.arsam.ARSAMSchedule`), the stored PSF reused with a
-    decaying weight between them (:class:`arsam_mm.core.corrections.PSFReuse`);
-    see :mod:`arsam_mm.core.schedules.arsam` for the rule and what is reconstructed.
-    Memory: one parameter-sized buffer per parameter (``g`` during pass 2,
-    the PSF after).
+    (:class:`arsam_mm.core.schedules.arsam.ARSAMSchedule`), the stored PSF
+    reused with a decaying weight between them
+    (:class:`arsam_mm.core.corrections.PSFReuse`). The rule follows ARSAM's
+    abstract and the authors' public code for its predecessor vSAM (arXiv
+    2403.08821); :mod:`arsam_mm.core.schedules.arsam` states it with the
+    readings chosen. Memory: one parameter-sized buffer per parameter
+    (``g`` during pass 2, the PSF after).
 
     Args:
         rho (float): Perturbation radius, >= 0. Defaults to 0.05.
@@ -84,8 +86,9 @@ class ARSAMOptimWrapper(SharpnessAwareOptimWrapper):
             Defaults to 10.
         target_ratio (float, optional): The run's share of SAM steps, warm-up
             included, in [0, 1]: the rule's counts are scaled to meet it
-            while ``n`` keeps its course (:mod:`arsam_mm.core.schedules.arsam`, 6); a
-            target the run cannot meet is refused before the first step.
+            while ``n`` keeps its course (:mod:`arsam_mm.core.schedules.arsam`,
+            6); a target the run cannot meet is refused before the first
+            step.
             Defaults to None: the published rule.
         seed (int, optional): Seed of the schedule's generator (rank 0's is
             used on every rank). Defaults to None.

@@ -57,7 +57,7 @@ from .arguments import check_arguments
 from .checkpoint import KEY, driver_state, read_sam_state, write_sam_state
 from .fsdp import clip_sharded, shard_reduce_sum, warn_fsdp_checkpoints
 from .logged_figures import SAMFigures
-from .model_checks import check_model, check_strategy
+from .model_checks import check_model, check_strategy, data_preprocessor
 from .seed_broadcast import broadcast_seed
 
 __all__ = ['SharpnessAwareOptimWrapper']
@@ -140,15 +140,13 @@ class SharpnessAwareOptimWrapper(OptimWrapper):
         model can run a second pass, then mmengine's accumulation setup.
 
         Raises:
-            ValueError: For a model that overrides ``train_step`` (the second
-                pass runs inside mmengine's own; GANs with an
-                ``OptimWrapperDict`` do this) or has no data preprocessor,
-                and under DeepSpeed or ColossalAI
+            ValueError: For a model the second pass cannot run in (one
+                that overrides ``train_step``, has no data preprocessor, or
+                runs under DeepSpeed or ColossalAI), saying why
                 (:func:`.model_checks.check_model`).
         """
         check_model(model, type(self).__name__)
-        super().initialize_count_status(
-            model, init_counts, max_counts)
+        super().initialize_count_status(model, init_counts, max_counts)
 
     # --- properties used by the benchmark -----------------------------
     @property
@@ -206,13 +204,7 @@ class SharpnessAwareOptimWrapper(OptimWrapper):
             self._cycle.start()
         with contextlib.ExitStack() as stack:
             if self.sharpness.plan.sam is not False:  # SAM, or decided later
-                preprocessor = getattr(self._module(), 'data_preprocessor',
-                                       None)
-                if not isinstance(preprocessor, nn.Module):
-                    raise TypeError(
-                        f'{name} needs a model with a `data_preprocessor` '
-                        'module (an mmengine BaseModel), got '
-                        f'{type(self._module()).__name__}')
+                preprocessor = data_preprocessor(self._module(), name)
                 stack.enter_context(
                     self._cycle.batches.keeping(preprocessor,
                                                 self._inner_count))

@@ -39,7 +39,10 @@ if 'mmengine' in sys.modules:
 
 
 def __getattr__(name: str) -> Any:
-    """Resolve a public name of :mod:`.core` or :mod:`.engine` lazily."""
+    """Resolve a public name of :mod:`.core` or :mod:`.engine` lazily; a
+    submodule (``from arsam_mm import family``) is imported alone."""
+    if importlib.util.find_spec(f'{__name__}.{name}') is not None:
+        return importlib.import_module(f'.{name}', __name__)
     core = importlib.import_module('.core', __name__)
     if name in core.__all__:
         return getattr(core, name)

@@ -1,7 +1,7 @@
 """tools/benchmark.py: variants, aggregation and an end-to-end toy suite."""
 import json
-import os
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,13 +10,24 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from arsam_mm.benchmark.report import aggregate, gain_table, recovered_gain
+from arsam_mm.benchmark.markdown import gain_table
 from arsam_mm.benchmark.records import RecordsError
-from arsam_mm.benchmark.suite import default_arsam, run_suite, write_report
+from arsam_mm.benchmark.report import aggregate, recovered_gain
+from arsam_mm.benchmark.reporting import write_report
+from arsam_mm.benchmark.settings import SuiteSettings, default_arsam
+from arsam_mm.benchmark.suite import run_suite
 from arsam_mm.benchmark.variants import BUDGETED, WRAPPERS, make_variant
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY = str(ROOT / 'tests' / 'configs' / 'toy_sgd.py')
+
+
+def bench(configs, optimizers, work_dir, resume=False, progress=None,
+          **settings):
+    """:func:`run_suite` of ``SuiteSettings(configs, optimizers,
+    **settings)`` in ``work_dir``."""
+    return run_suite(SuiteSettings(configs, optimizers, **settings),
+                     work_dir, progress=progress, resume=resume)
 
 
 def test_variants_wrap_the_configs_own_optimizer():
@@ -123,9 +134,9 @@ def test_recovered_gain_of_periodic_and_its_table():
 
 def test_suite_end_to_end_on_toy(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
-    report = run_suite([TOY], ['base', 'arsam', 'periodic'], iters=12,
-                       repeats=1, work_dir=str(tmp_path), evals=2,
-                       arsam=dict(window=4, warmup_iters=2, seed=0))
+    report = bench([TOY], ['base', 'arsam', 'periodic'], iters=12,
+                   repeats=1, work_dir=str(tmp_path), evals=2,
+                   arsam=dict(window=4, warmup_iters=2, seed=0))
     rows = {r['optimizer']: r for r in report['rows']}
     assert set(rows) == {'base', 'arsam', 'periodic'}
     assert rows['base']['grad_evals_per_iter'] == 1.0
@@ -153,7 +164,7 @@ def test_suite_resume_and_report_only(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     kwargs = dict(iters=6, work_dir=str(tmp_path), evals=1,
                   arsam=dict(window=3, warmup_iters=1, seed=0))
-    first = run_suite([TOY], ['base', 'arsam'], repeats=1, **kwargs)
+    first = bench([TOY], ['base', 'arsam'], repeats=1, **kwargs)
     saved = json.loads((tmp_path / 'records.json').read_text())
     assert [(r['optimizer'], r['seed']) for r in saved['records']] == [
         ('base', 0), ('arsam', 0)]
@@ -162,8 +173,8 @@ def test_suite_resume_and_report_only(tmp_path, monkeypatch):
     (tmp_path / 'records.json').write_text(json.dumps(saved))
     (tmp_path / 'logs' / 'toy_sgd_base_s0.log').unlink()
     labels = []
-    again = run_suite([TOY], ['base', 'arsam'], repeats=2, resume=True,
-                      progress=labels.append, **kwargs)
+    again = bench([TOY], ['base', 'arsam'], repeats=2, resume=True,
+                  progress=labels.append, **kwargs)
     assert labels == ['toy_sgd base seed 0 (recorded)', 'toy_sgd base seed 1',
                       'toy_sgd arsam seed 0', 'toy_sgd arsam seed 1']
     assert [(r['optimizer'], r['seed']) for r in again['records']] == [
@@ -179,26 +190,26 @@ def test_suite_resume_and_report_only(tmp_path, monkeypatch):
     assert rendered['rows'] == again['rows']
     assert (tmp_path / 'report.md').read_text() == again['markdown']
     with pytest.raises(ValueError, match=r"rho was 0\.05, now 0\.1"):
-        run_suite([TOY], ['base'], repeats=1, rho=0.1, resume=True,
-                  **kwargs)
+        bench([TOY], ['base'], repeats=1, rho=0.1, resume=True,
+              **kwargs)
     with pytest.raises(FileNotFoundError, match='records.json'):
         write_report(str(tmp_path / 'empty'))
 
 
 def test_suite_rejects_bad_input(tmp_path):
     with pytest.raises(ValueError, match='iters'):
-        run_suite([TOY], ['base'], iters=0, repeats=1,
-                  work_dir=str(tmp_path))
+        bench([TOY], ['base'], iters=0, repeats=1,
+              work_dir=str(tmp_path))
     with pytest.raises(ValueError, match='periodic needs arsam'):
-        run_suite([TOY], ['base', 'periodic'], iters=4, repeats=1,
-                  work_dir=str(tmp_path))
+        bench([TOY], ['base', 'periodic'], iters=4, repeats=1,
+              work_dir=str(tmp_path))
     with pytest.raises(ValueError, match='smoke needs iters'):
-        run_suite([TOY], ['base'], iters=None, repeats=1,
-                  work_dir=str(tmp_path), smoke=str(tmp_path / 'data'))
+        bench([TOY], ['base'], iters=None, repeats=1,
+              work_dir=str(tmp_path), smoke=str(tmp_path / 'data'))
     with pytest.raises(ValueError, match="smoke must be a folder path, got "
                        f"'{TOY}'"):
-        run_suite([TOY], ['base'], iters=2, repeats=1,
-                  work_dir=str(tmp_path), smoke=TOY)
+        bench([TOY], ['base'], iters=2, repeats=1,
+              work_dir=str(tmp_path), smoke=TOY)
 
 
 def test_cli_help():
@@ -253,6 +264,42 @@ def test_recovered_gain_skips_tasks_without_metric():
     assert recovered_gain(aggregate(recs, skip=0)) == {}
 
 
+def test_recovered_gain_of_every_member_and_its_columns():
+    """Every member run without a budget gets its gain, share and share per
+    extra evaluation; the gain table adds its columns (ARSAM's and periodic
+    SAM's are always there, as in the first reports); a task with only the
+    base optimizer and SAM has no entry."""
+    recs = [
+        _record('t', 'base', 0, [1] * 4, [0] * 4, 80),
+        _record('t', 'sam', 0, [2] * 4, [1] * 4, 90),
+        _record('t', 'aesam', 0, [2, 1, 2, 1], [1, 0, 1, 0], 86),
+        _record('t', 'gsam', 0, [2] * 4, [1] * 4, 91),
+        _record('u', 'base', 0, [1] * 4, [0] * 4, 50),
+        _record('u', 'sam', 0, [2] * 4, [1] * 4, 55),
+    ]
+    gains = recovered_gain(aggregate(recs, skip=0))
+    assert gains == {'t': dict(
+        sam_gain=10, aesam_gain=6, aesam_share=0.6,
+        aesam_share_per_extra_eval=pytest.approx(1.2), gsam_gain=11,
+        gsam_share=1.1, gsam_share_per_extra_eval=1.1)}
+    lines = gain_table(gains).splitlines()
+    assert lines[0] == (
+        '| task | SAM gain over base | ARSAM gain | share kept | share per '
+        'extra grad eval | periodic gain | periodic share | periodic share '
+        'per extra grad eval | AE-SAM gain | AE-SAM share | AE-SAM share per '
+        'extra grad eval | GSAM gain | GSAM share | GSAM share per extra grad '
+        'eval |')
+    assert lines[1] == '|' + '---|' * 14
+    assert lines[2] == ('| t | 10.0000 | - | - | - | - | - | - | 6.0000 | '
+                        '0.60 | 1.20 | 11.0000 | 1.10 | 1.10 |')
+
+
+def test_one_table_helper_writes_every_table():
+    from arsam_mm.benchmark.markdown import table
+    assert table(['a', 'b', 'c'], [['x', 1, 2.5], ['y']]).splitlines() == [
+        '| a | b | c |', '|---|---|---|', '| x | 1 | 2.5 |', '| y | | |']
+
+
 def test_metric_curves_average_the_seeds():
     from arsam_mm.benchmark.plots import _curves
     runs = [_record('t', 'sam', s, [1.0] * 4, [1] * 4, m)
@@ -267,7 +314,6 @@ def test_metric_curves_average_the_seeds():
 
 
 def test_default_arsam_scales_with_the_run():
-    from arsam_mm.benchmark.suite import default_arsam
     assert default_arsam(30) == dict(window=4, warmup_iters=1)
     assert default_arsam(3600) == dict(window=24, warmup_iters=54)
     # the authors' 200 CIFAR epochs of 391 iterations: window 50, 3 epochs
@@ -310,13 +356,13 @@ def test_interrupted_write_keeps_the_previous_files(tmp_path, monkeypatch):
     _fake_runs(monkeypatch)
     kwargs = dict(iters=4, repeats=1, work_dir=str(tmp_path), evals=1,
                   skip=0, arsam=dict(window=2, warmup_iters=1))
-    run_suite([TOY], ['base'], **kwargs)
+    bench([TOY], ['base'], **kwargs)
     records = (tmp_path / 'records.json').read_text()
     report = (tmp_path / 'report.json').read_text()
     # Resuming into a second seed is killed while records.json is written.
     _dump_cut_short(monkeypatch)
     with pytest.raises(_Interrupted):
-        run_suite([TOY], ['base'], **dict(kwargs, repeats=2), resume=True)
+        bench([TOY], ['base'], **dict(kwargs, repeats=2), resume=True)
     assert (tmp_path / 'records.json').read_text() == records
     with pytest.raises(_Interrupted):
         write_report(str(tmp_path))
@@ -325,8 +371,8 @@ def test_interrupted_write_keeps_the_previous_files(tmp_path, monkeypatch):
         'logs', 'plots', 'records.json', 'report.json', 'report.md']
     monkeypatch.undo()
     _fake_runs(monkeypatch)
-    again = run_suite([TOY], ['base'], **dict(kwargs, repeats=2),
-                      resume=True)
+    again = bench([TOY], ['base'], **dict(kwargs, repeats=2),
+                  resume=True)
     assert [r['seed'] for r in again['records']] == [0, 1]
 
 
@@ -344,8 +390,8 @@ def test_damaged_records_name_the_file(tmp_path, monkeypatch, text):
         write_report(str(tmp_path))
     assert 'delete it' in str(err.value) and '--resume' in str(err.value)
     with pytest.raises(RecordsError, match=f'{path} is damaged'):
-        run_suite([TOY], ['base'], iters=2, repeats=1,
-                  work_dir=str(tmp_path), resume=True)
+        bench([TOY], ['base'], iters=2, repeats=1,
+              work_dir=str(tmp_path), resume=True)
     assert not calls and path.read_bytes() == text.encode('latin-1')
 
 
@@ -377,7 +423,7 @@ def test_resume_refuses_a_changed_config(tmp_path, monkeypatch):
     config.write_text("_base_ = ['./base.py']\n")
     kwargs = dict(iters=4, repeats=1, work_dir=str(tmp_path / 'work'),
                   evals=1, skip=0, arsam=dict(window=2, warmup_iters=1))
-    run_suite([str(config)], ['base', 'sam'], **kwargs)
+    bench([str(config)], ['base', 'sam'], **kwargs)
     assert len(calls) == 2
     records_path = tmp_path / 'work' / 'records.json'
     saved = json.loads(records_path.read_text())
@@ -385,19 +431,19 @@ def test_resume_refuses_a_changed_config(tmp_path, monkeypatch):
     assert len(digests) == 1 and len(digests.pop()) == 64
     # A comment does not change the content; a value in a base does.
     base.write_text('# a comment\n' + base.read_text())
-    run_suite([str(config)], ['base', 'sam'], resume=True, **kwargs)
+    bench([str(config)], ['base', 'sam'], resume=True, **kwargs)
     assert len(calls) == 2 and not warnings
     base.write_text(base.read_text().replace('lr=0.1', 'lr=0.2'))
     with pytest.raises(RecordsError, match=(
             f'content of config {config} changed since 2 of its runs')):
-        run_suite([str(config)], ['base', 'sam'], resume=True, **kwargs)
+        bench([str(config)], ['base', 'sam'], resume=True, **kwargs)
     assert len(calls) == 2
     assert json.loads(records_path.read_text()) == saved
     # Records from before digests existed are kept, with a warning.
     for r in saved['records']:
         del r['config_sha256']
     records_path.write_text(json.dumps(saved))
-    again = run_suite([str(config)], ['base', 'sam'], resume=True, **kwargs)
+    again = bench([str(config)], ['base', 'sam'], resume=True, **kwargs)
     assert len(calls) == 2 and len(again['records']) == 2
     assert len(warnings) == 1 and 'predate config digests' in warnings[0]
     assert str(config) in warnings[0]
@@ -420,16 +466,11 @@ def test_committed_records_still_resume_and_report(tmp_path, monkeypatch,
     (tmp_path / 'records.json').write_bytes(src.read_bytes())
     saved = json.loads(src.read_text())
     s = saved['settings']
-    again = run_suite(s['configs'], s['optimizers'], iters=s['iters'],
-                      repeats=s['repeats'], work_dir=str(tmp_path),
-                      evals=s['evals'], skip=s['skip'], rho=s['rho'],
-                      arsam=s['arsam'], cfg_options=s['cfg_options'],
-                      targets=s['targets'], resume=True,
-                      budgets=s.get('budgets'), scale=s.get('scale', 1.0),
-                      task_rho=s.get('task_rho'),
-                      method_args=s.get('method_args'),
-                      cost_rounds=s.get('cost_rounds', 0),
-                      score_test=s.get('score_test'))
+    # The recorded settings, resumed: SuiteSettings.from_record reads
+    # every recorded layout, and resuming checks them against the file.
+    settings = SuiteSettings.from_record(s)
+    again = run_suite(settings, str(tmp_path), resume=True)
+    assert settings.mismatch(s) is None
     # One warning per config whose runs predate config digests.
     undigested = {r['task'] for r in saved['records']
                   if 'config_sha256' not in r}
@@ -476,7 +517,7 @@ def test_suite_with_budgets_runs_every_budgeted_method_at_each(
     _fake_runs(monkeypatch, calls)
     kwargs = dict(iters=4, repeats=2, work_dir=str(tmp_path), evals=1,
                   budgets=[0.25, 0.5], jobs=2)
-    report = run_suite([TOY], ['base', 'sam', 'arsam', 'looksam'], **kwargs)
+    report = bench([TOY], ['base', 'sam', 'arsam', 'looksam'], **kwargs)
     runs = sorted((c['optimizer'], c['budget'], c['seed']) for c in calls)
     assert runs == sorted(
         [('base', None, s) for s in (0, 1)] +
@@ -493,16 +534,16 @@ def test_suite_with_budgets_runs_every_budgeted_method_at_each(
     assert (tmp_path / 'plots' / 'toy_sgd_frontier.png').stat().st_size > 0
     # resume with one more budget runs only its runs
     calls.clear()
-    run_suite([TOY], ['base', 'sam', 'arsam', 'looksam'], resume=True,
-              **dict(kwargs, budgets=[0.25, 0.5, 0.1]))
+    bench([TOY], ['base', 'sam', 'arsam', 'looksam'], resume=True,
+          **dict(kwargs, budgets=[0.25, 0.5, 0.1]))
     assert sorted({(c['optimizer'], c['budget']) for c in calls}) == [
         ('arsam', 0.1), ('looksam', 0.1)]
     with pytest.raises(ValueError, match=r'budgets must be in \(0, 1\]'):
-        run_suite([TOY], ['arsam'], **dict(kwargs, budgets=[0]))
+        bench([TOY], ['arsam'], **dict(kwargs, budgets=[0]))
     with pytest.raises(ValueError, match='need a budgeted optimizer'):
-        run_suite([TOY], ['base', 'sam'], **kwargs)
+        bench([TOY], ['base', 'sam'], **kwargs)
     with pytest.raises(ValueError, match='jobs must be >= 1'):
-        run_suite([TOY], ['arsam'], **dict(kwargs, jobs=0))
+        bench([TOY], ['arsam'], **dict(kwargs, jobs=0))
 
 
 def _row(optimizer, budget, mean, sd, evals, values=None):
@@ -541,7 +582,8 @@ def test_frontier_calls_a_method_ahead_only_when_paired_tests_say_so():
     """The seeds move every variant by up to 8 points, far beyond the
     differences (the former rule's sds): only the paired comparisons see
     ARSAM 2 ahead of periodic at 0.1 and 2 behind at 0.5."""
-    from arsam_mm.benchmark.frontier import analyse, frontier_markdown
+    from arsam_mm.benchmark.frontier import analyse
+    from arsam_mm.benchmark.markdown import frontier_markdown
     from arsam_mm.benchmark.stats import TwoWay
     rows = _paired_rows(_SPEC)
     assert all(r['metric_sd'] > 2 for r in rows)
@@ -615,7 +657,8 @@ def test_frontier_calls_a_method_ahead_only_when_paired_tests_say_so():
 def test_a_one_seed_frontier_names_no_leader_and_judges_no_target():
     """One seed has no spread (as `make bench` runs): a lead of 10 points
     between single runs is not called ahead, and no target is judged."""
-    from arsam_mm.benchmark.frontier import analyse, frontier_markdown
+    from arsam_mm.benchmark.frontier import analyse
+    from arsam_mm.benchmark.markdown import frontier_markdown
     from arsam_mm.benchmark.report import aggregate
     rows = [dict(_row(*args), seeds=1) for args in (
         ('base', None, 80, None, 1.0, [80]), ('sam', None, 70, None, 2.0,
@@ -654,9 +697,9 @@ def test_step_costs_price_the_runs_of_a_real_suite(tmp_path, monkeypatch):
     Late-phase SAM gets the run length from the worker's Runner: its last
     3 of 6 steps are SAM steps."""
     monkeypatch.chdir(ROOT)
-    report = run_suite([TOY], ['base', 'sam', 'periodic', 'latesam'],
-                       iters=6, repeats=1, work_dir=str(tmp_path), evals=1,
-                       budgets=[0.5], jobs=2, cost_rounds=3)
+    report = bench([TOY], ['base', 'sam', 'periodic', 'latesam'],
+                   iters=6, repeats=1, work_dir=str(tmp_path), evals=1,
+                   budgets=[0.5], jobs=2, cost_rounds=3)
     saved = json.loads((tmp_path / 'records.json').read_text())
     costs = saved['step_costs']['toy_sgd']
     assert set(costs['samples']) == {'base', 'sam_two', 'periodic_one',
@@ -682,29 +725,29 @@ def test_suite_runs_each_configs_own_length_scaled(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     calls = []
     _fake_runs(monkeypatch, calls)
-    report = run_suite([TOY], ['base', 'arsam'], iters=None, scale=0.5,
-                       repeats=1, work_dir=str(tmp_path), evals=1)
+    report = bench([TOY], ['base', 'arsam'], iters=None, scale=0.5,
+                   repeats=1, work_dir=str(tmp_path), evals=1)
     assert [c['iters'] for c in calls] == [10, 10]  # toy max_iters 20
     assert calls[1]['arsam'] == default_arsam(10)
     assert "each config's own max_iters x 0.5" in report['markdown']
     with pytest.raises(ValueError, match='scale must be > 0'):
-        run_suite([TOY], ['base'], iters=None, scale=0, repeats=1,
-                  work_dir=str(tmp_path))
+        bench([TOY], ['base'], iters=None, scale=0, repeats=1,
+              work_dir=str(tmp_path))
     with pytest.raises(RecordsError, match='scale was 0.5, now None'):
-        run_suite([TOY], ['base'], iters=None, repeats=1, resume=True,
-                  work_dir=str(tmp_path), evals=1)
+        bench([TOY], ['base'], iters=None, repeats=1, resume=True,
+              work_dir=str(tmp_path), evals=1)
 
 
 def test_task_rho_gives_a_task_its_own_radius(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     calls = []
     _fake_runs(monkeypatch, calls)
-    run_suite([TOY], ['base', 'sam'], iters=4, repeats=1,
-              work_dir=str(tmp_path), evals=1, task_rho=dict(toy_sgd=0.2))
+    bench([TOY], ['base', 'sam'], iters=4, repeats=1,
+          work_dir=str(tmp_path), evals=1, task_rho=dict(toy_sgd=0.2))
     assert [c['rho'] for c in calls] == [0.2, 0.2]
     with pytest.raises(ValueError, match=r"task_rho names tasks \['toy'\]"):
-        run_suite([TOY], ['base'], iters=4, repeats=1,
-                  work_dir=str(tmp_path), task_rho=dict(toy=0.2))
+        bench([TOY], ['base'], iters=4, repeats=1,
+              work_dir=str(tmp_path), task_rho=dict(toy=0.2))
 
 
 def test_quick_suite_is_the_frontier_tasks_with_their_radii():
@@ -726,8 +769,66 @@ def test_quick_suite_is_the_frontier_tasks_with_their_radii():
         assert f'--out {root}' in makefile, root
 
 
+def test_quick_is_a_profile_the_flags_override(cli):
+    """--quick selects the QUICK preset, a plain run the DEFAULT one; a
+    flag given overrides its setting (--iters the run's length, scale
+    included), and a frontier's validations, test split and optimizers
+    follow from the budgets where nothing sets them."""
+    parser = cli.build_parser()
+
+    def settings(*argv):
+        return cli.parse_args(parser, list(argv)).settings
+
+    quick = settings('--quick')
+    assert {k: quick[k] for k in cli.QUICK} == cli.QUICK
+    assert quick['optimizers'] == ['base', 'sam'] + list(BUDGETED)
+    assert quick['score_test'] is True
+    assert settings('--quick', '--repeats', '3', '--jobs', '1') == dict(
+        quick, repeats=3, jobs=1)
+    assert settings('--quick', '--iters', '8') == dict(quick, iters=8,
+                                                       scale=1.0)
+    assert settings('--quick', TOY)['configs'] == [TOY]
+    plain = settings(TOY)
+    assert plain == dict(cli.DEFAULT, configs=[TOY], score_test=False,
+                         optimizers=['base', 'sam', 'arsam'])
+    assert settings(TOY, '--iters-scale', '0.5') == dict(plain, iters=None,
+                                                         scale=0.5)
+    frontier = settings(TOY, '--budgets', '0.5')
+    assert frontier['evals'] == cli.FRONTIER_EVALS
+    assert frontier['score_test'] and 'gsam' not in frontier['optimizers']
+    assert settings(TOY, '--budgets', '0.5', '--evals', '2',
+                    '--no-score-test')['evals'] == 2
+    smoke = settings(TOY, '--smoke', '--iters', '4', '--budgets', '0.5')
+    assert smoke['smoke'] == 'data/smoke' and not smoke['score_test']
+    assert settings(TOY, '--method-args', 'looksam.alpha=0.2')[
+        'method_args'] == {'looksam': {'alpha': 0.2}}
+
+
+def test_settings_are_checked_frozen_and_recorded(monkeypatch):
+    import dataclasses
+    monkeypatch.chdir(ROOT)
+    settings = SuiteSettings([TOY], ['periodic', 'arsam', 'base'], iters=300,
+                             repeats=2, jobs=2, task_rho=dict(toy_sgd=0.1))
+    assert settings.optimizers == ['base', 'arsam', 'periodic']
+    assert settings.variants == [('base', None), ('arsam', None),
+                                 ('periodic', None)]
+    assert settings.rho_of('toy_sgd') == 0.1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.iters = 0
+    recorded = settings.record()
+    assert recorded['arsam'] == default_arsam(300)
+    assert recorded['threads'] == settings.threads
+    assert 'scale' not in recorded and 'score_test' not in recorded
+    again = SuiteSettings.from_record(recorded)
+    assert again.record() == recorded and again.mismatch(recorded) is None
+    assert SuiteSettings.from_record(dict(recorded, evals=2)).mismatch(
+        recorded) == ('evals', 4, 2)
+    assert set(SuiteSettings.RESUME_KEYS) <= {
+        f.name for f in dataclasses.fields(SuiteSettings)}
+
+
 def test_load_beyond_the_suites_own_threads_flags_the_raw_columns():
-    from arsam_mm.benchmark.suite import load_report
+    from arsam_mm.benchmark.report import load_report
 
     def rec(*load):
         return dict(result=dict(load=list(load)))
@@ -900,15 +1001,11 @@ def test_suite_takes_a_zero_radius_and_the_quick_settings(tmp_path,
     monkeypatch.chdir(ROOT)
     calls = []
     _fake_runs(monkeypatch, calls)
-    run_suite([TOY], ['base', 'sam'], iters=4, repeats=1,
-              work_dir=str(tmp_path), evals=1, rho=0.0)
+    bench([TOY], ['base', 'sam'], iters=4, repeats=1,
+          work_dir=str(tmp_path), evals=1, rho=0.0)
     assert [c['rho'] for c in calls] == [0.0, 0.0]
-    from arsam_mm.benchmark.suite import _check
-    from arsam_mm.benchmark.variants import parse_method_args
-    quick = cli.QUICK
-    _check(quick['configs'], ['base', 'sam'] + list(BUDGETED), None, 1, 1,
-           quick['budgets'], 2, 6, quick['iters_scale'], quick['task_rho'],
-           method_args=parse_method_args(quick['method_args']))
+    quick = cli.parse_args(cli.build_parser(), ['--quick']).settings
+    SuiteSettings(**quick)  # checked when made
 
 
 # ------------------------------------------------------------- test splits
@@ -1023,7 +1120,7 @@ def _curve_record(optimizer, seed, vals, tests, budget=None, task='t'):
 
 def test_best_and_final_test_metrics_and_their_section():
     from arsam_mm.benchmark.frontier import analyse
-    from arsam_mm.benchmark.report import best_vs_final_markdown
+    from arsam_mm.benchmark.markdown import best_vs_final_markdown
     recs = [
         _curve_record('base', 0, [80, 90, 85], [70, 88, 75]),
         _curve_record('base', 1, [82, 82, 81], [71, 60, 72]),  # tie: earliest
@@ -1072,8 +1169,8 @@ def test_best_and_final_test_metrics_and_their_section():
 
 
 def test_runs_without_a_test_split_report_as_before():
+    from arsam_mm.benchmark.markdown import best_vs_final_markdown
     from arsam_mm.benchmark.plots import plot_val_test
-    from arsam_mm.benchmark.report import best_vs_final_markdown
     recs = [_record('t', 'base', 0, [1.0] * 4, [0] * 4, 80),
             _record('t', 'sam', 0, [2.0] * 4, [1] * 4, 90)]
     rows = aggregate(recs, skip=0)
@@ -1086,8 +1183,8 @@ def test_runs_without_a_test_split_report_as_before():
 @pytest.mark.timeout(600)
 def test_suite_scores_val_and_test_and_reports_both(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
-    report = run_suite([TOY_TEST], ['base', 'sam'], iters=16, repeats=1,
-                       work_dir=str(tmp_path), evals=8, score_test=True)
+    report = bench([TOY_TEST], ['base', 'sam'], iters=16, repeats=1,
+                   work_dir=str(tmp_path), evals=8, score_test=True)
     raw = json.loads((tmp_path / 'records.json').read_text())
     assert raw['settings']['score_test'] is True
     for rec in raw['records']:  # the whole curve, both splits
@@ -1111,5 +1208,5 @@ def test_suite_scores_val_and_test_and_reports_both(tmp_path, monkeypatch):
     assert plot.stat().st_size > 0 and f'({plot.relative_to(tmp_path)})' \
         in text
     with pytest.raises(RecordsError, match='score_test was True, now None'):
-        run_suite([TOY_TEST], ['base', 'sam'], iters=16, repeats=1,
-                  work_dir=str(tmp_path), evals=8, resume=True)
+        bench([TOY_TEST], ['base', 'sam'], iters=16, repeats=1,
+              work_dir=str(tmp_path), evals=8, resume=True)

@@ -37,26 +37,33 @@ default there): the settings are chosen on val, the report gives the final
 and the best-on-val checkpoints' test metrics and the val and test curves,
 and the frontier scores the final test metric. The configs need a test
 split apart from val (QUICK's configs, data from `make data`).
+
+Settings come from a profile, a named preset (PROFILES: DEFAULT, or QUICK
+with --quick), that the flags given override; what depends on other
+settings (a frontier's validations and test split, the optimizers) is
+filled in last (:func:`derived`). arsam_mm.benchmark.settings.SuiteSettings
+checks them all before anything runs.
 """
 import argparse
 import sys
 from pathlib import Path
-from typing import NoReturn, Optional, Sequence
+from typing import Any, Dict, NoReturn, Optional, Sequence
 
 from rich.console import Console
 from rich.progress import Progress
 
-from arsam_mm.benchmark.suite import run_suite, write_report
-from arsam_mm.benchmark.variants import (BUDGETED, OPTIMIZERS,
-                                         parse_method_args)
+from arsam_mm.benchmark.reporting import write_report
+from arsam_mm.benchmark.settings import SuiteSettings
+from arsam_mm.benchmark.suite import run_suite
+from arsam_mm.benchmark.variants import BUDGETED, OPTIMIZERS, parse_method_args
 from arsam_mm.engine.cli import KeyValueAction
 
 #: `make bench`: a small frontier of the three frontier tasks (generated data,
 #: `make data`), each run for 40% of its iterations (at 30% the pose task's
 #: AP is still 0), one seed, one budget, two runs at a time: 6.9 minutes on
 #: the idle 2-core machine from a fresh clone, 9.2 with the venv
-#: (reports/quick).
-QUICK = dict(
+#: (reports/quick). Settings of SuiteSettings, as its fields name them.
+QUICK: Dict[str, Any] = dict(
     configs=[
         'configs/mmseg/frontier/'
         'fcn_r18-w32-2s-d4_1xb8-320iter_cityscapes-64x64-noise20-test_sgd.py',
@@ -65,23 +72,34 @@ QUICK = dict(
         'configs/classification/frontier/'
         'resnet18-w8_1xb16-600iter_digits-noise30-val35-test35_sgd.py',
     ],
-    iters=None, iters_scale=0.4, repeats=1, evals=1, budgets=[0.3], jobs=2,
+    iters=None, scale=0.4, repeats=1, evals=1, budgets=[0.3], jobs=2,
     cost_rounds=6)
 #: The radius each frontier task was searched with
 #: (reports/frontier/search_*.md); the segmentation task keeps --rho's 0.05.
 #: LookSAM's alpha: the paper's 0.7 "was not suitable" for CIFAR ResNets
 #: in the MSAM paper's reproduction (which used 0.1), and on the
 #: classification frontier task it does not learn at all (reports/frontier).
-QUICK['method_args'] = {'looksam.alpha': 0.1}
+QUICK['method_args'] = {'looksam': {'alpha': 0.1}}
 QUICK['task_rho'] = {
     Path(QUICK['configs'][1]).stem: 0.01,
     Path(QUICK['configs'][2]).stem: 0.1,
 }
 #: Without --quick.
-DEFAULTS = dict(iters=200, iters_scale=1.0, repeats=3, evals=4, budgets=None,
-                jobs=1, cost_rounds=20)
+DEFAULT: Dict[str, Any] = dict(iters=200, scale=1.0, repeats=3, jobs=1,
+                               cost_rounds=20)
+#: The profiles, by name.
+PROFILES = dict(default=DEFAULT, quick=QUICK)
 #: Validations per run of a frontier (--budgets), each scoring val and test.
 FRONTIER_EVALS = 8
+
+#: Flags that set a setting (argparse dest -> SuiteSettings field), absent
+#: from the parsed arguments unless given.
+SETTING_FLAGS = dict(
+    optimizers='optimizers', budgets='budgets', jobs='jobs',
+    cost_rounds='cost_rounds', iters='iters', iters_scale='scale',
+    repeats='repeats', evals='evals', score_test='score_test', skip='skip',
+    rho='rho', task_rho='task_rho', arsam='arsam', method_args='method_args',
+    target='targets', cfg_options='cfg_options')
 
 
 class Parser(argparse.ArgumentParser):
@@ -93,67 +111,73 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    """The benchmark's arguments."""
+    """The benchmark's arguments; a setting's flag that is not given is
+    absent from the parsed namespace (its profile's value applies)."""
     parser = Parser(description=__doc__.split('\n')[0])
+    setting = dict(default=argparse.SUPPRESS)
     parser.add_argument('configs', nargs='*', help='baseline config files')
     parser.add_argument('--optimizers', nargs='+', choices=OPTIMIZERS,
                         help='default: base sam arsam; with --budgets: base '
-                        'sam ' + ' '.join(BUDGETED))
-    parser.add_argument('--budgets', nargs='+', type=float, default=None,
+                        'sam ' + ' '.join(BUDGETED), **setting)
+    parser.add_argument('--budgets', nargs='+', type=float,
                         help='shares of SAM steps in (0, 1] at which every '
                         'budgeted optimizer runs (' + ', '.join(BUDGETED) +
-                        ')')
-    parser.add_argument('--jobs', type=int, default=None,
+                        ')', **setting)
+    parser.add_argument('--jobs', type=int,
                         help='runs in parallel, the cores shared out among '
-                        f"them (default {DEFAULTS['jobs']}; --quick: "
-                        f"{QUICK['jobs']})")
-    parser.add_argument('--cost-rounds', type=int, default=None,
+                        f"them (default {DEFAULT['jobs']}; --quick: "
+                        f"{QUICK['jobs']})", **setting)
+    parser.add_argument('--cost-rounds', type=int,
                         help='interleaved rounds of the step-cost '
                         'measurement per task; 0: none (default '
-                        f"{DEFAULTS['cost_rounds']}; --quick: "
-                        f"{QUICK['cost_rounds']})")
-    parser.add_argument('--iters', type=int, default=None,
+                        f"{DEFAULT['cost_rounds']}; --quick: "
+                        f"{QUICK['cost_rounds']})", **setting)
+    parser.add_argument('--iters', type=int,
                         help='iterations per run (default '
-                        f"{DEFAULTS['iters']}; --quick: see --iters-scale)")
-    parser.add_argument('--iters-scale', type=float, default=None,
+                        f"{DEFAULT['iters']}; --quick: see --iters-scale)",
+                        **setting)
+    parser.add_argument('--iters-scale', type=float,
                         help="instead of --iters: each config's own "
                         'train_cfg.max_iters times this (--quick: '
-                        f"{QUICK['iters_scale']})")
-    parser.add_argument('--repeats', type=int, default=None,
+                        f"{QUICK['scale']})", **setting)
+    parser.add_argument('--repeats', type=int,
                         help='seeds per (config, optimizer) (default '
-                        f"{DEFAULTS['repeats']}; --quick: {QUICK['repeats']})")
-    parser.add_argument('--evals', type=int, default=None,
+                        f"{DEFAULT['repeats']}; --quick: {QUICK['repeats']})",
+                        **setting)
+    parser.add_argument('--evals', type=int,
                         help='validations per run, for the metric curves '
-                        f"(default {DEFAULTS['evals']}; with --budgets "
-                        f"{FRONTIER_EVALS}; --quick: {QUICK['evals']})")
+                        f'(default {SuiteSettings.evals}; with --budgets '
+                        f"{FRONTIER_EVALS}; --quick: {QUICK['evals']})",
+                        **setting)
     parser.add_argument('--score-test', action=argparse.BooleanOptionalAction,
-                        default=None,
                         help="every validation also scores the config's "
                         'test split (it needs one apart from val); the '
                         'report gives the test metrics of the final and the '
                         'best-on-val checkpoints (default: on with --budgets '
-                        'or --quick, without --smoke)')
-    parser.add_argument('--skip', type=int, default=3,
+                        'or --quick, without --smoke)', **setting)
+    parser.add_argument('--skip', type=int,
                         help='leading iterations left out of the timing '
-                        '(default 3)')
-    parser.add_argument('--rho', type=float, default=0.05,
+                        f'(default {SuiteSettings.skip})', **setting)
+    parser.add_argument('--rho', type=float,
                         help='radius of every member of the family (default '
-                        '0.05)')
+                        f'{SuiteSettings.rho})', **setting)
     parser.add_argument('--task-rho', nargs='+', action=KeyValueAction,
                         help='radius per task instead of --rho, e.g. '
-                        'TASK=0.1 (TASK: the config file name without .py)')
+                        'TASK=0.1 (TASK: the config file name without .py)',
+                        **setting)
     parser.add_argument('--arsam', nargs='+', action=KeyValueAction,
                         help='ARSAMOptimWrapper arguments, e.g. window=10 '
                         '(default: window iters/150 within [4, 50], '
-                        'warmup_iters 1.5%% of iters)')
+                        'warmup_iters 1.5%% of iters)', **setting)
     parser.add_argument('--method-args', nargs='+', action=KeyValueAction,
                         help='further wrapper arguments, OPTIMIZER.ARG=VALUE, '
-                        'e.g. looksam.alpha=0.1')
+                        'e.g. looksam.alpha=0.1', **setting)
     parser.add_argument('--target', nargs='+', action=KeyValueAction,
-                        help='metric to reach per task, e.g. TASK=0.5')
+                        help='metric to reach per task, e.g. TASK=0.5',
+                        **setting)
     parser.add_argument('--work-dir', default='work_dirs/benchmark')
     parser.add_argument('--cfg-options', nargs='+', action=KeyValueAction,
-                        help='overrides applied to every config')
+                        help='overrides applied to every config', **setting)
     parser.add_argument('--smoke', action='store_true',
                         help='shrink each config as tools/train.py --smoke '
                         'does (generated data, image sizes / 8, batches of '
@@ -163,8 +187,10 @@ def build_parser() -> Parser:
     parser.add_argument('--smoke-data', default=None,
                         help='where --smoke caches generated data '
                         '(default: data/smoke)')
-    parser.add_argument('--quick', action='store_true',
-                        help='the quick suite of `make bench`')
+    parser.add_argument('--quick', action='store_const', dest='profile',
+                        const='quick', default='default',
+                        help='the quick suite of `make bench` (the QUICK '
+                        'profile; the flags given override it)')
     parser.add_argument('--resume', action='store_true',
                         help='keep the runs recorded in the work dir and '
                         'run only the missing ones')
@@ -174,48 +200,53 @@ def build_parser() -> Parser:
     return parser
 
 
+def derived(settings: Dict[str, Any]) -> Dict[str, Any]:
+    """``settings`` with what follows from them where not set: a frontier
+    (``budgets``) validates :data:`FRONTIER_EVALS` times and scores the test
+    split (not on a shrunk ``smoke`` config, which validates on val); the
+    optimizers are the base optimizer and SAM with ARSAM, or with every
+    budgeted method."""
+    budgets = settings.get('budgets')
+    out: Dict[str, Any] = dict(
+        optimizers=['base', 'sam'] + (list(BUDGETED) if budgets
+                                      else ['arsam']),
+        score_test=bool(budgets) and not settings.get('smoke'))
+    if budgets:
+        out['evals'] = FRONTIER_EVALS
+    return {**out, **settings}
+
+
 def parse_args(parser: argparse.ArgumentParser,
                argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    """``argv`` parsed, the defaults of ``--quick`` or of a plain run filled
-    in and ``--method-args`` nested per optimizer; a malformed argument is
-    a ``parser.error``."""
+    """``argv`` parsed; ``settings`` (the :class:`SuiteSettings` arguments)
+    is the profile's, overridden by the flags given, with :func:`derived`
+    filling in the rest. A malformed argument is a ``parser.error``."""
     args = parser.parse_args(argv)
-    if args.quick and not args.configs:
-        args.configs = QUICK['configs']
-    if args.iters is not None and args.iters_scale is not None:
+    given = {field: getattr(args, dest)
+             for dest, field in SETTING_FLAGS.items() if hasattr(args, dest)}
+    if 'iters' in given and 'scale' in given:
         parser.error('give --iters or --iters-scale, not both')
     if args.smoke_data is not None and not args.smoke:
         parser.error('--smoke-data only applies with --smoke')
-    if args.smoke and args.iters is None:
+    if args.smoke and 'iters' not in given:
         parser.error('--smoke needs --iters (a model-zoo config runs for '
                      'epochs or tens of thousands of iterations)')
-    args.smoke = (args.smoke_data or 'data/smoke') if args.smoke else None
-    if args.iters_scale is not None:
-        args.iters = 0  # each config's own length, scaled (below)
-    if args.quick and args.task_rho is None:
-        args.task_rho = QUICK['task_rho']
-    if args.quick and args.method_args is None:
-        args.method_args = QUICK['method_args']
-    for name in ('iters', 'iters_scale', 'repeats', 'budgets', 'jobs',
-                 'cost_rounds'):
-        if getattr(args, name) is None:
-            setattr(args, name, (QUICK if args.quick else DEFAULTS)[name])
-    frontier = bool(args.quick or args.budgets)
-    if args.evals is None:
-        args.evals = (QUICK['evals'] if args.quick else FRONTIER_EVALS
-                      if args.budgets else DEFAULTS['evals'])
-    if args.score_test is None:  # a shrunk zoo config validates on val
-        args.score_test = frontier and not args.smoke
-    args.iters = args.iters or None
-    if args.optimizers is None:
-        args.optimizers = ['base', 'sam'] + (
-            list(BUDGETED) if args.budgets else ['arsam'])
-    if not args.configs and not args.report_only:
+    if 'iters' in given:  # the run's length: a number of iterations, ...
+        given['scale'] = 1.0
+    elif 'scale' in given:  # ... or each config's own, scaled
+        given['iters'] = None
+    if args.configs:
+        given['configs'] = args.configs
+    if args.smoke:
+        given['smoke'] = args.smoke_data or 'data/smoke'
+    if 'method_args' in given:  # OPTIMIZER.ARG pairs, nested
+        try:
+            given['method_args'] = parse_method_args(given['method_args'])
+        except ValueError as err:
+            parser.error(f'argument --method-args: {err}')
+    args.settings = derived({**PROFILES[args.profile], **given})
+    if not args.settings.get('configs') and not args.report_only:
         parser.error('give at least one config, or --quick')
-    try:
-        args.method_args = parse_method_args(args.method_args or {}) or None
-    except ValueError as err:
-        parser.error(f'argument --method-args: {err}')
     return args
 
 
@@ -227,8 +258,9 @@ def show(report: dict) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """The command line (``argv``: default ``sys.argv[1:]``). A bad setting
-    (the suite's checks raise ``ValueError`` before anything runs) or
-    unusable records (``RecordsError``) end in one line on stderr."""
+    (:class:`SuiteSettings` and the suite raise ``ValueError`` before
+    anything runs) or unusable records (``RecordsError``) end in one line
+    on stderr."""
     parser = build_parser()
     args = parse_args(parser, argv)
     try:
@@ -246,11 +278,8 @@ def benchmark(args: argparse.Namespace) -> None:
             raise ValueError(str(err)) from err
         show(report)
         return
-    budgeted = [o for o in args.optimizers if o in BUDGETED]
-    per_config = (len(args.optimizers) - len(budgeted) +
-                  len(budgeted) * len(args.budgets)) if args.budgets \
-        else len(args.optimizers)
-    runs = len(args.configs) * per_config * args.repeats
+    settings = SuiteSettings(**args.settings)
+    runs = len(settings.configs) * len(settings.variants) * settings.repeats
     # Shown from the first run on: a setting the suite refuses leaves
     # nothing on the terminal but its error.
     progress = Progress(console=Console(), transient=True)
@@ -266,16 +295,9 @@ def benchmark(args: argparse.Namespace) -> None:
             progress.advance(bar)
 
     try:
-        report = run_suite(
-            args.configs, args.optimizers, args.iters, args.repeats,
-            args.work_dir, evals=args.evals, skip=args.skip, rho=args.rho,
-            arsam=args.arsam, cfg_options=args.cfg_options,
-            targets=args.target,
-            command=' '.join(['python'] + sys.argv), progress=advance,
-            resume=args.resume, budgets=args.budgets, jobs=args.jobs,
-            cost_rounds=args.cost_rounds, scale=args.iters_scale,
-            task_rho=args.task_rho, method_args=args.method_args,
-            smoke=args.smoke, score_test=args.score_test)
+        report = run_suite(settings, args.work_dir,
+                           command=' '.join(['python'] + sys.argv),
+                           progress=advance, resume=args.resume)
     finally:
         if bar is not None:
             progress.stop()

@@ -3,10 +3,12 @@
 Measures, in one process and interleaved (each step between two base steps,
 so drift hits every variant alike; :mod:`arsam_mm.benchmark.step_cost`),
 the cost of ``model.train_step`` for mmengine's ``OptimWrapper`` (``base``)
-and every member of the family (``sam``, ``arsam``, ``looksam``, ``aesam``,
-``randomsam``, ``gsam``, ``latesam``), each member's steps split into
-one-pass and two-pass steps by the passes they ran. On a CPU the cost is
-the process's CPU time, on a GPU the wall-clock around synchronised steps.
+and every member of the family table with step-cost settings
+(:func:`arsam_mm.family.step_cost_variants`: ``sam``, ``arsam``,
+``aesam``, ``looksam``, ``randomsam``, ``gsam``, ``latesam``), each
+member's steps split into one-pass and two-pass steps by the passes they
+ran. On a CPU the cost is the process's CPU time, on a GPU the wall-clock
+around synchronised steps.
 
 Targets: a one-pass step within 5% of a base step (2% on a GPU, issue 15), a
 two-pass step within 5% of twice a base step, the family's peak memory no
@@ -36,23 +38,14 @@ from mmengine.optim import build_optim_wrapper
 from torch import nn
 
 import arsam_mm  # noqa: F401
+from arsam_mm.benchmark.markdown import table
 from arsam_mm.benchmark.step_cost import summarize as step_costs
 from arsam_mm.benchmark.step_cost import time_step_kinds
+from arsam_mm.family import step_cost_variants
 
-#: Settings that sample both step kinds often.
-VARIANTS = {
-    'base': dict(type='OptimWrapper'),
-    'sam': dict(type='SAMOptimWrapper', rho=0.05),
-    'arsam': dict(type='ARSAMOptimWrapper', rho=0.05, warmup_iters=0,
-                  window=4, seed=0),
-    'looksam': dict(type='LookSAMOptimWrapper', rho=0.05, interval=2),
-    'aesam': dict(type='AESAMOptimWrapper', rho=0.05, target_ratio=0.5),
-    'randomsam': dict(type='RandomSAMOptimWrapper', rho=0.05, prob=0.5,
-                      seed=0),
-    'gsam': dict(type='GSAMOptimWrapper', rho=0.05, alpha=0.1, interval=2),
-    # The run's second half: both kinds of step (the run length is given).
-    'latesam': dict(type='LateSAMOptimWrapper', rho=0.05, target_ratio=0.5),
-}
+#: Settings that sample both step kinds often (the family table's
+#: ``step_cost``), at rho 0.05.
+VARIANTS = step_cost_variants()
 
 
 class Preprocessor(BaseDataPreprocessor):
@@ -175,16 +168,8 @@ def summarize(times: dict, memory: dict, args) -> dict:
 def markdown(report: dict) -> str:
     med, sd, r = report['median_s'], report['stdev_s'], report['ratios']
     mem = report['peak_memory_mib']
-    lines = [
-        '# Per-step cost: plain OptimWrapper vs the SAM family', '',
-        f"Date: {report['date']}. Device: {report['device']}. "
-        f"Clock: {report.get('clock', 'wall-clock')}. "
-        f"Command: `{report['command']}`.", '',
-        '| step | median ms | stdev ms | samples | ratio |',
-        '|---|---|---|---|---|',
-        f"| base (OptimWrapper) | {med['base'] * 1e3:.2f} | "
-        f"{sd['base'] * 1e3:.2f} | {report['samples']['base']} | - |"
-    ]
+    rows = [['base (OptimWrapper)', f"{med['base'] * 1e3:.2f}",
+             f"{sd['base'] * 1e3:.2f}", report['samples']['base'], '-']]
     for kind in med:
         if kind == 'base':
             continue
@@ -194,11 +179,17 @@ def markdown(report: dict) -> str:
         else:
             label = 'two-pass'
             ratio = f"{r[kind + '_over_2x_base']:.3f} x 2*base"
-        lines.append(f'| {name} {label} | {med[kind] * 1e3:.2f} | '
-                     f'{sd[kind] * 1e3:.2f} | {report["samples"][kind]} | '
-                     f'{ratio} |')
-    lines += ['', '| variant | peak memory growth, MiB |', '|---|---|'
-              ] + [f'| {k} | {v:.1f} |' for k, v in mem.items()]
+        rows.append([f'{name} {label}', f'{med[kind] * 1e3:.2f}',
+                     f'{sd[kind] * 1e3:.2f}', report['samples'][kind],
+                     ratio])
+    lines = [
+        '# Per-step cost: plain OptimWrapper vs the SAM family', '',
+        f"Date: {report['date']}. Device: {report['device']}. "
+        f"Clock: {report.get('clock', 'wall-clock')}. "
+        f"Command: `{report['command']}`.", '',
+        table(['step', 'median ms', 'stdev ms', 'samples', 'ratio'], rows),
+        '', table(['variant', 'peak memory growth, MiB'],
+                  [[k, f'{v:.1f}'] for k, v in mem.items()])]
     lines += ['', 'Ratios are medians, over interleaved steps in one '
               'process, of each step over the mean of the base steps just '
               'before and after it; absolute times are only meaningful on a '

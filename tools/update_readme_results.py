@@ -7,15 +7,17 @@ Replaces the text between ``<!-- results:start -->`` and
 reading in ``reports/frontier/reading.md`` and, for each frontier report,
 its date, device, command, frontier table and plot; then, for each other
 report below that exists, its date, device, command, main table, the
-share of SAM's gain that ARSAM and periodic SAM keep, and its first plot.
+share of SAM's gain that each member run without a budget keeps, and its
+first plot.
 """
 import json
 import re
 from pathlib import Path
 
-from arsam_mm.benchmark.frontier import analyse, frontier_markdown
-from arsam_mm.benchmark.report import (gain_table, markdown_table,
-                                       recovered_gain)
+from arsam_mm.benchmark.frontier import analyse
+from arsam_mm.benchmark.markdown import (frontier_markdown, gain_table,
+                                         markdown_table)
+from arsam_mm.benchmark.report import recovered_gain
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The frontier reports, one per task family.

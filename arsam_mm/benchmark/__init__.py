@@ -1,6 +1,13 @@
-"""Side-by-side benchmark of the base optimizer, SAM, ARSAM and periodic
-SAM on the same config, seed, data and iteration budget
+"""The benchmark: the config's own optimizer and every member of the SAM
+family (:data:`arsam_mm.family.FAMILY`) on the same config, seed, data and
+iteration budget, at each budget (share of SAM steps) for the budgeted
+members, with step costs, paired statistics and a frontier per task
 (``tools/benchmark.py`` is its command line).
+
+Three parts: the typed settings (:mod:`.settings`), the executor that
+runs, records and resumes a suite and writes its report (:mod:`.suite`,
+:mod:`.reporting`; one process per run, :mod:`.worker`), and the Markdown
+(:mod:`.markdown`).
 
 Importing the package (the command line does, and so does every run's
 process, :mod:`.worker`) silences one warning: setuptools 80.9 to 81 warn
@@ -13,13 +20,15 @@ in a venv not yet rebuilt. setuptools 82 removed ``pkg_resources``.
 """
 import warnings
 
+from .markdown import markdown_table
 from .recorder import BenchmarkRecorder, IterTimerStart
-from .report import aggregate, markdown_table
+from .report import aggregate
+from .settings import SuiteSettings
 from .variants import OPTIMIZERS, make_variant
 
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 
 __all__ = [
     'BenchmarkRecorder', 'IterTimerStart', 'OPTIMIZERS', 'make_variant',
-    'aggregate', 'markdown_table'
+    'aggregate', 'markdown_table', 'SuiteSettings'
 ]

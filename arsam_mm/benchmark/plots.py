@@ -12,13 +12,14 @@ import numpy as np
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
+from .. import family  # noqa: E402
 from .report import metric_key, test_key  # noqa: E402
+from .variants import variant_label  # noqa: E402
 
 __all__ = ['plot_task', 'plot_frontier', 'plot_val_test']
 
-_COLORS = dict(base='tab:gray', sam='tab:red', arsam='tab:blue',
-               periodic='tab:green', aesam='tab:purple', looksam='tab:orange',
-               randomsam='tab:brown', gsam='tab:pink', latesam='tab:olive')
+#: Each member's colour (:data:`arsam_mm.family.FAMILY`).
+_COLORS = family.colors()
 
 
 def _curves(runs: List[Dict[str, Any]], key: str):
@@ -50,9 +51,7 @@ def _plot_metric(task: str, records: List[Dict[str, Any]], key: str,
         if not runs:
             continue
         color = _COLORS.get(optimizer)
-        interval = runs[0].get('interval')
-        label = (f'periodic (k={interval})'
-                 if optimizer == 'periodic' and interval else optimizer)
+        label = variant_label(optimizer, None, runs[0].get('interval'))
         label += f' ({len(runs)} seed{"s" if len(runs) > 1 else ""})'
         mean, y, sd = _curves(runs, key)
         half = mean['iter'] >= mean['iter'][-1] / 2

@@ -17,7 +17,12 @@ from typing import Any, Callable, Dict, TextIO, Union
 
 from mmengine.config import Config
 
-__all__ = ['RecordsError', 'atomic_write', 'load_records', 'config_digest']
+__all__ = ['RECORDS_FILE', 'RecordsError', 'atomic_write', 'load_records',
+           'config_digest']
+
+#: A suite's records file in its work dir: written after every run, the
+#: settings and the records so far.
+RECORDS_FILE = 'records.json'
 
 #: The keys of a records file, as :func:`~.suite.run_suite` writes it.
 _KEYS = ('command', 'environment', 'settings', 'records')

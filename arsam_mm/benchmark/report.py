@@ -1,17 +1,20 @@
-"""Turn per-run records into the benchmark's table and summary."""
+"""Turn per-run records into the benchmark's rows and summaries: the rows
+of the main table, the share of SAM's gain each member keeps, the load
+the runs saw (their Markdown: :mod:`.markdown`)."""
 import math
+import os
 import statistics
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..engine.loops import TEST_PREFIX
+from ..family import gain_members
 from .step_cost import derived_cost
 from .variants import OPTIMIZERS, variant_label
 from .worker import METRIC_KEYS
 
 __all__ = [
-    'aggregate', 'gain_table', 'markdown_table', 'metric_key',
-    'recovered_gain', 'best_on_val', 'test_key', 'best_vs_final_markdown',
-    'FRONTIER_METRICS'
+    'aggregate', 'metric_key', 'recovered_gain', 'best_on_val', 'test_key',
+    'load_report', 'LOAD_MARGIN', 'FRONTIER_METRICS'
 ]
 
 #: What a frontier can score (:func:`.frontier.analyse`'s ``metric``): the
@@ -208,149 +211,70 @@ def aggregate(records: List[Dict[str, Any]], skip: int = 3,
 
 def recovered_gain(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
     """Per task: the share of SAM's metric gain over the base optimizer that
-    ARSAM (and ``periodic``, where it ran) keeps, and that share per extra
-    gradient evaluation per iteration.
+    each member of the family run without a budget keeps, and that share
+    per extra gradient evaluation per iteration (the members and their keys:
+    :func:`arsam_mm.family.gain_members`).
 
     Returns:
-        dict: Per task ``sam_gain``, ``arsam_gain``, ``share``,
-        ``share_per_extra_eval`` and, with a ``periodic`` row,
-        ``periodic_gain``, ``periodic_share`` and
-        ``periodic_share_per_extra_eval``. A share is NaN (undefined) where
+        dict: Per task with ``base``, ``sam`` and at least one member,
+        ``sam_gain`` and each member's three keys
+        (:attr:`arsam_mm.family.Member.gain`): ARSAM's ``arsam_gain``,
+        ``share`` and ``share_per_extra_eval``, the others'
+        ``<name>_gain``, ``<name>_share`` and
+        ``<name>_share_per_extra_eval``. A share is NaN (undefined) where
         SAM does not beat the base optimizer, and per extra evaluation where
         the method adds none.
     """
     result = {}
     for task in dict.fromkeys(r['task'] for r in rows):
         by = {r['optimizer']: r for r in rows
-              if r['task'] == task and r.get('budget') is None}
-        needed = ('base', 'sam', 'arsam')
-        if not set(needed) <= by.keys() or any(
-                by[k]['metric_mean'] is None for k in needed):
+              if r['task'] == task and r.get('budget') is None
+              and r['metric_mean'] is not None}
+        if not {'base', 'sam'} <= by.keys():
             continue
         base = by['base']['metric_mean']
         gain = by['sam']['metric_mean'] - base
         entry = dict(sam_gain=gain)
-        for name, prefix in (('arsam', ''), ('periodic', 'periodic_')):
-            row = by.get(name)
-            if row is None or row['metric_mean'] is None:
+        for member in gain_members():
+            row = by.get(member.name)
+            if row is None:
                 continue
             kept = row['metric_mean'] - base
             extra = row['grad_evals_per_iter'] - 1
             share = kept / gain if gain > 0 else math.nan
-            entry[f'{name}_gain'] = kept
-            entry[f'{prefix}share'] = share
-            entry[f'{prefix}share_per_extra_eval'] = (
-                share / extra if extra > 0 else math.nan)
-        result[task] = entry
+            gain_key, share_key, per_eval_key = member.gain
+            entry[gain_key] = kept
+            entry[share_key] = share
+            entry[per_eval_key] = share / extra if extra > 0 else math.nan
+        if len(entry) > 1:
+            result[task] = entry
     return result
 
 
-def gain_table(gains: Dict[str, Any]) -> str:
-    """:func:`recovered_gain` as a Markdown table."""
-    lines = [
-        '| task | SAM gain over base | ARSAM gain | share kept | share per '
-        'extra grad eval | periodic gain | periodic share | periodic share '
-        'per extra grad eval |', '|---|---|---|---|---|---|---|---|'
-    ]
-    for task, g in gains.items():
-        cells = [_fmt(g.get(k), spec) for k, spec in (
-            ('sam_gain', '.4f'), ('arsam_gain', '.4f'), ('share', '.2f'),
-            ('share_per_extra_eval', '.2f'), ('periodic_gain', '.4f'),
-            ('periodic_share', '.2f'),
-            ('periodic_share_per_extra_eval', '.2f'))]
-        lines.append(f"| {task} | {' | '.join(cells)} |")
-    return '\n'.join(lines)
+#: A run saw other work on the machine when the 1-minute load average
+#: exceeded the suite's own threads by more than this.
+LOAD_MARGIN = 0.5
 
 
-def _fmt(value, spec='.3f', sd=None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return '-'
-    text = format(value, spec)
-    if sd:
-        text += f' ± {format(sd, spec)}'
-    return text
+def load_report(records: List[Dict[str, Any]], costs: Dict[str, Any],
+                settings: Dict[str, Any]) -> Dict[str, Any]:
+    """Whether the machine's load went beyond the suite's own.
 
-
-def markdown_table(rows: List[Dict[str, Any]], flag: str = '') -> str:
-    """The report's main table.
-
-    Args:
-        rows (list[dict]): From :func:`aggregate`.
-        flag (str): Appended to the raw wall-clock columns' headers (a
-            footnote mark when the machine's load changed).
-    """
-    lines = [
-        '| task | optimizer | grad evals/iter | SAM-step fraction | '
-        f'cost x base | s/iter{flag} | x base{flag} | peak memory MiB | '
-        'metric | value | seeds | time to target s |',
-        '|---|---|---|---|---|---|---|---|---|---|---|---|'
-    ]
-    for r in rows:
-        name = r.get('label') or variant_label(r['optimizer'], None,
-                                               r.get('interval'))
-        target = '-'
-        if 'target' in r:
-            target = (f"{_fmt(r['time_to_target'], '.1f')} "
-                      f"({r['target_reached']} reached {r['target']})")
-        lines.append(
-            f"| {r['task']} | {name} | "
-            f"{_fmt(r['grad_evals_per_iter'], '.2f')} | "
-            f"{_fmt(r['sam_fraction'], '.2f')} | "
-            f"{_fmt(r.get('cost_x_base'), '.2f')} | "
-            f"{_fmt(r['sec_per_iter'], '.4f', r['sec_sd'])} | "
-            f"{_fmt(r['time_ratio'], '.2f')} | "
-            f"{_fmt(r['peak_memory_mib'], '.0f')} | {r['metric'] or '-'} | "
-            f"{_fmt(r['metric_mean'], '.4f', r['metric_sd'])} | {r['seeds']}"
-            f" | {target} |")
-    return '\n'.join(lines)
-
-
-def best_vs_final_markdown(rows: List[Dict[str, Any]]) -> str:
-    """The report's section on the test split: per task and variant, the
-    final checkpoint's test metric and the best-on-val checkpoint's (the
-    test metric at the validation with the highest validation metric,
-    the earliest among ties), beside the final validation metric.
-
-    Args:
-        rows (list[dict]): From :func:`aggregate`.
+    The suite runs ``jobs`` processes of ``threads`` threads (all cores
+    for one job); a 1-minute load average above that by more than
+    :data:`LOAD_MARGIN` at the start or end of a run or of a step-cost
+    measurement means something else competed for the cores, and the raw
+    wall-clock columns are flagged.
 
     Returns:
-        str: Markdown; for runs that scored no test split (every report
-        before test splits) one line that says so.
+        dict: ``own`` (the suite's threads), ``min``, ``max`` (load seen)
+        and ``changed`` (bool); empty when no run recorded its load.
     """
-    lines = ['## Test split: best-on-val and final checkpoints', '']
-    scored = [r for r in rows if 'test_metric' in r]
-    if not scored:
-        return '\n'.join(lines + [
-            'No curves recorded: these runs scored no test split, so every '
-            'metric above is on the validation split that the settings '
-            'were chosen on.', ''])
-    lines += [
-        'Selection (the best-on-val checkpoint, any setting) used the '
-        'validation split only; the figures reported are on the test '
-        'split, scored at every validation. Mean ± sd over seeds; best '
-        'val at: the iteration of the best-on-val checkpoint, per seed.',
-        '', '| task | method | seeds | val final | test final | test at '
-        'best val | best val at |', '|---|---|---|---|---|---|---|']
-    for r in scored:
-        at = ', '.join('-' if i is None else str(i)
-                       for i in r['best_val_iter'])
-        lines.append(
-            f"| {r['task']} | {r['label']} | {r['seeds']} | "
-            f"{_fmt(r['metric_mean'], '.4f', r['metric_sd'])} | "
-            f"{_fmt(r['test_final_mean'], '.4f', r['test_final_sd'])} | "
-            f"{_fmt(r['test_best_val_mean'], '.4f', r['test_best_val_sd'])}"
-            f" | {at} |")
-    metrics = ', '.join(dict.fromkeys(
-        f"{r['metric']} (test: {r['test_metric']})" for r in scored))
-    sizes = {r['task']: r['split_sizes'] for r in scored
-             if 'split_sizes' in r}
-    if sizes:
-        lines += ['', 'Split sizes (dataset items): ' + '; '.join(
-            f"{task} train {s['train']}, val {s['val']}, test {s['test']}"
-            for task, s in sizes.items()) + '.']
-    left = [f"{r['task']} {r['label']}" for r in rows
-            if 'test_metric' not in r]
-    lines += ['', f'Metric: {metrics}.' + (
-        f" No test split scored for {', '.join(left)}." if left else ''), '']
-    return '\n'.join(lines)
+    seen = [v for r in records for v in r['result'].get('load', [])]
+    seen += [v for c in costs.values() for v in c.get('load', [])]
+    if not seen:
+        return {}
+    jobs = settings.get('jobs') or 1
+    own = jobs * (settings.get('threads') or os.cpu_count() or 1)
+    return dict(own=own, min=min(seen), max=max(seen),
+                changed=max(seen) > own + LOAD_MARGIN)

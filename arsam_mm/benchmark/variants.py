@@ -7,10 +7,10 @@ same seed, data, schedule and iteration budget. The config's hooks are
 kept as they are: the wrappers log their figures without a hook.
 
 A *budget* is the share of SAM (two-pass) steps a run may take. Each
-budgeted method reads it through its own knob (:func:`budget_arguments`):
-ARSAM, AE-SAM and late-phase SAM through ``target_ratio``, periodic SAM
-and LookSAM through ``interval = round(1 / budget)``, RandomSAM through
-``prob``.
+budgeted method reads it through its own knob (:func:`budget_arguments`,
+from the family table :data:`arsam_mm.family.FAMILY`): ARSAM, AE-SAM and
+late-phase SAM through ``target_ratio``, periodic SAM and LookSAM through
+``interval = round(1 / budget)``, RandomSAM through ``prob``.
 """
 import copy
 from typing import Any, Dict, Optional
@@ -18,35 +18,27 @@ from typing import Any, Dict, Optional
 from mmengine.config import Config
 
 from ..core.validate import check_ratio
+from ..family import budgeted, find, member, names, wrappers
 
 __all__ = ['OPTIMIZERS', 'BUDGETED', 'WRAPPERS', 'make_variant',
            'budget_arguments', 'variant_label', 'parse_method_args']
 
-#: base: the config as it is; sam: SAM every step; arsam: ARSAM; periodic:
-#: SAM every k-th step and plain steps between (without a budget, k is
-#: chosen so its gradient-evaluation budget equals ARSAM's measured one);
-#: aesam, looksam, randomsam, gsam, latesam: the other members of the
-#: family.
-OPTIMIZERS = ('base', 'sam', 'arsam', 'periodic', 'aesam', 'looksam',
-              'randomsam', 'gsam', 'latesam')
+#: Every member of the family (:data:`arsam_mm.family.FAMILY`), ``base``
+#: (the config as it is) first.
+OPTIMIZERS = names()
 
 #: The methods whose share of SAM steps a budget sets.
-BUDGETED = ('arsam', 'aesam', 'periodic', 'looksam', 'randomsam',
-            'latesam')
+BUDGETED = budgeted()
 
 #: Wrapper type of each optimizer other than ``base``.
-WRAPPERS = dict(sam='SAMOptimWrapper', arsam='ARSAMOptimWrapper',
-                periodic='SAMOptimWrapper', aesam='AESAMOptimWrapper',
-                looksam='LookSAMOptimWrapper',
-                randomsam='RandomSAMOptimWrapper', gsam='GSAMOptimWrapper',
-                latesam='LateSAMOptimWrapper')
+WRAPPERS = wrappers()
 
 _BASE_TYPES = ('OptimWrapper', 'AmpOptimWrapper')
 
 
 def budget_arguments(optimizer: str, budget: float) -> Dict[str, Any]:
     """The wrapper arguments that give ``optimizer`` a share ``budget`` of
-    SAM steps.
+    SAM steps (:meth:`arsam_mm.family.Member.budget_arguments`).
 
     Args:
         optimizer (str): One of :data:`BUDGETED`.
@@ -55,17 +47,13 @@ def budget_arguments(optimizer: str, budget: float) -> Dict[str, Any]:
     Returns:
         dict: ``target_ratio``, ``interval`` or ``prob``.
     """
-    if optimizer not in BUDGETED:
+    if optimizer not in budgeted():
         raise ValueError(f'optimizer {optimizer!r} takes no budget; the '
-                         f'budgeted ones are {BUDGETED}')
+                         f'budgeted ones are {budgeted()}')
     budget = check_ratio('budget', budget)
     if budget == 0:
         raise ValueError('budget must be in (0, 1], got 0')
-    if optimizer in ('arsam', 'aesam', 'latesam'):
-        return dict(target_ratio=budget)
-    if optimizer == 'randomsam':
-        return dict(prob=budget)
-    return dict(interval=max(1, round(1 / budget)))
+    return member(optimizer).budget_arguments(budget)
 
 
 def variant_label(optimizer: str, budget: Optional[float] = None,
@@ -73,8 +61,9 @@ def variant_label(optimizer: str, budget: Optional[float] = None,
     """How reports name a variant: ``arsam@0.2``, ``periodic (k=5)``."""
     if budget is not None:
         return f'{optimizer}@{budget:g}'
-    if optimizer == 'periodic' and interval:
-        return f'periodic (k={interval})'
+    entry = find(optimizer)
+    if interval and entry is not None and entry.matches is not None:
+        return f'{optimizer} (k={interval})'
     return optimizer
 
 
@@ -95,7 +84,8 @@ def make_variant(cfg: Config,
         rho (float): SAM radius of every member. Defaults to 0.05.
         arsam (dict, optional): Further ``ARSAMOptimWrapper`` arguments
             (``window``, ``warmup_iters``, ...).
-        interval (int): ``periodic``'s k when no ``budget`` is given.
+        interval (int): Without a ``budget``, the knob of a member that
+            matches another's measured budget (``periodic``'s k).
             Defaults to 1.
         budget (float, optional): Share of SAM steps of a method in
             :data:`BUDGETED` (:func:`budget_arguments`).
@@ -105,13 +95,11 @@ def make_variant(cfg: Config,
     Returns:
         Config: The variant (``cfg`` is not modified).
     """
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(
-            f'optimizer must be one of {OPTIMIZERS}, got {optimizer!r}')
-    if budget is not None and optimizer not in BUDGETED:
+    entry = member(optimizer)
+    if budget is not None and entry.budget_knob is None:
         raise ValueError(f'optimizer {optimizer!r} takes no budget (got '
                          f'budget={budget}); the budgeted ones are '
-                         f'{BUDGETED}')
+                         f'{budgeted()}')
     cfg = copy.deepcopy(cfg)
     wrapper = cfg.optim_wrapper
     kind = wrapper.get('type', 'OptimWrapper')
@@ -123,18 +111,20 @@ def make_variant(cfg: Config,
     imports = set(cfg.get('custom_imports', {}).get('imports', []))
     cfg.custom_imports = dict(
         imports=sorted(imports | {'arsam_mm'}), allow_failed_imports=False)
-    if optimizer == 'base':
+    if entry.wrapper is None:
         return cfg
     prefix = 'Amp' if kind == 'AmpOptimWrapper' else ''
-    wrapper.type = prefix + WRAPPERS[optimizer]
+    wrapper.type = prefix + entry.wrapper
     wrapper.rho = rho
     if optimizer == 'arsam':
         wrapper.update(arsam or {})
     wrapper.update((method_args or {}).get(optimizer, {}))
     if budget is not None:
         wrapper.update(budget_arguments(optimizer, budget))
-    elif optimizer in ('sam', 'periodic'):
-        wrapper.interval = interval if optimizer == 'periodic' else 1
+    else:
+        wrapper.update(entry.defaults)
+        if entry.matches is not None:
+            wrapper[entry.budget_knob] = interval
     return cfg
 
 
@@ -148,9 +138,10 @@ def parse_method_args(pairs: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
     out: Dict[str, Dict[str, Any]] = {}
     for key, value in pairs.items():
         name, _, arg = key.partition('.')
-        if name not in WRAPPERS or not arg:
+        members = tuple(wrappers())
+        if name not in members or not arg:
             raise ValueError(
                 f'method_args keys must be OPTIMIZER.ARGUMENT with OPTIMIZER '
-                f'in {tuple(WRAPPERS)}, got {key!r}')
+                f'in {members}, got {key!r}')
         out.setdefault(name, {})[arg] = value
     return out

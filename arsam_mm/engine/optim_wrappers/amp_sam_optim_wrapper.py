@@ -44,6 +44,7 @@ from mmengine.registry import OPTIM_WRAPPERS
 from mmengine.runner.amp import autocast
 from torch import nn
 
+from ...family import amp_twins
 from .efficient_sam_optim_wrappers import (AESAMOptimWrapper, GSAMOptimWrapper,
                                            LateSAMOptimWrapper,
                                            LookSAMOptimWrapper,
@@ -55,8 +56,10 @@ __all__ = [
     'AmpSecondPass', 'amp_twin', 'amp_class', 'AMP_TWINS', 'AMP_ARGUMENTS'
 ]
 
-#: Wrapper type name -> its automatic-mixed-precision twin's name.
-AMP_TWINS: Dict[str, str] = {'OptimWrapper': 'AmpOptimWrapper'}
+#: Wrapper type name -> its automatic-mixed-precision twin's name: mmengine's
+#: own, every wrapper of the family table (:func:`arsam_mm.family.amp_twins`)
+#: and any other that :func:`amp_twin` builds.
+AMP_TWINS: Dict[str, str] = {'OptimWrapper': 'AmpOptimWrapper', **amp_twins()}
 
 #: The arguments ``AmpOptimWrapper`` adds to ``OptimWrapper``'s.
 AMP_ARGUMENTS: Tuple[str, ...] = tuple(

@@ -37,8 +37,8 @@ from mmengine.runner import Runner
 
 import arsam_mm  # noqa: F401  (compat layer before mmseg/mmpose models)
 from arsam_mm.data import write_cityscapes, write_coco_keypoints
-from arsam_mm.engine.cli import (check_data_roots, init_cpu_distributed,
-                                 merge_train_args)
+from arsam_mm.cfgtools.data_roots import check_data_roots
+from arsam_mm.cfgtools.train import init_cpu_distributed, merge_train_args
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, 'configs')

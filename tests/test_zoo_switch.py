@@ -46,11 +46,11 @@ from mmengine.registry import init_default_scope
 
 import arsam_mm  # noqa: F401  (compat layer before mmseg/mmpose models)
 from tests._amp import allow_cpu_amp, logged
-from arsam_mm.engine.cli import check_data_roots
-from arsam_mm.engine.smoke import (amp_to_fp32, apply_smoke,
-                                   remove_pretrained,
-                                   shrink_factor, shrink_sizes,
-                                   smoke_data_root, sync_bn_to_bn)
+from arsam_mm.cfgtools.data_roots import check_data_roots
+from arsam_mm.cfgtools.rewrite import (amp_to_fp32, remove_pretrained,
+                                       sync_bn_to_bn)
+from arsam_mm.cfgtools.shrink import shrink_factor, shrink_sizes
+from arsam_mm.cfgtools.smoke import apply_smoke, smoke_data_root
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, 'configs')
@@ -778,7 +778,7 @@ CPU_GLOO = pytest.mark.skipif(
 def test_cpu_launch_turns_syncbn_into_bn(monkeypatch):
     """``--launcher pytorch`` without CUDA: SyncBN cannot run, so it
     becomes BN, with a warning that names each place."""
-    from arsam_mm.engine.cli import init_cpu_distributed
+    from arsam_mm.cfgtools.train import init_cpu_distributed
     cfg = parsed('segformer', 'SAMOptimWrapper')
     cfg.launcher = 'pytorch'
     env = dict(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1',

@@ -56,7 +56,7 @@ from arsam_mm.benchmark.reporting import write_report
 from arsam_mm.benchmark.settings import SuiteSettings
 from arsam_mm.benchmark.suite import run_suite
 from arsam_mm.benchmark.variants import BUDGETED, OPTIMIZERS, parse_method_args
-from arsam_mm.engine.cli import KeyValueAction
+from arsam_mm.cfgtools.options import KeyValueAction
 
 #: `make bench`: a small frontier of the three frontier tasks (generated data,
 #: `make data`), each run for 40% of its iterations (at 30% the pose task's

@@ -19,14 +19,15 @@ other files stay those written without it.
 earlier output. CIFAR-format data (``cifar10``, ``cifar100``, ``digits``) is
 read with ``LocalCIFAR10``/``LocalCIFAR100`` (``arsam_mm.data.local_cifar``):
 the stock mmpretrain classes only accept the official files' md5s.
+
+The sub-commands, their options and their summaries come from the table of
+generators, :data:`arsam_mm.cfgtools.generators.GENERATORS`.
 """
 import argparse
 import time
 from typing import Any, Dict, List, Optional
 
-from arsam_mm.data import (write_ade20k, write_cifar, write_cityscapes,
-                           write_coco_keypoints, write_digits,
-                           write_imagenet)
+from arsam_mm.cfgtools.generators import GENERATORS, Generator
 
 
 def _size(text: str) -> List[int]:
@@ -38,15 +39,18 @@ def _size(text: str) -> List[int]:
     return [int(p) for p in parts]
 
 
+_TYPES = {'int': int, 'float': float, 'size': _size}
+
+
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Write small generated data sets in the Cityscapes, '
         'ADE20K, COCO keypoints, ImageNet and CIFAR formats (no network '
         'needed)')
     sub = parser.add_subparsers(dest='command', required=True)
-
-    def add(name: str, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
+    for generator in GENERATORS.values():
+        p = sub.add_parser(
+            generator.name, help=generator.help, description=generator.help)
         p.add_argument(
             '--out', required=True, help='output folder (the data_root)')
         p.add_argument('--seed', type=int, default=0, help='seed (default 0)')
@@ -54,85 +58,23 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
             '--overwrite',
             action='store_true',
             help='replace earlier output of this generator in --out')
-        return p
-
-    p = add('cityscapes', 'shapes on a background, Cityscapes layout')
-    p.add_argument('--num-train', type=int, default=64)
-    p.add_argument('--num-val', type=int, default=16)
-    p.add_argument('--num-test', type=int, default=0,
-                   help='test images apart from val (default 0: none)')
-    p.add_argument(
-        '--size', type=_size, default=[256, 512], help='HxW (256x512)')
-    p.add_argument(
-        '--label-noise',
-        type=float,
-        default=0.0,
-        help='probability that a shape of a train image gets a wrong '
-        'class (default 0)')
-
-    p = add('ade20k', 'shapes on a background, ADE20K layout')
-    p.add_argument('--num-train', type=int, default=32)
-    p.add_argument('--num-val', type=int, default=8)
-    p.add_argument(
-        '--size', type=_size, default=[256, 320], help='HxW (256x320)')
-
-    p = add('coco', 'stick figures, COCO person keypoints')
-    p.add_argument('--num-train', type=int, default=128, help='images')
-    p.add_argument('--num-val', type=int, default=32, help='images')
-    p.add_argument('--num-test', type=int, default=0,
-                   help='test images apart from val (default 0: none)')
-    p.add_argument(
-        '--size', type=_size, default=[256, 320], help='HxW (256x320)')
-    p.add_argument('--max-persons', type=int, default=2)
-    p.add_argument(
-        '--keypoint-noise',
-        type=float,
-        default=0.0,
-        help='train keypoints jittered by a Gaussian of this std times the '
-        "person's size (default 0)")
-    p.add_argument(
-        '--swap-prob',
-        type=float,
-        default=0.0,
-        help="probability of swapping a train person's left/right labels "
-        '(default 0)')
-    p.add_argument(
-        '--instances',
-        action='store_true',
-        help='also write annotations/instances_*2017.json (the names of '
-        "mmdet's COCO detection configs)")
-
-    p = add('imagenet', 'coloured patterns, ImageNet folders and meta lists')
-    p.add_argument('--num-train', type=int, default=64)
-    p.add_argument('--num-val', type=int, default=16)
-    p.add_argument('--num-classes', type=int, default=10)
-    p.add_argument('--size', type=_size, default=[64, 64], help='HxW (64x64)')
-
-    for variant in ('cifar10', 'cifar100'):
-        p = add(variant, f'coloured patterns, {variant.upper()} batch files')
-        p.add_argument('--num-train', type=int, default=5000)
-        p.add_argument('--num-test', type=int, default=1000)
-
-    p = add('digits', "scikit-learn's handwritten digits as CIFAR-10, "
-            'optional label noise on the train split')
-    p.add_argument('--test-fraction', type=float, default=0.25,
-                   help='share of each class held out from training '
-                   '(default 0.25): the test split, or val + test with '
-                   '--val-fraction')
-    p.add_argument('--val-fraction', type=float, default=None,
-                   help='share of each class in a val split taken out of '
-                   'the held-out share (below --test-fraction; default: '
-                   'no val split)')
-    p.add_argument(
-        '--noise-rate',
-        type=float,
-        default=0.0,
-        help='share of train labels flipped to another class (default 0)')
-    p.add_argument(
-        '--variant',
-        choices=('cifar10', 'cifar100'),
-        default='cifar10',
-        help='file layout (default cifar10)')
+        for option in generator.options:
+            kwargs: Dict[str, Any] = dict(dest=option.dest)
+            if option.help:
+                kwargs['help'] = option.help
+            if option.kind == 'flag':
+                kwargs['action'] = 'store_true'
+            else:
+                default = generator.default(option)
+                kwargs['default'] = list(default) \
+                    if option.kind == 'size' else default
+                if option.kind == 'choice':
+                    kwargs['choices'] = option.choices
+                else:
+                    kwargs['type'] = _TYPES[option.kind]
+                    kwargs['metavar'] = option.flag.lstrip('-').replace(
+                        '-', '_').upper()
+            p.add_argument(option.flag, **kwargs)
     return parser.parse_args(argv)
 
 
@@ -145,95 +87,19 @@ def generate(args: argparse.Namespace) -> Dict[str, Any]:
     Returns:
         dict: The generator's record of what it wrote.
     """
-    common = dict(seed=args.seed, overwrite=args.overwrite)
-    if args.command == 'cityscapes':
-        return write_cityscapes(
-            args.out,
-            num_train=args.num_train,
-            num_val=args.num_val,
-            size=tuple(args.size),
-            label_noise=args.label_noise,
-            num_test=args.num_test,
-            **common)
-    if args.command == 'ade20k':
-        return write_ade20k(
-            args.out,
-            num_train=args.num_train,
-            num_val=args.num_val,
-            size=tuple(args.size),
-            **common)
-    if args.command == 'coco':
-        return write_coco_keypoints(
-            args.out,
-            num_train=args.num_train,
-            num_val=args.num_val,
-            image_size=tuple(args.size),
-            max_persons=args.max_persons,
-            keypoint_noise=args.keypoint_noise,
-            swap_prob=args.swap_prob,
-            instances=args.instances,
-            num_test=args.num_test,
-            **common)
-    if args.command == 'imagenet':
-        return write_imagenet(
-            args.out,
-            num_train=args.num_train,
-            num_val=args.num_val,
-            num_classes=args.num_classes,
-            image_size=tuple(args.size),
-            **common)
-    if args.command in ('cifar10', 'cifar100'):
-        return write_cifar(
-            args.out,
-            variant=args.command,
-            num_train=args.num_train,
-            num_test=args.num_test,
-            **common)
-    return write_digits(
-        args.out,
-        test_fraction=args.test_fraction,
-        noise_rate=args.noise_rate,
-        variant=args.variant,
-        val_fraction=args.val_fraction,
-        **common)
+    generator: Generator = GENERATORS[args.command]
+    arguments = {}
+    for option in generator.options:
+        value = getattr(args, option.dest)
+        arguments[option.dest] = tuple(value) \
+            if option.kind == 'size' else value
+    return generator.generate(
+        args.out, seed=args.seed, overwrite=args.overwrite, **arguments)
 
 
 def summary(command: str, record: Dict[str, Any], seconds: float) -> str:
     """One line that says what was written where."""
-    test = (f" + {record['num_test']} test" if record.get('num_test')
-            else '')
-    if command == 'cityscapes':
-        h, w = record['size']
-        what = (f"{record['num_train']} train + {record['num_val']} val"
-                f'{test} images ({h}x{w}, 19 classes)')
-    elif command == 'ade20k':
-        h, w = record['size']
-        what = (f"{record['num_train']} train + {record['num_val']} val "
-                f'images ({h}x{w}, 19 of the 150 classes)')
-    elif command == 'coco':
-        h, w = record['image_size']
-        what = (f"{record['num_train']} train + {record['num_val']} val"
-                f"{test} images ({h}x{w}; {record['num_train_instances']} "
-                f"+ {record['num_val_instances']}" + (
-                    f" + {record['num_test_instances']}" if test else '') +
-                ' persons)')
-        if 'keypoint_noise' in record:
-            what += (f"; train keypoint noise {record['keypoint_noise']:g}, "
-                     f"{record['num_swapped']} left/right swapped")
-    elif command == 'imagenet':
-        h, w = record['image_size']
-        what = (f"{record['num_train']} train + {record['num_val']} val "
-                f"images ({h}x{w}, {record['num_classes']} classes)")
-    elif command == 'digits':
-        val = (f" + {record['num_val']} val" if 'num_val' in record
-               else '')
-        what = (f"{record['num_train']} train{val} + {record['num_test']} "
-                f"test digits as {record['variant']}, noise_rate "
-                f"{record['noise_rate']:g} ({record['num_flipped']} train "
-                'labels flipped)')
-    else:
-        what = (f"{record['num_train']} train + {record['num_test']} test "
-                f"images, {len(record['classes'])} classes")
+    what = GENERATORS[command].describe(record)
     return (f'{command}: wrote {what} to {record["out_dir"]} '
             f'(seed {record["seed"]}, {seconds:.1f} s)')
 

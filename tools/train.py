@@ -8,7 +8,7 @@ The interface of mmsegmentation's and mmpose's ``tools/train.py``::
 Multi-GPU: ``tools/dist_train.sh CONFIG GPUS`` (torchrun).
 
 A few iterations of any model-zoo config on a CPU, with generated data and
-no downloads (``arsam_mm/engine/smoke.py`` says what changes)::
+no downloads (``arsam_mm/cfgtools/smoke.py`` says what changes)::
 
     python tools/train.py CONFIG --smoke [ITERS] [--smoke-data DIR]
         [--smoke-shrink F] [--smoke-batch B]
@@ -23,9 +23,11 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from arsam_mm.engine.cli import (KeyValueAction, check_data_roots,
-                                 init_cpu_distributed, merge_train_args)
-from arsam_mm.engine.smoke import amp_to_fp32, apply_smoke
+from arsam_mm.cfgtools.data_roots import check_data_roots
+from arsam_mm.cfgtools.options import KeyValueAction
+from arsam_mm.cfgtools.rewrite import amp_to_fp32
+from arsam_mm.cfgtools.smoke import apply_smoke
+from arsam_mm.cfgtools.train import init_cpu_distributed, merge_train_args
 
 
 def _positive(text: str) -> int:

@@ -16,8 +16,8 @@ from typing import (Any, Callable, ClassVar, Dict, List, Mapping, Optional,
 
 from mmengine.config import Config
 
+from ..cfgtools.smoke import check_data_dir
 from ..core.validate import check_float, check_nonnegative
-from ..engine.smoke import check_data_dir
 from ..family import member
 from .variants import BUDGETED, OPTIMIZERS, make_variant, variant_label
 from .worker import score_test_split
@@ -129,7 +129,7 @@ class SuiteSettings:
         smoke (str | PathLike, optional): A data folder: every config (a
             model-zoo config as it ships) is shrunk as ``tools/train.py
             --smoke`` shrinks it
-            (:func:`~arsam_mm.engine.smoke.apply_smoke`: data generated into
+            (:func:`~arsam_mm.cfgtools.smoke.apply_smoke`: data generated into
             this folder, image sizes divided by up to 8,
             batches of at most 2, no pretrained weights), so that every
             method runs on it on a CPU in minutes. Checks that the switch

@@ -92,8 +92,8 @@ def _load_config(spec: Dict[str, Any]) -> Config:
     iteration budget and work dir; the run's threads set."""
     import arsam_mm  # noqa: F401
 
-    from ..engine.cli import check_data_roots
-    from ..engine.smoke import apply_smoke
+    from ..cfgtools.data_roots import check_data_roots
+    from ..cfgtools.smoke import apply_smoke
 
     if spec.get('threads'):
         torch.set_num_threads(spec['threads'])

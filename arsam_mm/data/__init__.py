@@ -1,18 +1,17 @@
 """Offline data for the downstream configs: small generated data sets in the
 formats the OpenMMLab datasets read.
 
-- :func:`write_cityscapes`: Cityscapes layout (mmseg ``CityscapesDataset``).
-- :func:`write_ade20k`: ADE20K layout (mmseg ``ADE20KDataset``).
-- :func:`write_coco_keypoints`: COCO person keypoints (mmpose
-  ``CocoDataset``, ``CocoMetric``; with ``instances=True`` also under
-  mmdet's detection file names, for mmdet's ``CocoDataset``).
-- :func:`write_imagenet`: the ImageNet folder layout with ``meta/`` lists
-  (mmpretrain ``ImageNet``).
-- :func:`write_cifar`: CIFAR-10/100 python batches (mmpretrain ``CIFAR10``,
-  ``CIFAR100``; read them with :mod:`.local_cifar`'s ``LocalCIFAR10``/
-  ``LocalCIFAR100``, as the stock classes check the official md5s).
-- :func:`write_digits`: scikit-learn's handwritten digits as CIFAR-10, with
-  optional symmetric label noise on the train split.
+One writer per format: :func:`write_cityscapes` (Cityscapes),
+:func:`write_ade20k` (ADE20K), :func:`write_coco_keypoints` (COCO person
+keypoints, optionally under mmdet's detection file names),
+:func:`write_imagenet` (ImageNet folders with ``meta/`` lists),
+:func:`write_cifar` (CIFAR-10/100 python batches) and :func:`write_digits`
+(scikit-learn's handwritten digits as CIFAR-10, with optional label noise).
+Which dataset type reads which, and the sub-commands of
+``tools/generate_data.py``, are in one table:
+:mod:`arsam_mm.cfgtools.generators`. Generated CIFAR batches are read with
+:mod:`.local_cifar`'s ``LocalCIFAR10``/``LocalCIFAR100``, as mmpretrain's
+classes check the official md5s.
 
 The generators need numpy and OpenCV only (``write_digits`` also
 scikit-learn); :mod:`.local_cifar` imports mmpretrain and is not imported

@@ -9,7 +9,7 @@ import json
 import os
 import os.path as osp
 import shutil
-from typing import Any, Iterable, Sequence, Tuple
+from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -77,6 +77,74 @@ def check_seed(value: Any) -> int:
         ValueError: If ``value`` is not an int >= 0.
     """
     return check_int('seed', value, minimum=0)
+
+
+#: Smallest value of each count a generator takes; ``num_test`` 0 is no
+#: test split.
+_MINIMUM = {'num_test': 0}
+
+
+def check_counts(seed: Any,
+                 minimum: Optional[Dict[str, int]] = None,
+                 **counts: Any) -> Tuple[int, ...]:
+    """Check a generator's counts (split sizes and the like) and seed.
+
+    Args:
+        seed (Any): The seed, an int >= 0.
+        minimum (dict, optional): Smallest allowed value by count name,
+            over the defaults (1; ``num_test`` 0).
+        **counts: The counts by argument name (``num_train=...``), in the
+            order of the result.
+
+    Returns:
+        tuple[int, ...]: The counts in the order given, then the seed.
+
+    Raises:
+        ValueError: Naming the first count that is not an int at or above
+            its minimum, or the seed.
+    """
+    lowest = dict(_MINIMUM, **(minimum or {}))
+    checked = [
+        check_int(name, value, lowest.get(name, 1))
+        for name, value in counts.items()
+    ]
+    return (*checked, check_seed(seed))
+
+
+def check_number(name: str,
+                 value: Any,
+                 low: float,
+                 high: float,
+                 closed: Tuple[bool, bool] = (True, True)) -> float:
+    """Return ``value`` as a float if it is a finite number in an interval.
+
+    Args:
+        name (str): Argument name used in the error message.
+        value (Any): The value to check (a Python or numpy number).
+        low (float): Lower end of the interval.
+        high (float): Upper end of the interval.
+        closed (tuple[bool, bool]): Whether each end belongs to the
+            interval. Defaults to both.
+
+    Returns:
+        float: ``value``.
+
+    Raises:
+        ValueError: If ``value`` is not a finite number in the interval.
+    """
+    ok = isinstance(value, (int, float, np.integer, np.floating)) \
+        and not isinstance(value, (bool, np.bool_)) \
+        and bool(np.isfinite(value))
+    if ok:
+        above = value >= low if closed[0] else value > low
+        below = value <= high if closed[1] else value < high
+        ok = above and below
+    if not ok:
+        interval = ('[' if closed[0] else '(') + f'{low:g}, {high:g}' + (
+            ']' if closed[1] else ')')
+        raise ValueError(
+            f'{name} must be a number in {interval}, got {value!r}')
+    return float(value)
 
 
 def sample_rng(seed: int, stream: int, index: int) -> np.random.Generator:

@@ -23,8 +23,8 @@ from typing import Any, Dict, Tuple
 import cv2
 import numpy as np
 
-from ._common import (META_FILE, check_int, check_seed, check_size,
-                      prepare_outputs, sample_rng, write_json)
+from ._common import (META_FILE, check_counts, check_size, prepare_outputs,
+                      sample_rng, write_json)
 from .cityscapes import IGNORE_INDEX, render_cityscapes_sample
 
 __all__ = ['ADE20K_NUM_CLASSES', 'write_ade20k']
@@ -69,10 +69,9 @@ def write_ade20k(out_dir: str,
         ValueError: For an invalid argument.
         FileExistsError: If outputs exist and ``overwrite`` is False.
     """
-    num_train = check_int('num_train', num_train)
-    num_val = check_int('num_val', num_val)
+    num_train, num_val, seed = check_counts(
+        seed, num_train=num_train, num_val=num_val)
     size = check_size('size', size, minimum=32)
-    seed = check_seed(seed)
     out_dir = prepare_outputs(out_dir, ('images', 'annotations', META_FILE),
                               overwrite)
     counts = {'train': num_train, 'val': num_val}

@@ -41,13 +41,12 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ._common import (META_FILE, check_int, check_seed, hsv_colors,
-                      prepare_outputs, sample_rng, split_counts, to_uint8,
-                      write_json)
+from ._common import (META_FILE, check_counts, hsv_colors, prepare_outputs,
+                      sample_rng, split_counts, to_uint8, write_json)
 
 __all__ = [
-    'CIFAR_LAYOUTS', 'CIFAR10_CLASSES', 'write_cifar', 'write_cifar_batches',
-    'render_cifar_sample'
+    'CIFAR_LAYOUTS', 'CIFAR10_CLASSES', 'check_variant', 'write_cifar',
+    'write_cifar_batches', 'render_cifar_sample'
 ]
 
 #: Per variant: folder, train/test batch files, meta file and its key.
@@ -77,6 +76,19 @@ CIFAR_LAYOUTS: Dict[str, Dict[str, Any]] = {
 #: The CIFAR-10 class names (label order of the official files).
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog',
                    'frog', 'horse', 'ship', 'truck')
+
+
+def check_variant(variant: Any) -> str:
+    """Return ``variant`` if it names a layout of :data:`CIFAR_LAYOUTS`.
+
+    Raises:
+        ValueError: For another value.
+    """
+    if variant not in CIFAR_LAYOUTS:
+        raise ValueError(f'variant must be one of {sorted(CIFAR_LAYOUTS)}, '
+                         f'got {variant!r}')
+    return variant
+
 
 _STREAMS = {'train': 0, 'test': 1}
 _NOISE_STD = 24.0
@@ -196,9 +208,7 @@ def write_cifar_batches(out_dir: str,
         FileExistsError: If the batch folder exists and ``overwrite`` is
             False.
     """
-    if variant not in CIFAR_LAYOUTS:
-        raise ValueError(f'variant must be one of {sorted(CIFAR_LAYOUTS)}, '
-                         f'got {variant!r}')
+    check_variant(variant)
     if (val_images is None) != (val_labels is None):
         raise ValueError('val_images and val_labels go together, got '
                          f'val_images={type(val_images).__name__}, '
@@ -316,12 +326,9 @@ def write_cifar(out_dir: str,
         FileExistsError: If the batch folder exists and ``overwrite`` is
             False.
     """
-    if variant not in CIFAR_LAYOUTS:
-        raise ValueError(f'variant must be one of {sorted(CIFAR_LAYOUTS)}, '
-                         f'got {variant!r}')
-    num_train = check_int('num_train', num_train)
-    num_test = check_int('num_test', num_test)
-    seed = check_seed(seed)
+    check_variant(variant)
+    num_train, num_test, seed = check_counts(
+        seed, {'num_test': 1}, num_train=num_train, num_test=num_test)
     num_classes = CIFAR_LAYOUTS[variant]['num_classes']
     if class_names is None:
         class_names = CIFAR10_CLASSES if num_classes == 10 else [

@@ -32,7 +32,7 @@ from typing import Any, Dict, Tuple
 import cv2
 import numpy as np
 
-from ._common import (META_FILE, check_int, check_seed, check_size,
+from ._common import (META_FILE, check_counts, check_number, check_size,
                       prepare_outputs, sample_rng, to_uint8, write_json)
 
 __all__ = [
@@ -216,18 +216,10 @@ def write_cityscapes(out_dir: str,
         ValueError: For an invalid argument.
         FileExistsError: If outputs exist and ``overwrite`` is False.
     """
-    num_train = check_int('num_train', num_train)
-    num_val = check_int('num_val', num_val)
-    num_test = check_int('num_test', num_test, minimum=0)
+    num_train, num_val, num_test, seed = check_counts(
+        seed, num_train=num_train, num_val=num_val, num_test=num_test)
     size = check_size('size', size, minimum=32)
-    seed = check_seed(seed)
-    ok = isinstance(label_noise, (int, float, np.integer, np.floating)) \
-        and not isinstance(label_noise, (bool, np.bool_)) \
-        and 0.0 <= label_noise <= 1.0
-    if not ok:
-        raise ValueError(
-            f'label_noise must be a number in [0, 1], got {label_noise!r}')
-    label_noise = float(label_noise)
+    label_noise = check_number('label_noise', label_noise, 0, 1)
     out_dir = prepare_outputs(out_dir, ('leftImg8bit', 'gtFine', META_FILE),
                               overwrite)
     counts = {'train': num_train, 'val': num_val, 'test': num_test}

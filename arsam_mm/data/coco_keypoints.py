@@ -34,7 +34,7 @@ from typing import Any, Dict, List, Tuple
 import cv2
 import numpy as np
 
-from ._common import (META_FILE, check_int, check_seed, check_size,
+from ._common import (META_FILE, check_counts, check_number, check_size,
                       prepare_outputs, sample_rng, to_uint8, write_json)
 
 __all__ = [
@@ -215,14 +215,6 @@ def render_coco_sample(
     return to_uint8(noisy), persons
 
 
-def _check_nonneg(name: str, value: Any, maximum: float = np.inf) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not 0.0 <= value <= maximum:
-        raise ValueError(f'{name} must be a number in [0, {maximum}], '
-                         f'got {value!r}')
-    return float(value)
-
-
 def noisy_keypoints(rng: np.random.Generator, keypoints: np.ndarray,
                     bbox: List[float], image_size: Tuple[int, int],
                     keypoint_noise: float,
@@ -318,14 +310,16 @@ def write_coco_keypoints(out_dir: str,
         ValueError: For an invalid argument.
         FileExistsError: If outputs exist and ``overwrite`` is False.
     """
-    num_train = check_int('num_train', num_train)
-    num_val = check_int('num_val', num_val)
-    num_test = check_int('num_test', num_test, minimum=0)
+    num_train, num_val, num_test, max_persons, seed = check_counts(
+        seed,
+        num_train=num_train,
+        num_val=num_val,
+        num_test=num_test,
+        max_persons=max_persons)
     image_size = check_size('image_size', image_size, minimum=64)
-    seed = check_seed(seed)
-    max_persons = check_int('max_persons', max_persons)
-    keypoint_noise = _check_nonneg('keypoint_noise', keypoint_noise)
-    swap_prob = _check_nonneg('swap_prob', swap_prob, 1.0)
+    keypoint_noise = check_number('keypoint_noise', keypoint_noise, 0,
+                                  np.inf, closed=(True, False))
+    swap_prob = check_number('swap_prob', swap_prob, 0, 1)
     noisy = keypoint_noise > 0 or swap_prob > 0
     if not isinstance(instances, bool):
         raise ValueError(f'instances must be a bool, got {instances!r}')

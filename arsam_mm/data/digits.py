@@ -30,30 +30,14 @@ from typing import Any, Dict, Optional, Tuple
 import cv2
 import numpy as np
 
-from ._common import check_seed
-from .cifar import CIFAR_LAYOUTS, write_cifar_batches
+from ._common import check_number, check_seed
+from .cifar import check_variant, write_cifar_batches
 
 __all__ = ['DIGIT_CLASSES', 'load_digit_images', 'write_digits']
 
 #: Class names written to the meta file.
 DIGIT_CLASSES = ('0', '1', '2', '3', '4', '5', '6', '7', '8', '9')
 NUM_DIGITS = 1797
-
-
-def _check_fraction(name: str, value: Any, low: float, high: float,
-                    closed_low: bool, closed_high: bool) -> float:
-    ok = isinstance(value, (int, float, np.floating, np.integer)) \
-        and not isinstance(value, (bool, np.bool_)) and np.isfinite(value)
-    if ok:
-        above = value >= low if closed_low else value > low
-        below = value <= high if closed_high else value < high
-        ok = above and below
-    if not ok:
-        interval = ('[' if closed_low else '(') + f'{low}, {high}' + (
-            ']' if closed_high else ')')
-        raise ValueError(
-            f'{name} must be a number in {interval}, got {value!r}')
-    return float(value)
 
 
 def load_digit_images() -> Tuple[np.ndarray, np.ndarray]:
@@ -140,17 +124,14 @@ def write_digits(out_dir: str,
         FileExistsError: If the batch folder exists and ``overwrite`` is
             False.
     """
-    test_fraction = _check_fraction('test_fraction', test_fraction, 0.0, 1.0,
-                                    False, False)
-    noise_rate = _check_fraction('noise_rate', noise_rate, 0.0, 1.0, True,
-                                 True)
+    test_fraction = check_number('test_fraction', test_fraction, 0, 1,
+                                 closed=(False, False))
+    noise_rate = check_number('noise_rate', noise_rate, 0, 1)
     if val_fraction is not None:
-        val_fraction = _check_fraction('val_fraction', val_fraction, 0.0,
-                                       test_fraction, False, False)
+        val_fraction = check_number('val_fraction', val_fraction, 0,
+                                    test_fraction, closed=(False, False))
     seed = check_seed(seed)
-    if variant not in CIFAR_LAYOUTS:
-        raise ValueError(f'variant must be one of {sorted(CIFAR_LAYOUTS)}, '
-                         f'got {variant!r}')
+    check_variant(variant)
     images, labels = load_digit_images()
     train_idx, test_idx = _stratified_split(labels, test_fraction,
                                             np.random.default_rng([seed, 0]))

@@ -21,8 +21,8 @@ from typing import Any, Dict, Tuple
 
 import cv2
 
-from ._common import (META_FILE, check_int, check_seed, check_size,
-                      prepare_outputs, sample_rng, write_json)
+from ._common import (META_FILE, check_counts, check_size, prepare_outputs,
+                      sample_rng, write_json)
 from .cifar import _balanced_labels, render_cifar_sample
 
 __all__ = ['write_imagenet']
@@ -63,14 +63,12 @@ def write_imagenet(out_dir: str,
         ValueError: For an invalid argument.
         FileExistsError: If outputs exist and ``overwrite`` is False.
     """
-    num_train = check_int('num_train', num_train)
-    num_val = check_int('num_val', num_val)
-    num_classes = check_int('num_classes', num_classes)
+    num_train, num_val, num_classes, seed = check_counts(
+        seed, num_train=num_train, num_val=num_val, num_classes=num_classes)
     if num_classes > 100:
         raise ValueError(f'num_classes must be at most 100 (the classes the '
                          f'CIFAR renderer draws), got {num_classes!r}')
     image_size = check_size('image_size', image_size, minimum=32)
-    seed = check_seed(seed)
     out_dir = prepare_outputs(out_dir, ('train', 'val', 'meta', META_FILE),
                               overwrite)
     os.makedirs(osp.join(out_dir, 'meta'))

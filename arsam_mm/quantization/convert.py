@@ -35,16 +35,17 @@ Torch only.
 import fnmatch
 import warnings
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Type
 
 from torch import nn
 
 from .lsq import check_bits
-from .qmodules import QConv2d, QConvTranspose2d, QLinear, QuantLayerMixin
+from .qmodules import (QConv2d, QConvTranspose2d, QLinear, QuantLayerMixin,
+                       check_layer_args)
 
 __all__ = [
-    'SUPPORTED_LAYERS', 'check_quantize_args', 'quantize_model',
-    'quantized_layers'
+    'SUPPORTED_LAYERS', 'QuantizeArgs', 'check_quantize_args',
+    'quantize_model', 'convert_checked', 'quantized_layers'
 ]
 
 #: Layer type name -> quantized class.
@@ -131,32 +132,40 @@ def quantized_layers(model: nn.Module) -> 'OrderedDict[str, nn.Module]':
                        if isinstance(module, QuantLayerMixin))
 
 
-def check_quantize_args(
-    w_bits: Any, a_bits: Any, first_last_bits: Any, per_channel: Any,
-    skip: Any, layers: Any, a_signed: Any, first_last: Any
-) -> Tuple[Tuple[str, ...], Tuple[str, ...], Optional[Tuple[str, ...]]]:
+class QuantizeArgs(NamedTuple):
+    """The arguments of :func:`quantize_model` (model aside), checked."""
+    w_bits: int
+    a_bits: int
+    first_last_bits: Optional[int]
+    per_channel: bool
+    skip: Tuple[str, ...]
+    layers: Tuple[str, ...]
+    a_signed: Optional[bool]
+    first_last: Optional[Tuple[str, ...]]
+
+
+def check_quantize_args(w_bits: Any, a_bits: Any, first_last_bits: Any,
+                        per_channel: Any, skip: Any, layers: Any,
+                        a_signed: Any, first_last: Any) -> QuantizeArgs:
     """Validate the arguments of :func:`quantize_model` (model aside).
 
     Returns:
-        tuple: ``skip``, ``layers`` and ``first_last`` as tuples.
+        QuantizeArgs: The arguments, ``skip``, ``layers`` and
+        ``first_last`` as tuples.
 
     Raises:
         TypeError: For arguments of the wrong type.
         ValueError: For unsupported bit widths or layer types.
     """
-    check_bits(w_bits, 'w_bits')
-    check_bits(a_bits, 'a_bits')
+    check_layer_args(w_bits, a_bits, per_channel, a_signed)
     if first_last_bits is not None:
         check_bits(first_last_bits, 'first_last_bits')
-    if not isinstance(per_channel, bool):
-        raise TypeError(f'per_channel must be a bool, got {per_channel!r}')
-    if a_signed is not None and not isinstance(a_signed, bool):
-        raise TypeError(f'a_signed must be a bool or None, got {a_signed!r}')
     skip = _check_names(skip, 'skip')
     layers = _check_layers(layers)
     if first_last is not None:
         first_last = _check_names(first_last, 'first_last')
-    return skip, layers, first_last
+    return QuantizeArgs(w_bits, a_bits, first_last_bits, per_channel, skip,
+                        layers, a_signed, first_last)
 
 
 def quantize_model(model: nn.Module,
@@ -206,7 +215,7 @@ def quantize_model(model: nn.Module,
     if not isinstance(model, nn.Module):
         raise TypeError(
             f'model must be an nn.Module, got {type(model).__name__}')
-    skip, layers, first_last = check_quantize_args(
+    args = check_quantize_args(
         w_bits=w_bits,
         a_bits=a_bits,
         first_last_bits=first_last_bits,
@@ -215,48 +224,56 @@ def quantize_model(model: nn.Module,
         layers=layers,
         a_signed=a_signed,
         first_last=first_last)
+    return convert_checked(model, args)
+
+
+def convert_checked(model: nn.Module, args: QuantizeArgs) -> nn.Module:
+    """:func:`quantize_model` with arguments that
+    :func:`check_quantize_args` returned.
+
+    Raises:
+        ValueError: For ``skip`` or ``first_last`` entries that name no
+            convertible layer, an already quantized model, or a model
+            without convertible layers.
+    """
     done = quantized_layers(model)
     if done:
         raise ValueError('model is already quantized (e.g. '
                          f'{next(iter(done))!r}); convert a float model')
 
-    found, refused = _candidates(model, layers)
-    for pattern in skip:
+    found, refused = _candidates(model, args.layers)
+    for pattern in args.skip:
         if not any(fnmatch.fnmatchcase(name, pattern) for name in found):
             raise ValueError(f'skip: pattern {pattern!r} matches no '
                              f'convertible layer; layers: {list(found)}')
     names = [
         name for name in found
-        if not any(fnmatch.fnmatchcase(name, p) for p in skip)
+        if not any(fnmatch.fnmatchcase(name, p) for p in args.skip)
     ]
     if not names:
-        raise ValueError(f'model has no layer of types {layers!r} to '
+        raise ValueError(f'model has no layer of types {args.layers!r} to '
                          'quantize (after skip)')
-    if first_last is None:
+    if args.first_last is None:
         high = {names[0], names[-1]}
     else:
-        for name in first_last:
+        for name in args.first_last:
             if name not in names:
                 raise ValueError(
                     f'first_last: {name!r} is not a converted layer; '
                     f'layers: {names}')
-        high = set(first_last)
+        high = set(args.first_last)
     if refused:
         warnings.warn(
             'quantize_model: kept in full precision (subclass with its own '
             'forward, or inside nn.MultiheadAttention): ' +
             ', '.join(refused),
-            stacklevel=2)
+            stacklevel=3)
 
     modules = dict(model.named_modules())
     for name in names:
-        bits_w, bits_a = w_bits, a_bits
-        if first_last_bits is not None and name in high:
-            bits_w = bits_a = first_last_bits
-        found[name].from_float(
-            modules[name],
-            w_bits=bits_w,
-            a_bits=bits_a,
-            per_channel=per_channel,
-            a_signed=a_signed)
+        bits_w, bits_a = args.w_bits, args.a_bits
+        if args.first_last_bits is not None and name in high:
+            bits_w = bits_a = args.first_last_bits
+        found[name].swap_class(modules[name], bits_w, bits_a,
+                               args.per_channel, args.a_signed)
     return model

@@ -75,8 +75,7 @@ from mmengine.logging import print_log
 from mmengine.registry import MODELS
 from torch import nn
 
-from .convert import (check_quantize_args, quantize_model,
-                      quantized_layers)
+from .convert import check_quantize_args, convert_checked, quantized_layers
 
 __all__ = ['build_lsq_quantized_model']
 
@@ -122,7 +121,7 @@ def build_lsq_quantized_model(
         nn.Module: The task model, converted in place.
     """
     # Fail on bad arguments before building anything.
-    skip, layers, first_last = check_quantize_args(
+    args = check_quantize_args(
         w_bits=w_bits,
         a_bits=a_bits,
         first_last_bits=first_last_bits,
@@ -147,16 +146,7 @@ def build_lsq_quantized_model(
     else:
         raise TypeError('model must be a config dict or an nn.Module, got '
                         f'{type(model).__name__}')
-    quantize_model(
-        model,
-        w_bits=w_bits,
-        a_bits=a_bits,
-        first_last_bits=first_last_bits,
-        per_channel=per_channel,
-        skip=skip,
-        layers=layers,
-        a_signed=a_signed,
-        first_last=first_last)
+    convert_checked(model, args)
     layers_done = quantized_layers(model)
     summary = ', '.join(f'{name}: W{m.w_bits}A{m.a_bits}'
                         for name, m in layers_done.items()

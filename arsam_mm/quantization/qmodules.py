@@ -21,14 +21,40 @@ loaded weights and the first batch.
 swapped, its parameters, hooks and other references are kept), so a model
 can be converted after it was built and initialised.
 """
-from typing import List, Optional, Type
+from typing import Any, List, Optional, Type
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .lsq import LSQQuantizer, check_bits
 
-__all__ = ['QuantLayerMixin', 'QConv2d', 'QConvTranspose2d', 'QLinear']
+__all__ = [
+    'check_layer_args', 'QuantLayerMixin', 'QConv2d', 'QConvTranspose2d',
+    'QLinear'
+]
+
+
+def check_layer_args(w_bits: Any, a_bits: Any, per_channel: Any,
+                     a_signed: Any) -> None:
+    """Validate the quantization arguments of one layer.
+
+    Args:
+        w_bits (Any): Weight bit width, one of
+            :data:`~.lsq.SUPPORTED_BITS`.
+        a_bits (Any): Input bit width, likewise.
+        per_channel (Any): A bool.
+        a_signed (Any): A bool or None.
+
+    Raises:
+        TypeError: For arguments of the wrong type.
+        ValueError: For unsupported bit widths.
+    """
+    check_bits(w_bits, 'w_bits')
+    check_bits(a_bits, 'a_bits')
+    if not isinstance(per_channel, bool):
+        raise TypeError(f'per_channel must be a bool, got {per_channel!r}')
+    if a_signed is not None and not isinstance(a_signed, bool):
+        raise TypeError(f'a_signed must be a bool or None, got {a_signed!r}')
 
 
 class QuantLayerMixin:
@@ -49,19 +75,13 @@ class QuantLayerMixin:
                  per_channel: bool = True,
                  a_signed: Optional[bool] = None,
                  **kwargs) -> None:
+        check_layer_args(w_bits, a_bits, per_channel, a_signed)
         super().__init__(*args, **kwargs)  # type: ignore[call-arg]
         self._init_quantizers(w_bits, a_bits, per_channel, a_signed)
 
     def _init_quantizers(self, w_bits: int, a_bits: int, per_channel: bool,
                          a_signed: Optional[bool]) -> None:
-        check_bits(w_bits, 'w_bits')
-        check_bits(a_bits, 'a_bits')
-        if not isinstance(per_channel, bool):
-            raise TypeError(
-                f'per_channel must be a bool, got {per_channel!r}')
-        if a_signed is not None and not isinstance(a_signed, bool):
-            raise TypeError(
-                f'a_signed must be a bool or None, got {a_signed!r}')
+        """Add the two quantizers (arguments already checked)."""
         axis = self.weight_channel_axis if per_channel else None
         channels = self.weight.shape[axis] if per_channel else 1
         param = self.weight
@@ -107,6 +127,11 @@ class QuantLayerMixin:
 
         Returns:
             nn.Module: ``module``, now an instance of ``cls``.
+
+        Raises:
+            TypeError: For a module of another type, an already quantized
+                one, or arguments of the wrong type.
+            ValueError: For unsupported bit widths.
         """
         if not isinstance(module, cls.float_type):
             raise TypeError(
@@ -114,9 +139,15 @@ class QuantLayerMixin:
                 f'{type(module).__name__}')
         if isinstance(module, QuantLayerMixin):
             raise TypeError(f'module is already quantized: {module!r}')
-        # Validate before touching the module.
-        check_bits(w_bits, 'w_bits')
-        check_bits(a_bits, 'a_bits')
+        check_layer_args(w_bits, a_bits, per_channel, a_signed)
+        return cls.swap_class(module, w_bits, a_bits, per_channel, a_signed)
+
+    @classmethod
+    def swap_class(cls, module: nn.Module, w_bits: int, a_bits: int,
+                   per_channel: bool,
+                   a_signed: Optional[bool]) -> nn.Module:
+        """:meth:`from_float` without its checks, for arguments already
+        checked (:func:`~.convert.quantize_model`)."""
         original = type(module)
         module.__class__ = cls
         try:

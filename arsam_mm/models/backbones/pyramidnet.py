@@ -1,20 +1,16 @@
 """Deep pyramidal residual network for 32x32 inputs (PyramidNet)."""
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
-from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmpretrain.registry import MODELS
 
-__all__ = ['PyramidBasicBlock', 'PyramidBottleneck', 'PyramidNetCIFAR']
+from .cifar_base import CIFARBackbone
 
-_DEFAULT_INIT = [
-    dict(type='Kaiming', layer=['Conv2d']),
-    dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
-]
+__all__ = ['PyramidBasicBlock', 'PyramidBottleneck', 'PyramidNetCIFAR']
 
 
 def _shortcut(x: torch.Tensor, stride: int, channels: int) -> torch.Tensor:
@@ -123,7 +119,7 @@ class PyramidBottleneck(BaseModule):
 
 
 @MODELS.register_module()
-class PyramidNetCIFAR(BaseBackbone):
+class PyramidNetCIFAR(CIFARBackbone):
     """PyramidNet for CIFAR (Han, Kim & Kim, 2017).
 
     `Deep Pyramidal Residual Networks <https://arxiv.org/abs/1610.02915>`_:
@@ -163,8 +159,7 @@ class PyramidNetCIFAR(BaseBackbone):
                  out_indices: Sequence[int] = (2, ),
                  norm_cfg: dict = dict(type='BN'),
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        super().__init__(
-            init_cfg=_DEFAULT_INIT if init_cfg is None else init_cfg)
+        super().__init__(out_indices, init_cfg)
         per_block = 9 if bottleneck else 6
         if isinstance(depth, bool) or not isinstance(depth, int) \
                 or depth < 2 + per_block or (depth - 2) % per_block != 0:
@@ -173,20 +168,14 @@ class PyramidNetCIFAR(BaseBackbone):
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) \
                 or not alpha > 0:
             raise ValueError(f'alpha must be a number > 0, got {alpha!r}')
-        out_indices = tuple(out_indices)
-        if not out_indices or any(i not in (0, 1, 2) for i in out_indices):
-            raise ValueError('out_indices must name groups 0, 1 or 2, got '
-                             f'{out_indices!r}')
         self.depth = depth
         self.alpha = alpha
-        self.out_indices = out_indices
         block = PyramidBottleneck if bottleneck else PyramidBasicBlock
         num_blocks = (depth - 2) // per_block
         add_rate = alpha / (3 * num_blocks)
 
         self.conv1 = nn.Conv2d(in_channels, 16, 3, 1, padding=1, bias=False)
         self.norm1 = build_norm_layer(norm_cfg, 16)[1]
-        self.layer_names: List[str] = []
         channels = 16  # input channels of the next block
         width = 16.0  # unrounded width of the last block
         for i, stride in enumerate((1, 2, 2)):
@@ -206,22 +195,6 @@ class PyramidNetCIFAR(BaseBackbone):
         self.norm_final = build_norm_layer(norm_cfg, channels)[1]
         self.out_channels = channels
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        """Features of the groups in ``out_indices``.
-
-        Args:
-            x (torch.Tensor): Images, ``(N, C, H, W)``.
-
-        Returns:
-            tuple[torch.Tensor]: One feature map per entry of
-            ``out_indices``.
-        """
-        x = self.norm1(self.conv1(x))
-        outs = []
-        for i, name in enumerate(self.layer_names):
-            x = getattr(self, name)(x)
-            if i == len(self.layer_names) - 1:
-                x = F.relu(self.norm_final(x))
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        """The stem: ``conv1`` then ``norm1`` (no ReLU)."""
+        return self.norm1(self.conv1(x))

@@ -1,20 +1,16 @@
 """Wide residual network for 32x32 inputs (WRN-d-k)."""
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
-from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmpretrain.registry import MODELS
 
-__all__ = ['WideBasicBlock', 'WideResNetCIFAR']
+from .cifar_base import CIFARBackbone
 
-_DEFAULT_INIT = [
-    dict(type='Kaiming', layer=['Conv2d']),
-    dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
-]
+__all__ = ['WideBasicBlock', 'WideResNetCIFAR']
 
 
 class WideBasicBlock(BaseModule):
@@ -68,7 +64,7 @@ class WideBasicBlock(BaseModule):
 
 
 @MODELS.register_module()
-class WideResNetCIFAR(BaseBackbone):
+class WideResNetCIFAR(CIFARBackbone):
     """Wide residual network for CIFAR (Zagoruyko & Komodakis, 2016).
 
     `Wide Residual Networks <https://arxiv.org/abs/1605.07146>`_: a 3x3
@@ -105,8 +101,7 @@ class WideResNetCIFAR(BaseBackbone):
                  out_indices: Sequence[int] = (2, ),
                  norm_cfg: dict = dict(type='BN'),
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        super().__init__(
-            init_cfg=_DEFAULT_INIT if init_cfg is None else init_cfg)
+        super().__init__(out_indices, init_cfg)
         if isinstance(depth, bool) or not isinstance(depth, int) \
                 or depth < 10 or (depth - 4) % 6 != 0:
             raise ValueError(
@@ -118,18 +113,12 @@ class WideResNetCIFAR(BaseBackbone):
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
                 or not 0 <= dropout < 1:
             raise ValueError(f'dropout must be in [0, 1), got {dropout!r}')
-        out_indices = tuple(out_indices)
-        if not out_indices or any(i not in (0, 1, 2) for i in out_indices):
-            raise ValueError('out_indices must name groups 0, 1 or 2, got '
-                             f'{out_indices!r}')
         self.depth = depth
         self.widen_factor = widen_factor
-        self.out_indices = out_indices
         num_blocks = (depth - 4) // 6
         widths = [16 * widen_factor * 2**i for i in range(3)]
 
         self.conv1 = nn.Conv2d(in_channels, 16, 3, 1, padding=1, bias=False)
-        self.layer_names: List[str] = []
         channels = 16
         for i, (width, stride) in enumerate(zip(widths, (1, 2, 2))):
             blocks = []
@@ -147,23 +136,3 @@ class WideResNetCIFAR(BaseBackbone):
             self.layer_names.append(name)
         self.norm_final = build_norm_layer(norm_cfg, channels)[1]
         self.out_channels = channels
-
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        """Features of the groups in ``out_indices``.
-
-        Args:
-            x (torch.Tensor): Images, ``(N, C, H, W)``.
-
-        Returns:
-            tuple[torch.Tensor]: One feature map per entry of
-            ``out_indices``.
-        """
-        x = self.conv1(x)
-        outs = []
-        for i, name in enumerate(self.layer_names):
-            x = getattr(self, name)(x)
-            if i == len(self.layer_names) - 1:
-                x = F.relu(self.norm_final(x))
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)

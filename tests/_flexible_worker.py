@@ -49,9 +49,9 @@ VARIANTS = {
 
 
 def allow_cpu_amp() -> None:
-    """``tests/_amp.py``'s patches for this process, with FSDP's
-    ``ShardedGradScaler`` on the CPU: ``AmpOptimWrapper`` builds (it
-    asserts an accelerator), its scalers scale on the CPU and
+    """The ``cpu_amp`` fixture's patches (``conftest.py``) for this process,
+    with FSDP's ``ShardedGradScaler`` on the CPU: ``AmpOptimWrapper``
+    builds (it asserts an accelerator), its scalers scale on the CPU and
     ``autocast`` is a no-op (the steps compute in float64)."""
     import contextlib
     import functools

@@ -358,3 +358,92 @@ class ReferenceGSAM(_ReferenceFamilyMember):
         g_perp = [gi - c * gs for gi, gs in zip(g, g_s)]
         self.apply([gs - self.alpha * p for gs, p in zip(g_s, g_perp)])
         return True
+
+
+def reference_sam_loop(
+    model: torch.nn.Module,
+    batches: Sequence[Tuple[Tensor, Tensor]],
+    rho: float,
+    lr: float,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    forward: Optional[Callable[[torch.nn.Module, Tensor], Tensor]] = None,
+    sam: Optional[Callable[[int, float], bool]] = None,
+    clip: Optional[float] = None,
+    restart_at: Optional[int] = None,
+) -> Tuple[List[List[Tensor]], List[bool]]:
+    """SAM written out by hand (Foret et al., ICLR 2021, Alg. 1), on a copy
+    of ``model``, with ``torch.optim.SGD`` as the base optimizer.
+
+    Step ``t`` takes ``g``, the gradient of the cross-entropy of
+    ``forward(model, x)`` at the weights ``w``; on a SAM step it takes the
+    gradient at ``w + rho * g / (||g|| + 1e-12)`` instead and restores ``w``
+    exactly; then it optionally clips that gradient to total norm ``clip``
+    (mmengine's ``clip_grad`` with ``max_norm=clip``: factor ``clip /
+    (norm + 1e-6)`` when below 1) and steps from ``w`` with SGD.
+
+    Args:
+        model (nn.Module): The model at its initial weights (not changed).
+        batches (Sequence[tuple[Tensor, Tensor]]): ``(inputs, labels)``
+            per step, already preprocessed.
+        rho (float): Perturbation radius.
+        lr, momentum, weight_decay (float): SGD's.
+        forward (Callable, optional): ``(model, inputs) -> logits``.
+            Defaults to ``model(inputs)``.
+        sam (Callable, optional): ``(t, ||g||^2) -> bool``: whether step
+            ``t`` is a SAM step. Defaults to every step.
+        clip (float, optional): Gradient-norm clip. Defaults to None.
+        restart_at (int, optional): Step before which a fresh SGD (no
+            momentum) replaces the old one. Defaults to None.
+
+    Returns:
+        tuple[list[list[Tensor]], list[bool]]: The weights after every step
+        (in ``model.parameters()`` order) and whether each step was a SAM
+        step.
+    """
+    import copy
+
+    from torch.nn import functional as F
+
+    net = copy.deepcopy(model)
+    params = list(net.parameters())
+    forward = forward or (lambda module, x: module(x))
+
+    def fresh() -> torch.optim.Optimizer:
+        return torch.optim.SGD(
+            params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+
+    def grad(x: Tensor, y: Tensor) -> List[Tensor]:
+        loss = F.cross_entropy(forward(net, x), y)
+        return list(torch.autograd.grad(loss, params))
+
+    opt = fresh()
+    history: List[List[Tensor]] = []
+    decisions: List[bool] = []
+    for t, (x, y) in enumerate(batches):
+        if t == restart_at:
+            opt = fresh()
+        g = grad(x, y)
+        sq = sum((gi * gi).sum() for gi in g)
+        take = True if sam is None else bool(sam(t, float(sq)))
+        if take:
+            norm = torch.sqrt(sq)
+            e = [rho * gi / (norm + 1e-12) for gi in g]
+            w = [p.detach().clone() for p in params]
+            with torch.no_grad():
+                for p, ei in zip(params, e):
+                    p.add_(ei)
+            g = grad(x, y)
+            with torch.no_grad():
+                for p, wi in zip(params, w):
+                    p.copy_(wi)
+        if clip is not None:
+            total = torch.sqrt(sum((gi * gi).sum() for gi in g))
+            factor = min(1.0, clip / (float(total) + 1e-6))
+            g = [gi * factor for gi in g]
+        for p, gi in zip(params, g):
+            p.grad = gi
+        opt.step()
+        history.append([p.detach().clone() for p in params])
+        decisions.append(take)
+    return history, decisions

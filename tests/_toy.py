@@ -1,5 +1,4 @@
-"""A toy mmengine model, data and an independent hand-written SAM."""
-import copy
+"""A toy mmengine model and data, registered in mmengine's registries."""
 from typing import List, Optional
 
 import torch
@@ -86,39 +85,6 @@ def make_batches(n: int, batch: int = 16, in_dim: int = 4, seed: int = 0):
             labels=torch.randint(0, 3, (batch, ), generator=gen))
         for _ in range(n)
     ]
-
-
-def hand_written_sam(model: ToyModel, inputs: List[torch.Tensor],
-                     labels: List[torch.Tensor], lr: float, momentum: float,
-                     rho: float, clip: Optional[float] = None):
-    """SAM with torch.autograd.grad and manual momentum SGD, on given
-    (already preprocessed) batches. Returns the final weights."""
-    fmodel = copy.deepcopy(model)
-    params = list(fmodel.parameters())
-    ws = [p.detach().clone() for p in params]
-    bufs = [None] * len(ws)
-
-    def grads_at(weights, x, y):
-        with torch.no_grad():
-            for p, w in zip(params, weights):
-                p.copy_(w)
-        loss = nn.functional.cross_entropy(fmodel.logits(x), y)
-        return torch.autograd.grad(loss, params)
-
-    for x, y in zip(inputs, labels):
-        g = grads_at(ws, x, y)
-        norm = torch.sqrt(sum((t * t).sum() for t in g))
-        e = [rho * t / (norm + 1e-12) for t in g]
-        gs = list(grads_at([w + d for w, d in zip(ws, e)], x, y))
-        if clip is not None:
-            total = torch.sqrt(sum((t * t).sum() for t in gs))
-            factor = min(1.0, clip / (float(total) + 1e-6))
-            gs = [t * factor for t in gs]
-        for i, t in enumerate(gs):
-            bufs[i] = t.clone() if bufs[i] is None else \
-                momentum * bufs[i] + t
-            ws[i] = ws[i] - lr * bufs[i]
-    return ws
 
 
 def register_toys():

@@ -16,6 +16,7 @@ import arsam_mm  # noqa: F401  (registers the wrappers)
 from arsam_mm import AESAMSchedule, SharpnessAware
 from arsam_mm.engine.optim_wrappers import (AMP_TWINS, AESAMOptimWrapper,
                                             AmpAESAMOptimWrapper)
+from tests._reference import reference_sam_loop
 from tests._toy import ToyModel, make_batches
 
 SGD = dict(type='SGD', lr=0.1, momentum=0.9)
@@ -154,37 +155,14 @@ def test_run_length_is_required():
 
 
 def hand_written_aesam(model, batches, total, lr, momentum, rho):
-    """AE-SAM with torch.autograd.grad, manual momentum SGD and the
-    reference rule. Returns the final weights and the decisions."""
-    fmodel = copy.deepcopy(model)
-    params = list(fmodel.parameters())
-    ws = [p.detach().clone() for p in params]
-    bufs = [None] * len(ws)
+    """AE-SAM by hand: :func:`tests._reference.reference_sam_loop` with the
+    reference rule deciding each step from ``||g||^2``. Returns the final
+    weights and the decisions."""
     rule = ReferenceAESAMRule(total=total)
-    decisions = []
-
-    def grads_at(weights, x, y):
-        with torch.no_grad():
-            for p, w in zip(params, weights):
-                p.copy_(w)
-        loss = nn.functional.cross_entropy(fmodel.logits(x), y)
-        return torch.autograd.grad(loss, params)
-
-    for batch in batches:
-        x, y = batch['inputs'], batch['labels']
-        g = grads_at(ws, x, y)
-        sq = float(sum((t * t).sum() for t in g))
-        sam = rule.step(sq)
-        decisions.append(sam)
-        if sam:
-            norm = math.sqrt(sq)
-            e = [rho * t / (norm + 1e-12) for t in g]
-            g = grads_at([w + d for w, d in zip(ws, e)], x, y)
-        for i, t in enumerate(g):
-            bufs[i] = t.clone() if bufs[i] is None else \
-                momentum * bufs[i] + t
-            ws[i] = ws[i] - lr * bufs[i]
-    return ws, decisions
+    history, decisions = reference_sam_loop(
+        model, [(b['inputs'], b['labels']) for b in batches], rho, lr,
+        momentum, forward=ToyModel.logits, sam=lambda t, sq: rule.step(sq))
+    return history[-1], decisions
 
 
 def test_wrapper_equals_hand_written_aesam():
@@ -332,8 +310,7 @@ def test_schedule_state_dict_continues_identically(target):
 
 
 def test_runner_resume_is_bit_identical(tmp_path):
-    from tests.test_engine_runner import (assert_bit_identical, make_runner,
-                                          toy, weights)
+    from tests._runner import assert_bit_identical, make_runner, toy, weights
     cfg = dict(type='AESAMOptimWrapper', rho=0.05, target_ratio=0.4,
                optimizer=SGD)
     total, k = 20, 9

@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from arsam_mm.core import kernels as K
-from tests._reference import ReferenceARSAM, ReferenceSchedule
+from tests._reference import (ReferenceARSAM, ReferenceSchedule,
+                              reference_sam_loop)
 from arsam_mm.core import PSFReuse
 from arsam_mm.core import ARSAMSchedule, PeriodicSchedule, StepPlan
 from arsam_mm.core import SharpnessAware
@@ -165,32 +166,6 @@ def batches(n, seed=0):
              torch.randint(0, 3, (16, ), generator=gen)) for _ in range(n)]
 
 
-def hand_written_sam(model, data, lr, momentum, rho, steps):
-    """Independent SAM: torch.autograd.grad and manual momentum SGD."""
-    ws = [p.detach().clone() for p in model.parameters()]
-    bufs = [None] * len(ws)
-    fmodel = copy.deepcopy(model)
-    params = list(fmodel.parameters())
-
-    def grads_at(weights, x, y):
-        with torch.no_grad():
-            for p, w in zip(params, weights):
-                p.copy_(w)
-        loss = nn.functional.cross_entropy(fmodel(x), y)
-        return torch.autograd.grad(loss, params)
-
-    for x, y in data[:steps]:
-        g = grads_at(ws, x, y)
-        norm = torch.sqrt(sum((t * t).sum() for t in g))
-        e = [rho * t / (norm + 1e-12) for t in g]
-        gs = grads_at([w + d for w, d in zip(ws, e)], x, y)
-        for i, t in enumerate(gs):
-            bufs[i] = t.clone() if bufs[i] is None else \
-                momentum * bufs[i] + t
-            ws[i] = ws[i] - lr * bufs[i]
-    return ws
-
-
 def train_driver(model, data, sa, steps):
     for x, y in data[:steps]:
         sa.step(lambda x=x, y=y: nn.functional.cross_entropy(
@@ -203,7 +178,8 @@ def test_all_sam_schedule_is_sam(kind):
     torch.manual_seed(0)
     model = TinyNet().double()
     data = batches(20)
-    expected = hand_written_sam(model, data, 0.1, 0.9, 0.05, 20)
+    expected = reference_sam_loop(model, data[:20], rho=0.05, lr=0.1,
+                                  momentum=0.9)[0][-1]
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     if kind == 'periodic':
         sched = PeriodicSchedule(1)

@@ -6,7 +6,8 @@ import torch
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 
 import arsam_mm  # noqa: F401  (registers the wrappers)
-from tests._toy import ToyModel, hand_written_sam, make_batches
+from tests._reference import reference_sam_loop
+from tests._toy import ToyModel, make_batches
 
 
 def build(model, **cfg):
@@ -44,8 +45,10 @@ def test_wrapper_equals_hand_written_sam(cfg):
     firsts, seconds = model.seen[0::2], model.seen[1::2]
     assert all(torch.equal(a, b) for a, b in zip(firsts, seconds))
     assert not torch.equal(firsts[0], batches[0]['inputs'])  # augmented
-    expected = hand_written_sam(start, firsts, [b['labels'] for b in batches],
-                                lr=0.1, momentum=0.9, rho=0.05)
+    history, _ = reference_sam_loop(
+        start, list(zip(firsts, [b['labels'] for b in batches])), rho=0.05,
+        lr=0.1, momentum=0.9, forward=ToyModel.logits)
+    expected = history[-1]
     for got, exp in zip(model.parameters(), expected):
         torch.testing.assert_close(got.detach(), exp, rtol=1e-10, atol=1e-12)
     assert wrapper.inner_count == 20
@@ -126,10 +129,10 @@ def test_clipping_applies_to_the_sam_gradient_and_is_logged():
     batches = [{k: v.double() if v.is_floating_point() else v
                 for k, v in b.items()} for b in make_batches(5)]
     train(model, wrapper, batches)
-    expected = hand_written_sam(
-        start, [b['inputs'] for b in batches],
-        [b['labels'] for b in batches],
-        lr=0.1, momentum=0.9, rho=0.05, clip=0.05)
+    history, _ = reference_sam_loop(
+        start, [(b['inputs'], b['labels']) for b in batches], rho=0.05,
+        lr=0.1, momentum=0.9, forward=ToyModel.logits, clip=0.05)
+    expected = history[-1]
     for got, exp in zip(model.parameters(), expected):
         torch.testing.assert_close(got.detach(), exp, rtol=1e-9, atol=1e-11)
     assert wrapper.message_hub.get_scalar('train/grad_norm').current() > 0.05

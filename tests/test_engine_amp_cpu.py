@@ -2,9 +2,9 @@
 
 Parametrized over :data:`AMP_TWINS`, so a new member of the family is
 covered as soon as it gets its twin. ``AmpOptimWrapper`` runs here with
-``torch.amp.GradScaler('cpu')`` and a recording no-op ``autocast``
-(:func:`tests._amp.allow_cpu_amp`); the toy model computes in float64, so
-the scaled steps (loss scale ``2**16``, a power of two) compare with the
+``torch.amp.GradScaler('cpu')`` and a recording no-op ``autocast`` (the
+``cpu_amp`` fixture of ``conftest.py``); the toy model computes in float64,
+so the scaled steps (loss scale ``2**16``, a power of two) compare with the
 fp32 wrappers' steps to rounding. Checked for each twin:
 
 * a finite run takes the fp32 wrapper's decisions and steps: weights and
@@ -30,7 +30,6 @@ from arsam_mm.engine.optim_wrappers import (AMP_ARGUMENTS, AMP_TWINS,
                                             SAMOptimWrapper)
 from arsam_mm.engine.optim_wrappers.amp_sam_optim_wrapper import \
     _TWIN_CLASSES
-from tests._amp import allow_cpu_amp, logged
 from tests._toy import ToyModel, make_batches
 
 #: The family: every wrapper with an Amp twin but mmengine's own.
@@ -59,8 +58,8 @@ TOL = dict(rtol=1e-7, atol=1e-9)
 
 
 @pytest.fixture
-def amp(monkeypatch):
-    return allow_cpu_amp(monkeypatch)
+def amp(cpu_amp):
+    return cpu_amp
 
 
 def classes(plain_name, amp_name):
@@ -276,7 +275,8 @@ def test_resume_restores_the_scale(plain_name, amp_name, amp):
 # ------------------------------------- fp16 arguments build the twin ---
 @pytest.mark.parametrize('argument', AMP_ARGUMENTS)
 @pytest.mark.parametrize('plain_name,amp_name', FAMILY)
-def test_amp_arguments_build_the_twin(plain_name, amp_name, argument, amp):
+def test_amp_arguments_build_the_twin(plain_name, amp_name, argument, amp,
+                                      logged):
     """``<member>(loss_scale=...)`` (or ``dtype``, ``use_fsdp``) builds
     ``Amp<member>`` with that argument, and says so in the log."""
     plain, twin = classes(plain_name, amp_name)

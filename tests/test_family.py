@@ -32,9 +32,9 @@ from arsam_mm.engine.optim_wrappers import (AMP_TWINS, ARSAMOptimWrapper,
                                             SAMOptimWrapper)
 from arsam_mm.core import ARSAMSchedule
 from tests._toy import ToyModel, make_batches
-from tests.test_engine_runner import (Recorder, assert_bit_identical,
-                                      load_ckpt, make_runner, toy)
-from tests.test_engine_runner import weights as state_weights
+from tests._runner import (assert_bit_identical, load_ckpt, make_runner,
+                           recorded_run, toy)
+from tests._runner import weights as state_weights
 
 SGD = dict(type='SGD', lr=0.1, momentum=0.9)
 SGD_WD = dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=5e-3)
@@ -411,21 +411,10 @@ RESUME = {
 }
 
 
-def _recorded_run(work_dir, cfg, total, **kwargs):
-    plans = []
-    runner = make_runner(
-        work_dir, toy(), cfg, max_iters=total,
-        custom_hooks=[Recorder(
-            lambda r: plans.append(bool(r.optim_wrapper.sharpness.plan.sam)))
-                      ], **kwargs)
-    runner.train()
-    return runner, plans
-
-
 @pytest.mark.parametrize('name', list(RESUME))
 def test_resume_is_bit_identical(tmp_path, name):
     cfg, total = RESUME[name]
-    ref, plans = _recorded_run(tmp_path / 'ref', cfg, total)
+    ref, plans = recorded_run(tmp_path / 'ref', cfg, total)
     final = state_weights(ref.model)
     ref_sa = ref.optim_wrapper.sharpness
     # Stop where the next step is a one-pass step, after a SAM step and
@@ -436,8 +425,8 @@ def test_resume_is_bit_identical(tmp_path, name):
         assert abs(sum(plans) / total - 0.4) <= 0.03
     # The same run checkpointed at k (same run length: target_ratio's
     # budget depends on it) ends alike.
-    stop, stop_plans = _recorded_run(tmp_path / 'stop', cfg, total,
-                                     ckpt_interval=k)
+    stop, stop_plans = recorded_run(tmp_path / 'stop', cfg, total,
+                                    ckpt_interval=k)
     assert stop_plans == plans
     assert_bit_identical(state_weights(stop.model), final)
     path = tmp_path / 'stop' / f'iter_{k}.pth'
@@ -447,7 +436,7 @@ def test_resume_is_bit_identical(tmp_path, name):
         assert arsam['correction']['built']
         assert any(v.abs().sum() > 0
                    for v in arsam['driver']['store'].values())
-    resumed, resumed_plans = _recorded_run(
+    resumed, resumed_plans = recorded_run(
         tmp_path / 'resume', cfg, total, load_from=str(path), resume=True)
     assert resumed.iter == total
     assert resumed_plans == plans[k:]

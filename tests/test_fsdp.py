@@ -12,12 +12,11 @@ import pytest
 import torch
 
 from tests._fsdp_worker import VARIANTS, train
-from tests.test_engine_ddp import HERE, WORLD_SIZE, launch
-from tests.test_engine_ddp import pytestmark as ddp_marks
+from tests._launch import HERE, WORLD_SIZE, launch, needs_gloo
 
 _TORCH = tuple(int(x) for x in torch.__version__.split('+')[0].split('.')[:2])
 pytestmark = [
-    ddp_marks,
+    needs_gloo,
     pytest.mark.skipif(
         _TORCH < (2, 4),
         reason="FSDP on a CPU: torch 2.1's FSDP creates CUDA streams and "

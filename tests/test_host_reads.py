@@ -35,7 +35,7 @@ import arsam_mm
 from arsam_mm.engine.optim_wrappers.deferred_scalars import \
     DeferredHistoryBuffer
 from tests._toy import ToyModel, make_batches
-from tests.test_engine_runner import Recorder, make_runner, toy
+from tests._runner import Recorder, make_runner, toy
 
 PACKAGE = osp.dirname(osp.abspath(arsam_mm.__file__)) + osp.sep
 READS = ('item', 'tolist', '__float__', '__int__', '__bool__', '__index__',

@@ -22,14 +22,13 @@ import copy
 import pytest
 import torch
 from mmengine.optim import build_optim_wrapper
-from torch import nn
 
 import arsam_mm  # noqa: F401  (registers the wrappers)
 from arsam_mm.core import LateSchedule
+from tests._reference import reference_sam_loop
 from tests._toy import ToyModel, make_batches
-from tests.test_engine_runner import assert_bit_identical, load_ckpt
-from tests.test_engine_runner import weights as state_weights
-from tests.test_family import _recorded_run
+from tests._runner import assert_bit_identical, load_ckpt, recorded_run
+from tests._runner import weights as state_weights
 
 SGD = dict(type='SGD', lr=0.1, momentum=0.9)
 SGD_WD = dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=5e-3)
@@ -102,44 +101,17 @@ def test_wrapper_switch_is_exact(steps, ratio, sam_steps):
 
 def hand_written(start, inputs, labels, switch, rho, fresh_at_switch=False):
     """Plain momentum-SGD steps for ``t < switch``, then textbook SAM steps
-    (``e = rho * g / ||g||``; the gradient at ``w + e`` steps from ``w``)
-    with the same ``torch.optim.SGD``, in float64. ``fresh_at_switch``: a
+    with the same ``torch.optim.SGD``, in float64
+    (:func:`tests._reference.reference_sam_loop`). ``fresh_at_switch``: a
     new optimizer at the switch, as the paper's script builds.
 
     Returns the weights after every step.
     """
-    model = copy.deepcopy(start)
-    params = list(model.parameters())
-
-    def make():
-        return torch.optim.SGD(params, lr=SGD_WD['lr'],
-                               momentum=SGD_WD['momentum'],
-                               weight_decay=SGD_WD['weight_decay'])
-
-    def grad(x, y):
-        loss = nn.functional.cross_entropy(model.logits(x), y)
-        return torch.autograd.grad(loss, params)
-
-    opt = make()
-    history = []
-    for t, (x, y) in enumerate(zip(inputs, labels)):
-        if fresh_at_switch and t == switch:
-            opt = make()
-        g = grad(x, y)
-        if t >= switch:
-            norm = torch.sqrt(sum((gi * gi).sum() for gi in g))
-            e = [rho * gi / (norm + 1e-12) for gi in g]
-            with torch.no_grad():
-                for p, ei in zip(params, e):
-                    p.add_(ei)
-            g = grad(x, y)
-            with torch.no_grad():
-                for p, ei in zip(params, e):
-                    p.sub_(ei)
-        for p, gi in zip(params, g):
-            p.grad = gi.clone()
-        opt.step()
-        history.append(weights(model))
+    sgd = {k: v for k, v in SGD_WD.items() if k != 'type'}
+    history, _ = reference_sam_loop(
+        start, list(zip(inputs, labels)), rho, forward=ToyModel.logits,
+        sam=lambda t, _: t >= switch,
+        restart_at=switch if fresh_at_switch else None, **sgd)
     return history
 
 
@@ -251,11 +223,11 @@ def test_resume_across_the_switch_is_bit_identical(tmp_path, k):
     cfg = dict(type='LateSAMOptimWrapper', rho=0.05, target_ratio=0.5,
                optimizer=SGD)
     total = 12
-    ref, plans = _recorded_run(tmp_path / 'ref', cfg, total)
+    ref, plans = recorded_run(tmp_path / 'ref', cfg, total)
     assert plans == [False] * 6 + [True] * 6
     final = state_weights(ref.model)
-    stop, stop_plans = _recorded_run(tmp_path / 'stop', cfg, total,
-                                     ckpt_interval=k)
+    stop, stop_plans = recorded_run(tmp_path / 'stop', cfg, total,
+                                    ckpt_interval=k)
     assert stop_plans == plans
     assert_bit_identical(state_weights(stop.model), final)
     path = tmp_path / 'stop' / f'iter_{k}.pth'
@@ -267,7 +239,7 @@ def test_resume_across_the_switch_is_bit_identical(tmp_path, k):
     # The momentum the resumed run continues with is in the checkpoint.
     assert all('momentum_buffer' in s
                for s in ckpt['optimizer']['state'].values())
-    resumed, resumed_plans = _recorded_run(
+    resumed, resumed_plans = recorded_run(
         tmp_path / 'resume', cfg, total, load_from=str(path), resume=True)
     assert resumed.iter == total
     assert resumed_plans == plans[k:]

@@ -45,7 +45,6 @@ from mmengine.optim import AmpOptimWrapper, build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 import arsam_mm  # noqa: F401  (compat layer before mmseg/mmpose models)
-from tests._amp import allow_cpu_amp, logged
 from arsam_mm.cfgtools.data_roots import check_data_roots
 from arsam_mm.cfgtools.rewrite import (amp_to_fp32, remove_pretrained,
                                        sync_bn_to_bn)
@@ -618,12 +617,11 @@ def _amp_warning(wrapper):
 
 @pytest.mark.parametrize('name,wrapper', FP16_CASES)
 def test_fp16_zoo_config_switched_builds_the_amp_twin(name, wrapper,
-                                                      monkeypatch):
+                                                      cpu_amp, logged):
     """The merged optim_wrapper keeps the zoo's ``loss_scale``; building
     it gives ``Amp<wrapper>`` with the zoo's scale and optimizer, and a
     warning naming both types and the argument (``AmpOptimWrapper``'s GPU
     assertion is lifted on a CPU)."""
-    allow_cpu_amp(monkeypatch)
     cfg = parsed(name, wrapper)
     zoo = parsed(name)
     assert _type(zoo.optim_wrapper) == 'AmpOptimWrapper'
@@ -642,7 +640,7 @@ def test_fp16_zoo_config_switched_builds_the_amp_twin(name, wrapper,
 
 @pytest.mark.parametrize('name', sorted(FP16))
 def test_smoke_on_a_cpu_turns_fp16_into_fp32(name, smoke_data,
-                                             monkeypatch):
+                                             monkeypatch, logged):
     """Without CUDA ``--smoke`` drops ``loss_scale`` from the switched
     config (which then builds the fp32 wrapper, no warning) and turns the
     zoo's own ``AmpOptimWrapper`` into ``OptimWrapper``; with CUDA it keeps
@@ -711,7 +709,7 @@ class _Stub:
     ('rtmpose', 'SAMOptimWrapper', True),
 ])
 def test_train_tool_smoke_on_a_cpu_is_fp32(name, wrapper, amp, tmp_path,
-                                           smoke_data, monkeypatch):
+                                           smoke_data, monkeypatch, logged):
     """``tools/train.py CHILD --smoke`` on a CPU hands the Runner the fp32
     wrapper: for a switched fp16 config, and with ``--amp`` (which comes
     after ``--smoke``'s changes) too."""
@@ -735,7 +733,8 @@ def test_train_tool_smoke_on_a_cpu_is_fp32(name, wrapper, amp, tmp_path,
 
 
 @pytest.mark.slow
-def test_fp16_zoo_config_switched_trains_with_smoke(tmp_path, smoke_data):
+def test_fp16_zoo_config_switched_trains_with_smoke(tmp_path, smoke_data,
+                                                    logged):
     """``tools/train.py CHILD --smoke 2`` on mmpose's HRNet-w32 fp16
     config switched to ARSAM: on a CPU the fp32 ARSAM trains (the change
     logged), on a GPU its Amp twin (about 70 s of CPU time)."""

@@ -1,6 +1,6 @@
-# The two commands of the README: `make bench` and `make test`.
-# Both create .venv on first use and reinstall only when a requirements file
-# or setup.cfg changed (the stamp below).
+# The two commands of the README: `make bench` and `make test` (and `make
+# lint`, which CI runs too). They create .venv on first use and reinstall
+# only when a requirements file or setup.cfg changed (the stamp below).
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 PY ?= $(shell command -v python3.11 || command -v python3)
@@ -12,16 +12,18 @@ STAMP := $(VENV)/.installed
 QUIET := grep -v 'is ignored: it is neither a file nor a directory' || true
 PYTEST_ARGS ?=
 
-.PHONY: env test test-all test-compat bench data devsite wheels312 clean
+.PHONY: env test test-all test-compat lint bench data devsite wheels312 clean
 
 # Built-in data of the quick configs (tools/generate_data.py); each
 # generator writes arsam_mm_meta.json last, which serves as the stamp.
 QUICK_DATA := data/quick/cityscapes/arsam_mm_meta.json \
 	data/quick/coco/arsam_mm_meta.json data/quick/cifar10/cifar-10-batches-py/arsam_mm_meta.json
 
-$(STAMP): requirements.txt requirements-nodeps.txt setup.cfg pyproject.toml
+$(STAMP): requirements.txt requirements-nodeps.txt requirements-dev.txt \
+		setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q -r requirements.txt 2>&1 | $(QUIET)
+	$(BIN)/pip install -q -r requirements-dev.txt 2>&1 | $(QUIET)
 	$(BIN)/pip install -q --no-deps -r requirements-nodeps.txt 2>&1 | $(QUIET)
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e . 2>&1 | $(QUIET)
 	$(BIN)/python -c 'import arsam_mm, mmseg.models, mmpose.models, mmdet.models, albumentations'
@@ -34,6 +36,13 @@ test: env
 
 test-all: env
 	$(BIN)/python -m pytest --runslow $(PYTEST_ARGS)
+
+# flake8 and isort (requirements-dev.txt) as setup.cfg configures them, over
+# the package, the tools, the tests and the configs.
+LINT_PATHS := arsam_mm tools tests configs
+lint: env
+	$(BIN)/flake8 $(LINT_PATHS)
+	$(BIN)/isort --settings-path setup.cfg --check-only --diff $(LINT_PATHS)
 
 # The oldest supported stack (requirements-compat.txt: torch 2.1.2, numpy < 2,
 # mmengine 0.10.3, no toolboxes) in a second environment, running the core,

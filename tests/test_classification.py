@@ -20,9 +20,9 @@ from mmengine.registry import PARAM_SCHEDULERS, init_default_scope
 from mmengine.runner import Runner
 
 from arsam_mm import ARSAMOptimWrapper, SAMOptimWrapper
-from arsam_mm.data import write_cifar, write_digits
 from arsam_mm.cfgtools.data_roots import check_data_roots
 from arsam_mm.cfgtools.train import merge_train_args
+from arsam_mm.data import write_cifar, write_digits
 
 pytest.importorskip('mmpretrain', reason='needs mmpretrain (not installed)')
 from mmpretrain.registry import DATASETS, MODELS  # noqa: E402

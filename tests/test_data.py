@@ -17,8 +17,7 @@ import pytest
 
 import arsam_mm  # noqa: F401  (applies the compatibility layer first)
 from arsam_mm.data import (META_FILE, write_cifar, write_cityscapes,
-                           write_coco_keypoints, write_digits,
-                           write_imagenet)
+                           write_coco_keypoints, write_digits, write_imagenet)
 from arsam_mm.data.coco_keypoints import KEYPOINT_COLORS
 
 REPO = Path(__file__).resolve().parents[1]

@@ -36,9 +36,9 @@ from mmengine.registry import HOOKS, PARAM_SCHEDULERS, init_default_scope
 from mmengine.runner import Runner
 
 import arsam_mm  # noqa: F401  (compat layer before mmseg/mmpose models)
-from arsam_mm.data import write_cityscapes, write_coco_keypoints
 from arsam_mm.cfgtools.data_roots import check_data_roots
 from arsam_mm.cfgtools.train import init_cpu_distributed, merge_train_args
+from arsam_mm.data import write_cityscapes, write_coco_keypoints
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, 'configs')

@@ -28,8 +28,7 @@ from mmengine.optim import AmpOptimWrapper
 
 from arsam_mm.engine.optim_wrappers import (AMP_ARGUMENTS, AMP_TWINS,
                                             SAMOptimWrapper)
-from arsam_mm.engine.optim_wrappers.amp_sam_optim_wrapper import \
-    _TWIN_CLASSES
+from arsam_mm.engine.optim_wrappers.amp_sam_optim_wrapper import _TWIN_CLASSES
 from tests._toy import ToyModel, make_batches
 
 #: The family: every wrapper with an Amp twin but mmengine's own.

@@ -22,19 +22,19 @@ from mmengine.registry import OPTIM_WRAPPERS
 from torch import nn
 
 import arsam_mm  # noqa: F401  (registers the wrappers)
-from tests._reference import (ReferenceGSAM, ReferenceLookSAM,
-                                 ReferenceRandomSAM)
+from arsam_mm.core import ARSAMSchedule
 from arsam_mm.engine.optim_wrappers import (AMP_TWINS, ARSAMOptimWrapper,
                                             GSAMOptimWrapper,
                                             LateSAMOptimWrapper,
                                             LookSAMOptimWrapper,
                                             RandomSAMOptimWrapper,
                                             SAMOptimWrapper)
-from arsam_mm.core import ARSAMSchedule
-from tests._toy import ToyModel, make_batches
+from tests._reference import (ReferenceGSAM, ReferenceLookSAM,
+                              ReferenceRandomSAM)
 from tests._runner import (assert_bit_identical, load_ckpt, make_runner,
                            recorded_run, toy)
 from tests._runner import weights as state_weights
+from tests._toy import ToyModel, make_batches
 
 SGD = dict(type='SGD', lr=0.1, momentum=0.9)
 SGD_WD = dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=5e-3)

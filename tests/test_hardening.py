@@ -17,9 +17,9 @@ from torch import nn
 import arsam_mm  # noqa: F401  (registers the wrappers)
 from arsam_mm import ARSAMSchedule, PeriodicSchedule, SharpnessAware
 from arsam_mm.core.pass_context import frozen_batchnorm
-from tests._toy import ToyModel, make_batches
 from tests._runner import (ARSAM, SGD, assert_bit_identical, load_ckpt,
                            make_runner, toy, weights)
+from tests._toy import ToyModel, make_batches
 
 # --------------------------------------------------------------------------
 # 1. resume inside a gradient-accumulation cycle

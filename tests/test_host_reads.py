@@ -34,8 +34,8 @@ from mmengine.optim import build_optim_wrapper
 import arsam_mm
 from arsam_mm.engine.optim_wrappers.deferred_scalars import \
     DeferredHistoryBuffer
-from tests._toy import ToyModel, make_batches
 from tests._runner import Recorder, make_runner, toy
+from tests._toy import ToyModel, make_batches
 
 PACKAGE = osp.dirname(osp.abspath(arsam_mm.__file__)) + osp.sep
 READS = ('item', 'tolist', '__float__', '__int__', '__bool__', '__index__',

@@ -26,9 +26,9 @@ from mmengine.optim import build_optim_wrapper
 import arsam_mm  # noqa: F401  (registers the wrappers)
 from arsam_mm.core import LateSchedule
 from tests._reference import reference_sam_loop
-from tests._toy import ToyModel, make_batches
 from tests._runner import assert_bit_identical, load_ckpt, recorded_run
 from tests._runner import weights as state_weights
+from tests._toy import ToyModel, make_batches
 
 SGD = dict(type='SGD', lr=0.1, momentum=0.9)
 SGD_WD = dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=5e-3)

@@ -475,11 +475,10 @@ def test_registered_in_root_and_found_from_toolbox_scopes():
 
 
 def test_mmpretrain_resnet18_cifar_converted_from_config():
+    from mmengine.hub import get_config
     from mmengine.registry import DefaultScope
     from mmpretrain.models import ImageClassifier
     from mmpretrain.registry import MODELS
-
-    from mmengine.hub import get_config
     cfg = get_config('mmpretrain::resnet/resnet18_8xb16_cifar10.py')
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         model = MODELS.build(

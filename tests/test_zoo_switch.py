@@ -27,9 +27,9 @@ the Amp twin, with a warning; ``--smoke`` on a CPU trains the fp32 twin.
 """
 import copy
 import functools
-import json
 import importlib
 import importlib.util
+import json
 import logging
 import os
 import os.path as osp
@@ -837,8 +837,7 @@ def test_benchmark_variants_keep_the_zoo_optimizer(name):
     family at a budget changes the wrapper type and adds its own arguments;
     the zoo's optimizer, ``paramwise_cfg``, ``clip_grad`` and every other
     key stay."""
-    from arsam_mm.benchmark.variants import (BUDGETED, OPTIMIZERS,
-                                             make_variant)
+    from arsam_mm.benchmark.variants import BUDGETED, OPTIMIZERS, make_variant
     zoo = Config.fromfile(zoo_file(name))
     for optimizer in OPTIMIZERS:
         variant = make_variant(zoo, optimizer, rho=0.05,

@@ -5,8 +5,8 @@ Each rank runs ``tests/_fsdp_worker.py``: the toy model in mmengine's
 stepped by its ``train_step`` on half of every batch. The same wrapper on
 one process with the whole batches is the reference: both ranks must take
 its decisions and end at its weights (gathered full parameters) to 1e-12.
-Before the norms were reduced over the shard group, each rank scaled the
-perturbation by its own shard's norm and SAM ended 1.7e-2 away.
+A rank that scales the perturbation by its own shard's norm instead of the
+norm reduced over the shard group ends 1.7e-2 away from SAM.
 """
 import pytest
 import torch

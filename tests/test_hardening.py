@@ -1,6 +1,4 @@
-"""The failures of issue 11, each reproduced and checked fixed.
-
-Every case failed on the code before the fix: resume inside an accumulation
+"""The failures of issue 11, one case each: resume inside an accumulation
 cycle, a non-finite second pass, BatchNorm statistics and inf activations,
 the schedule seed drawn from the global generator, non-finite statistics
 samples, the window/num_blocks combination, skipped SAM steps counted, the

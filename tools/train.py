@@ -1,4 +1,6 @@
-"""Train a model from an mmengine config, with SAM/ARSAM available.
+"""Train a model from an mmengine config, with the SAM family's optimizer
+wrappers, hook and loops registered (the tool imports :mod:`arsam_mm.engine`;
+a config loads them itself with ``custom_imports``).
 
 The interface of mmsegmentation's and mmpose's ``tools/train.py``::
 
@@ -23,6 +25,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+import arsam_mm.engine  # noqa: F401  (registers the family's wrappers)
 from arsam_mm.cfgtools.data_roots import check_data_roots
 from arsam_mm.cfgtools.options import KeyValueAction
 from arsam_mm.cfgtools.rewrite import amp_to_fp32
@@ -43,7 +46,8 @@ def _positive(text: str) -> int:
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Train a model (SGD, SAM or ARSAM) from a config')
+        description='Train a model from an mmengine config (any optimizer '
+        'wrapper: mmengine\'s or one of the SAM family)')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
@@ -56,8 +60,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--amp',
         action='store_true',
-        help='automatic mixed precision: SAMOptimWrapper/ARSAMOptimWrapper '
-        'become their Amp twins, OptimWrapper becomes AmpOptimWrapper')
+        help='automatic mixed precision: a wrapper of the SAM family becomes '
+        'its Amp twin (ARSAMOptimWrapper -> AmpARSAMOptimWrapper, ...), '
+        'OptimWrapper becomes AmpOptimWrapper; loss_scale dynamic unless the '
+        'config sets one')
     parser.add_argument(
         '--cfg-options',
         nargs='+',

@@ -56,17 +56,16 @@ Why not mmrazor: ``mmrazor`` 1.0.0 (the last release, 2023-04) has an LSQ
 (``LearnableFakeQuantize`` + ``LSQObserver``). Its package metadata would
 let it install beside the pinned stack (it requires only ``ordered_set``;
 mmcv and mmengine are an optional extra, and its import-time checks accept
-mmcv 2.1.0 and mmengine 0.10.7), but it is not part of the pinned stack and
-was not installed here, and its QAT path does not fit this use:
+mmcv 2.1.0 and mmengine 0.10.7), but it is not part of the pinned stack, and
+its QAT path does not fit this use:
 ``MMArchitectureQuant`` traces the model with ``torch.fx`` once per forward
 mode through private torch internals written for torch 1.13 and replaces the
 forward with the traced graphs, nests the model under ``architecture.``/
 ``qmodels.`` keys (float checkpoints no longer match), wraps torch's private
 affine ``_fake_quantize_learnable_*`` ops (with a zero point; ``N`` of the
 gradient scale includes the batch). The compact implementation of the
-paper (:mod:`.lsq`,
-:mod:`.qmodules`, :mod:`.convert`) keeps the model untouched apart from its
-layers.
+paper (:mod:`.lsq`, :mod:`.qmodules`, :mod:`.convert`) keeps the model
+untouched apart from its layers.
 """
 from typing import Optional, Sequence, Union
 

@@ -450,12 +450,15 @@ def test_cifar_local_dataset_and_learnability(cifar_roots, variant):
 
 
 def test_local_cifar_checks_and_never_downloads(tmp_path):
+    from mmengine.registry import DefaultScope
     from mmpretrain.registry import DATASETS
 
     from arsam_mm.data.local_cifar import LocalCIFAR10
     write_cifar(str(tmp_path), num_train=10, num_test=5)
-    built = DATASETS.build(
-        dict(type='LocalCIFAR10', data_root=str(tmp_path), pipeline=[]))
+    # In mmpretrain's scope, whatever default scope an earlier test set.
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        built = DATASETS.build(
+            dict(type='LocalCIFAR10', data_root=str(tmp_path), pipeline=[]))
     assert len(built) == 10
     with pytest.raises(ValueError, match='download'):
         LocalCIFAR10(data_root=str(tmp_path), download=True)

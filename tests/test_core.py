@@ -6,12 +6,11 @@ import pytest
 import torch
 from torch import nn
 
+from arsam_mm.core import (ARSAMSchedule, PeriodicSchedule, PSFReuse,
+                           SharpnessAware, StepPlan)
 from arsam_mm.core import kernels as K
 from tests._reference import (ReferenceARSAM, ReferenceSchedule,
                               reference_sam_loop)
-from arsam_mm.core import PSFReuse
-from arsam_mm.core import ARSAMSchedule, PeriodicSchedule, StepPlan
-from arsam_mm.core import SharpnessAware
 
 SHAPES = [(3, 4), (5, ), (2, 3, 2), (7, ), (4, 4), (1, ), (6, ), (3, 3),
           (2, ), (5, 2), (3, )]

@@ -91,7 +91,6 @@ def _load_config(spec: Dict[str, Any]) -> Config:
     """The spec's config (shrunk by ``--smoke``) with its overrides,
     iteration budget and work dir; the run's threads set."""
     import arsam_mm  # noqa: F401
-
     from ..cfgtools.data_roots import check_data_roots
     from ..cfgtools.smoke import apply_smoke
 

@@ -1,4 +1,5 @@
-# Frontier pose task (CPU scale): ../td-hm_res50_8xb64-210e_coco-256x192_adam.py
+# Frontier pose task (CPU scale):
+# ../td-hm_res50_8xb64-210e_coco-256x192_adam.py
 # (the zoo's SimpleBaseline with Adam, lr 5e-4) on a half-width, stride-16
 # ResNet-18 at 64x48 input, batch 16, 300 iterations. Data (256 train + 64
 # val images; train keypoints jittered by 0.02 x the person's size and 20%

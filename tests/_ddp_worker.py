@@ -107,7 +107,7 @@ def run(variant: str, out_dir: str) -> None:
             seed_before=seed_before,
             seed_after=getattr(schedule, 'seed', None),
             store={k: v.clone()
-                   for k, v in wrapper.sharpness._buffers.items()},
+                   for k, v in wrapper.sharpness.store.buffers.items()},
         ), os.path.join(out_dir, f'{variant}_rank{rank}.pt'))
 
 

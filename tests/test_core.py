@@ -243,7 +243,7 @@ def test_reuse_step_adds_weighted_psf():
     plan = StepPlan(sam=False, mix_weight=0.49)
     closure_for(params, 6)()
     g = [p.grad.clone() for p in params]
-    v = [sa._buffers[i].clone() for i in range(len(params))]
+    v = [sa.store.buffers[i].clone() for i in range(len(params))]
     sa.mix(plan.mix_weight)
     for p, gi, vi in zip(params, g, v):
         torch.testing.assert_close(p.grad, gi + 0.49 * vi)
@@ -435,7 +435,7 @@ def test_edge_cases_no_grad_frozen_empty_group():
         sa.step(lambda: (used**2).sum().backward())
     assert torch.equal(unused, before[0]) and torch.equal(frozen, before[1])
     assert unused.grad is None and frozen.grad is None
-    assert set(sa._buffers) == {0}
+    assert set(sa.store.buffers) == {0}
     assert torch.isfinite(used).all()
 
 
@@ -447,7 +447,7 @@ def test_zero_gradient_gives_no_nan():
     for _ in range(5):
         sa.step(lambda: (p * 0).sum().backward())
     assert torch.equal(p.detach(), torch.ones(4))
-    assert torch.equal(sa._buffers[0], torch.zeros(4))
+    assert torch.equal(sa.store.buffers[0], torch.zeros(4))
 
 
 def test_non_finite_gradient_skips_perturbation_and_flags():
@@ -463,7 +463,7 @@ def test_non_finite_gradient_skips_perturbation_and_flags():
     p.grad.add_(torch.tensor([float('nan'), 1.0, 1.0]))  # pass 2
     sa.restore()
     assert torch.equal(p.detach(), torch.ones(3))
-    assert torch.equal(sa._buffers[0], torch.zeros(3))
+    assert torch.equal(sa.store.buffers[0], torch.zeros(3))
     assert float(sa.store_norm) == 0.0
     # The finite coordinates were not moved either.
     assert seen[0] == 1.0 and seen[2] == 1.0
@@ -494,7 +494,7 @@ def test_stat_tensors_are_the_last_in_optimizer_order():
     sched._flush()
     # ||g||_N over (b, c) = 5; v = 0 because the loss is linear.
     assert sched.r_hist[-1] == 0.0
-    assert sa._stat_grad_norm.item() == pytest.approx(5.0)
+    assert sa._sam._stat_grad_norm.item() == pytest.approx(5.0)
 
 
 def test_restore_is_exact_inverse_of_perturb_with_reuse():

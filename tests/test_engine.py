@@ -83,7 +83,7 @@ def test_reuse_step_update_is_g_plus_weighted_psf():
     batches = [{k: v.double() if v.is_floating_point() else v
                 for k, v in b.items()} for b in make_batches(2)]
     model.train_step(batches[0], wrapper)
-    v = [wrapper.sharpness._buffers[i].clone() for i in range(4)]
+    v = [wrapper.sharpness.store.buffers[i].clone() for i in range(4)]
     before = weights(model)
     twin = copy.deepcopy(model)
     twin.zero_grad()

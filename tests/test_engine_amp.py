@@ -66,7 +66,7 @@ def params(model):
 
 def psf(wrapper):
     return {k: v.detach().float().clone()
-            for k, v in wrapper.sharpness._buffers.items()}
+            for k, v in wrapper.sharpness.store.buffers.items()}
 
 
 def flat(tensors: dict) -> torch.Tensor:
@@ -257,7 +257,8 @@ def test_non_finite_pass1_skips_pass2(kind):
     assert wrapper.loss_scaler.get_scale() < scale
     assert not wrapper.sharpness.perturbed
     if kind == 'arsam':  # the PSF is dropped, never mixed in
-        assert all(not v.any() for v in wrapper.sharpness._buffers.values())
+        assert all(not v.any()
+                   for v in wrapper.sharpness.store.buffers.values())
     for p in model.parameters():  # zeroed for the next step
         assert p.grad is None or not p.grad.any()
 

@@ -94,7 +94,7 @@ def params(model):
 
 def kept(wrapper):
     return {k: v.detach().clone()
-            for k, v in wrapper.sharpness._buffers.items()}
+            for k, v in wrapper.sharpness.store.buffers.items()}
 
 
 def momenta(wrapper):

@@ -412,7 +412,8 @@ def test_wrapper_logs_scalars_without_a_hook(tmp_path):
     assert 2 < sam_total < iters
     assert sam_total == sa.sam_steps and sa.iters == iters
     assert sa.grad_evals == iters + sam_total
-    psf = torch.sqrt(sum((b.double()**2).sum() for b in sa._buffers.values()))
+    psf = torch.sqrt(
+        sum((b.double()**2).sum() for b in sa.store.buffers.values()))
     assert rows[-1]['psf_norm'] == pytest.approx(float(psf), rel=1e-5)
     assert rows[-1]['psf_norm'] > 0
     text = log_text(runner)

@@ -180,7 +180,7 @@ def test_looksam_one_pass_step_adds_the_rescaled_gv():
     g_v = [a - c * b for a, b in zip(g_s, g)]
     model.train_step(b0, wrapper)
     assert wrapper.sharpness.plan.sam
-    for buf, exp in zip(wrapper.sharpness._buffers.values(), g_v):
+    for buf, exp in zip(wrapper.sharpness.store.buffers.values(), g_v):
         torch.testing.assert_close(buf, exp, rtol=1e-10, atol=1e-12)
     w1 = weights(model)
     g1 = on(b1['inputs'], b1['labels'])(w1)

@@ -226,7 +226,7 @@ def test_sharded_rank_without_gradients_still_reduces():
     sa.restore()
     # Pass 1's norm, ||g||_N, pass 2's finiteness, ||v||, ||v||_N.
     assert seen == [torch.float64] * 5
-    assert sa._stat_grad_norm == 0
+    assert sa._sam._stat_grad_norm == 0
 
 
 class MMDeepSpeedEngineWrapper:

@@ -109,7 +109,8 @@ def test_non_finite_second_pass_falls_back_to_the_base_step(cfg):
     base_model.load_state_dict(model.state_dict())
     base.optimizer.load_state_dict(
         copy.deepcopy(wrapper.optimizer.state_dict()))
-    psf_before = {k: v.clone() for k, v in wrapper.sharpness._buffers.items()}
+    psf_before = {
+        k: v.clone() for k, v in wrapper.sharpness.store.buffers.items()}
     if hasattr(wrapper.sharpness.schedule, 'a_hist'):
         wrapper.sharpness.schedule._flush()
     samples = len(getattr(wrapper.sharpness.schedule, 'a_hist', []))
@@ -141,7 +142,7 @@ def test_non_finite_second_pass_falls_back_to_the_base_step(cfg):
     if cfg['type'] == 'ARSAMOptimWrapper':
         # No garbage PSF (zeros) and no statistics sample.
         assert psf_before and all(
-            not v.any() for v in wrapper.sharpness._buffers.values())
+            not v.any() for v in wrapper.sharpness.store.buffers.values())
         wrapper.sharpness.schedule._flush()
         assert len(wrapper.sharpness.schedule.a_hist) == samples
 

@@ -85,8 +85,8 @@ import math
 from collections import deque
 from typing import Any, Deque, Dict, List, Optional
 
-from .base import StepSchedule
 from ..validate import check_float, check_int, check_ratio
+from .base import StepSchedule
 
 __all__ = ['AESAMSchedule']
 

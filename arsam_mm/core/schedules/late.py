@@ -14,8 +14,8 @@ ARSAM's budget), so ``r = 0.5`` over ``T = 5`` steps plans 2 SAM steps.
 """
 from typing import Any, Dict, Optional
 
-from .base import StepSchedule
 from ..validate import check_int, check_ratio
+from .base import StepSchedule
 
 __all__ = ['LateSchedule']
 

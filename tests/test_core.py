@@ -478,6 +478,31 @@ def test_non_finite_gradient_skips_perturbation_and_flags():
     torch.testing.assert_close(p.detach(), torch.ones(3))
 
 
+class Watching(PeriodicSchedule):
+    """A periodic schedule that notes the stages it observes."""
+
+    def __init__(self, interval):
+        super().__init__(interval)
+        self.seen = []
+
+    def observe(self, step):
+        self.seen.append((self.iter, step.stage))
+
+
+@pytest.mark.parametrize('adaptive', [False, True])
+def test_a_schedule_observes_each_sam_step(adaptive):
+    """The driver hands every SAM step to the schedule's observe hook
+    (after pass 1, after pass 2, at the end), nothing else."""
+    p = nn.Parameter(torch.ones(3, dtype=DT))
+    sched = Watching(interval=2)
+    sa = SharpnessAware(torch.optim.SGD([p], lr=0.1), adaptive=adaptive,
+                        schedule=sched)
+    for _ in range(4):
+        sa.step(lambda: (p**2).sum().backward())
+    stages = ['pass1'] if adaptive else ['pass1', 'pass2', 'end']
+    assert sched.seen == [(i, s) for i in (1, 3) for s in stages]
+
+
 def test_stat_tensors_are_the_last_in_optimizer_order():
     """Pins the order: groups in order, params in order, with a grad."""
     a, b, c = (nn.Parameter(torch.zeros(1)) for _ in range(3))
@@ -494,7 +519,7 @@ def test_stat_tensors_are_the_last_in_optimizer_order():
     sched._flush()
     # ||g||_N over (b, c) = 5; v = 0 because the loss is linear.
     assert sched.r_hist[-1] == 0.0
-    assert sa._sam._stat_grad_norm.item() == pytest.approx(5.0)
+    assert sched._grad_norm.item() == pytest.approx(5.0)
 
 
 def test_restore_is_exact_inverse_of_perturb_with_reuse():

@@ -45,9 +45,6 @@ class Correction:
 
     #: Whether a vector is kept after SAM steps (the driver's buffer).
     stores: bool = False
-    #: Whether the kept vector is the PSF ``g_s - g`` (ARSAM's statistics
-    #: then read it instead of forming it again).
-    psf_in_store: bool = False
     #: Name of the kept vector's norm in the logs.
     log_name: str = 'store_norm'
     #: Sums a 0-d tensor over the shard group (FSDP), set by the driver
@@ -109,7 +106,6 @@ class PSFReuse(Correction):
     """
 
     stores = True
-    psf_in_store = True
     log_name = 'psf_norm'
 
     def __init__(self, beta: float = 0.7, max_reuse_steps: int = 6) -> None:

@@ -30,12 +30,12 @@ Non-finite gradients, decided on the device (no host sync):
   step and lowers its scale, as for any overflow). ASAM cannot recompute
   ``g`` and skips the update instead, which needs one host read on its SAM
   steps (:attr:`SAMStep.skip_update`).
-* Either way the kept vector becomes zeros, the schedule's statistics do
-  not record the step, and it is not counted as a SAM step: failed steps
-  are counted on the device (:class:`~.counters.StepCounters`). It still
-  cost two gradient evaluations.
+* Either way the kept vector becomes zeros, the schedule sees the failure
+  (``ok`` at the ``'end'`` of :meth:`StepSchedule.observe`), and the step
+  is not counted as a SAM step: failed steps are counted on the device
+  (:class:`~.counters.StepCounters`). It still cost two gradient
+  evaluations.
 """
-import math
 from typing import Dict, List, Optional
 
 import torch
@@ -46,6 +46,7 @@ from .corrections import Correction
 from .counters import StepCounters
 from .directions import Direction
 from .param_store import Entry, ParamStore
+from .pass_view import PassView
 from .schedules import StepSchedule
 
 __all__ = ['SAMStep']
@@ -57,7 +58,7 @@ class SAMStep:
     Args:
         store (ParamStore): The parameters and their buffers.
         counts (StepCounters): Where failed steps are counted.
-        schedule (StepSchedule): Gets the step's statistics.
+        schedule (StepSchedule): Observes the step.
         correction (Correction): Builds its kept vector.
         direction (Direction): Turns ``g_s`` into the update's direction.
         adaptive (bool): ASAM's element-wise scaling.
@@ -82,7 +83,6 @@ class SAMStep:
         #: before any.
         self.store_norm: Optional[Tensor] = None
         self._scales: Dict[int, Tensor] = {}
-        self._stat_grad_norm: Optional[Tensor] = None
 
     @property
     def foreach(self) -> Optional[bool]:
@@ -115,7 +115,9 @@ class SAMStep:
             self.finite = torch.ones((), dtype=torch.bool)
             return self.finite
         finite = torch.isfinite(norm)
-        self._first_statistics(entries, inv)
+        self.schedule.observe(
+            PassView('pass1', self.store, entries,
+                     [p.grad for _, _, p in entries], inv=inv))
         if self.correction.stores:  # no gradient now: no fresh vector
             self.store.zero_missing(entries)
         self._move(entries, norm, finite, inv)
@@ -143,16 +145,6 @@ class SAMStep:
             if self.adaptive:
                 K.copy_(bufs, gs, foreach=self.foreach)  # keep e
 
-    def _first_statistics(self, entries: List[Entry],
-                          inv: Optional[Tensor]) -> None:
-        """The schedule's pass-1 statistic: ``||g||_N``, unscaled."""
-        if not self.schedule.wants_stats:
-            return
-        tail = self.store.tail(entries, self.schedule.stat_tensors)
-        norm = self.store.global_norm([entries[k][2].grad for k in tail])
-        self._stat_grad_norm = norm if inv is None else \
-            norm * inv.to(norm.device)
-
     def restore(self, entries: List[Entry], inv: Optional[Tensor]) -> Tensor:
         """``w <- (w + e) - e``; the grads become the update's gradient.
 
@@ -168,25 +160,19 @@ class SAMStep:
             return finite
         grads = [p.grad for _, _, p in entries]
         bufs = self.store.kept(entries)
+        if not self.adaptive:  # ASAM keeps e, not g: nothing to observe
+            self.schedule.observe(
+                PassView('pass2', self.store, entries, grads, bufs, inv))
         ok = self._succeeded(finite, grads)
         if self.adaptive:
             return self._skip_if_failed(ok, inv)
         if inv is None:  # a loss scaler must see the overflow
             K.fallback_(grads, bufs, ok)
-        tail = self.store.tail(entries, self.schedule.stat_tensors)
-        psf_tail = None
-        if self.schedule.wants_stats and not self.correction.psf_in_store:
-            psf_tail = self.store.global_norm(
-                [grads[k] - bufs[k] for k in tail])
-            if inv is not None:
-                psf_tail = psf_tail * inv.to(psf_tail.device)
         self.direction.apply_(grads, bufs, self.foreach)
         if self.correction.stores:
             self._keep(bufs, grads, ok, inv)
-            if self.schedule.wants_stats and self.correction.psf_in_store:
-                psf_tail = self.store.global_norm([bufs[k] for k in tail])
-        if psf_tail is not None:
-            self._record(psf_tail, ok)
+        self.schedule.observe(
+            PassView('end', self.store, entries, grads, inv=inv, ok=ok))
         return ok
 
     def _unmove(self, entries: List[Entry]) -> Tensor:
@@ -227,10 +213,3 @@ class SAMStep:
             buf.masked_fill_(~ok.to(buf.device), 0)
         self.store_norm = self.store.global_norm(bufs)
         self.correction.built(self.store_norm)
-
-    def _record(self, psf_tail: Tensor, ok: Tensor) -> None:
-        """Hand the schedule its statistics (NaN after a failed step)."""
-        nan = torch.full_like(psf_tail, math.nan)
-        self.schedule.record(
-            torch.where(ok.to(psf_tail.device), psf_tail, nan),
-            self._stat_grad_norm)

@@ -29,11 +29,12 @@ ARSAM's abstract (see ``DESIGN.md`` section 2.2):
    is a SAM step with probability ``p = n / K`` (drawn from the schedule's own
    :class:`torch.Generator`), and any shortfall is forced at the window's end.
    ``n`` starts at 1.
-3. At every SAM step the caller records ``a = ||v||_N`` and ``||g||_N`` over
-   the last ``stat_tensors`` (N) parameter tensors, in optimizer order (param
-   groups in order, parameters in order within a group, those with a
-   gradient). From them: the ratio ``r = a / ||g||_N`` and the spread ``s``,
-   the mean over ``num_blocks`` (B) blocks of the (population) variance of
+3. At every SAM step the schedule takes ``a = ||v||_N`` (``v = g_s - g``)
+   and ``||g||_N`` over the last ``stat_tensors`` (N) parameter tensors, in
+   optimizer order (param groups in order, parameters in order within a
+   group, those with a gradient), unscaled (:meth:`ARSAMSchedule.observe`).
+   From them: the ratio ``r = a / ||g||_N`` and the spread ``s``, the mean
+   over ``num_blocks`` (B) blocks of the (population) variance of
    the sorted last-K values of ``a`` (blocks as ``numpy.array_split``). The
    last K values of ``a``, ``r`` and ``s`` are kept.
 4. At every window boundary: ``dr`` and ``ds`` are the mean relative change
@@ -77,12 +78,13 @@ step).
 """
 import math
 from collections import deque
-from dataclasses import dataclass
 from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
+from .. import kernels as K
+from ..pass_view import PassView
 from ..validate import check_float, check_int, check_ratio
 from .base import StepSchedule
 from .randomized import derive_seed
@@ -161,8 +163,6 @@ class ARSAMSchedule(StepSchedule):
             SAM under the same seed.
     """
 
-    wants_stats = True
-
     def __init__(self,
                  warmup_iters: int = 0,
                  window: int = 50,
@@ -219,6 +219,9 @@ class ARSAMSchedule(StepSchedule):
         self.r_hist: Deque[float] = deque(maxlen=self.window)
         self.s_hist: Deque[float] = deque(maxlen=self.window)
         self._pending: List[Tuple[Tensor, Any]] = []
+        #: This SAM step's ``||g||_N`` and ``||v||_N`` (:meth:`observe`).
+        self._grad_norm: Optional[Tensor] = None
+        self._psf_norm: Optional[Tensor] = None
 
     def reseed(self, seed: int) -> None:
         self.seed = check_int('seed', seed, 0)
@@ -257,6 +260,27 @@ class ARSAMSchedule(StepSchedule):
                 'max_sam_ratio for others)')
 
     # --- statistics ---------------------------------------------------
+    def observe(self, step: PassView) -> None:
+        """Take ``||g||_N`` after pass 1 and ``||v||_N`` after pass 2, both
+        unscaled (``v`` scaled by ``1 / loss scale`` before its norm, as
+        the kept PSF is); record them at the end, ``a`` NaN after a failed
+        step (no sample)."""
+        if step.stage == 'end':
+            nan = torch.full_like(self._psf_norm, math.nan)
+            self.record(
+                torch.where(step.ok.to(nan.device), self._psf_norm, nan),
+                self._grad_norm)
+            return
+        tail = step.tail(self.stat_tensors)
+        if step.stage == 'pass1':
+            self._grad_norm = step.norm([step.grads[k] for k in tail],
+                                        unscale=True)
+            return
+        psf = [step.grads[k] - step.kept[k] for k in tail]
+        if step.inv is not None:
+            K.scale_(psf, step.inv, foreach=step.foreach)
+        self._psf_norm = step.norm(psf)
+
     def record(self, psf_norm: Tensor, grad_norm: Tensor) -> None:
         """Queue ``||v||_N`` and ``||g||_N`` of a SAM step (no host sync).
 

@@ -6,17 +6,18 @@ The *when* of an efficient-SAM method (the *what* of one-pass steps is
 ``plan()`` is called once at the start of every optimizer step and returns
 True (SAM step), False (one-pass step) or, for a schedule that decides
 after pass 1 (``late``), None, followed by ``decide(grad_sq_norm)``;
-``record()`` receives the statistics of SAM steps when ``wants_stats``;
-``set_run_length()`` tells the schedule how many optimizer steps the run
-has (before the first plan) where the rule or a budget needs it. A
-schedule that draws random numbers holds its :attr:`~StepSchedule.seed`,
-which every process of a distributed run must share: a trainer gives all
-of them rank 0's through ``reseed()`` before the first plan.
+``observe()`` sees each SAM step (a schedule that keeps statistics of them
+takes them there); ``set_run_length()`` tells the schedule how many
+optimizer steps the run has (before the first plan) where the rule or a
+budget needs it. A schedule that draws random numbers holds its
+:attr:`~StepSchedule.seed`, which every process of a distributed run must
+share: a trainer gives all of them rank 0's through ``reseed()`` before the
+first plan.
 """
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
-from torch import Tensor
+from ..pass_view import PassView
 
 __all__ = ['StepPlan', 'StepSchedule']
 
@@ -40,10 +41,6 @@ class StepSchedule:
 
     #: Whether the decision needs the first-pass gradient (``decide``).
     late: bool = False
-    #: Whether the schedule wants :meth:`record` called at SAM steps.
-    wants_stats: bool = False
-    #: Trailing parameter tensors the statistics cover (with wants_stats).
-    stat_tensors: int = 0
     #: Seed of the schedule's own generator, None when it draws nothing.
     seed: Optional[int] = None
 
@@ -71,8 +68,10 @@ class StepSchedule:
         raise NotImplementedError(
             f'{type(self).__name__} draws no random numbers')
 
-    def record(self, psf_norm: Tensor, grad_norm: Tensor) -> None:
-        """Receive the statistics of the SAM step just taken."""
+    def observe(self, step: PassView) -> None:
+        """See one stage of a SAM step (``'pass1'``, ``'pass2'``,
+        ``'end'``; :class:`~arsam_mm.core.pass_view.PassView`), for a rule
+        that keeps statistics of SAM steps. A no-op by default."""
 
     def log_scalars(self) -> Dict[str, float]:
         """Figures worth logging every iteration (host values only)."""

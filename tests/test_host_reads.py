@@ -10,8 +10,8 @@ device (``tests/test_cuda_sync.py`` checks the same there).
 The only reads allowed on a step that does not log:
 
 * the schedules' draws from their own CPU generator (host tensors:
-  ``plan``, ``_is_sam``) and ARSAM's statistics, copied to the host without
-  blocking and read once per window (``_flush``);
+  ``plan``, ``_draw_in_window``) and ARSAM's statistics, copied to the host
+  without blocking and read once per window (``HostQueue.drain``);
 * AE-SAM's decision, which needs ``||g||^2`` on the host: one per update
   (``decide``); ASAM's skip test: one per SAM step (``restore``).
 
@@ -41,8 +41,8 @@ PACKAGE = osp.dirname(osp.abspath(arsam_mm.__file__)) + osp.sep
 READS = ('item', 'tolist', '__float__', '__int__', '__bool__', '__index__',
          'cpu', 'numpy')
 #: Reads of host tensors: the schedules' CPU generators, ARSAM's window.
-HOST = {('randomized.py', 'plan'), ('arsam.py', 'plan'),
-        ('arsam.py', '_is_sam'), ('arsam.py', '_flush')}
+HOST = {('randomized.py', 'plan'), ('arsam.py', '_draw_in_window'),
+        ('host_queue.py', 'drain')}
 SGD = dict(type='SGD', lr=0.1, momentum=0.9)
 ITERS = 24
 

@@ -84,16 +84,14 @@ import torch
 from torch import Tensor
 
 from .. import kernels as K
+from ..host_queue import HostQueue
 from ..pass_view import PassView
 from ..validate import check_float, check_int, check_ratio
 from .base import StepSchedule
+from .budget import WindowBudget
 from .randomized import derive_seed
 
 __all__ = ['ARSAMSchedule', 'block_spread', 'mean_relative_change']
-
-
-#: Windows over which ``target_ratio``'s forecast measures ``n``'s growth.
-GROWTH_WINDOWS = 5
 
 
 def block_spread(values: Sequence[float], num_blocks: int) -> float:
@@ -211,14 +209,13 @@ class ARSAMSchedule(StepSchedule):
         self.planned = 0
         #: This window's SAM steps (``floor(n)`` without a target).
         self.count = 1
-        self.carry = 0.0
-        #: ``n`` at the start of the last few windows (the forecast's
-        #: growth, with ``target_ratio``).
-        self.n_recent: Deque[float] = deque(maxlen=GROWTH_WINDOWS + 1)
+        #: The windows' counts with ``target_ratio``.
+        self.forecast = WindowBudget(self.window, self.max_n)
         self.a_hist: Deque[float] = deque(maxlen=self.window)
         self.r_hist: Deque[float] = deque(maxlen=self.window)
         self.s_hist: Deque[float] = deque(maxlen=self.window)
-        self._pending: List[Tuple[Tensor, Any]] = []
+        #: Statistics on their way to the host, read at window boundaries.
+        self._queue = HostQueue()
         #: This SAM step's ``||g||_N`` and ``||v||_N`` (:meth:`observe`).
         self._grad_norm: Optional[Tensor] = None
         self._psf_norm: Optional[Tensor] = None
@@ -232,7 +229,7 @@ class ARSAMSchedule(StepSchedule):
 
         The highest share is what the windows can hold: the warm-up plus
         ``min(length, floor(window * max_sam_ratio))`` SAM steps in each
-        window after it (the cap :meth:`_window_count` applies), which is
+        window after it (:meth:`.WindowBudget.capacity`), which is
         below ``max_sam_ratio`` when ``window * max_sam_ratio`` is not a
         whole number. A target is compared as the count of SAM steps it
         asks for, ``round(target_ratio * steps)``.
@@ -246,9 +243,7 @@ class ARSAMSchedule(StepSchedule):
         if self.target_ratio is None:
             return
         warmup = min(self.warmup_iters, steps)
-        # Whole windows after the warm-up, the last possibly partial.
-        full, part = divmod(steps - warmup, self.window)
-        most = warmup + full * self.max_n + min(part, self.max_n)
+        most = warmup + self.forecast.capacity(steps - warmup)
         if not warmup <= round(self.target_ratio * steps) <= most:
             raise ValueError(
                 f'target_ratio {self.target_ratio} cannot be met in a run of '
@@ -282,30 +277,14 @@ class ARSAMSchedule(StepSchedule):
         self._psf_norm = step.norm(psf)
 
     def record(self, psf_norm: Tensor, grad_norm: Tensor) -> None:
-        """Queue ``||v||_N`` and ``||g||_N`` of a SAM step (no host sync).
-
-        Args:
-            psf_norm (Tensor): 0-d, the norm ``a`` of the PSF.
-            grad_norm (Tensor): 0-d, the norm of the first-pass gradient.
-        """
-        pair = torch.stack([psf_norm.detach(), grad_norm.detach()])
-        if pair.is_cuda:
-            host = torch.empty(2, dtype=pair.dtype, pin_memory=True)
-            host.copy_(pair, non_blocking=True)
-            event = torch.cuda.Event()
-            event.record()
-            self._pending.append((host, event))
-        else:
-            self._pending.append((pair.to('cpu'), None))
+        """Queue ``||v||_N`` and ``||g||_N`` of a SAM step (0-d tensors)
+        for the next window boundary; no host sync."""
+        self._queue.put(torch.stack([psf_norm.detach(), grad_norm.detach()]))
 
     def _flush(self) -> None:
         """Fold the queued statistics into the kept histories."""
-        for host, event in self._pending:
-            if event is not None:
-                event.synchronize()
-            a, g = (float(x) for x in host.tolist())
+        for a, g in self._queue.drain():
             self._push(a, g)
-        self._pending.clear()
 
     def _push(self, a: float, g: float) -> None:
         if not (math.isfinite(a) and math.isfinite(g) and g > 0):
@@ -322,63 +301,35 @@ class ARSAMSchedule(StepSchedule):
         self.n = min(float(self.max_n), max(1.0, n))
 
     def _window_count(self) -> int:
-        """SAM steps of the window starting at ``self.iter``.
-
-        With ``target_ratio``: the remaining budget over the remaining
-        windows in proportion to ``n`` extrapolated with its mean growth per
-        window over the last ``GROWTH_WINDOWS`` windows (a course that
-        levelled off is forecast flat), kept within ``[1, max_n]`` as the
-        rule keeps ``n``
-        (an extrapolation past the cap would starve the current windows and
-        pile the budget into the last ones); at least what the later
-        windows cannot hold (``min(length, max_n)`` each).
-        """
+        """SAM steps of the window starting at ``self.iter``: ``floor(n)``,
+        or with ``target_ratio`` the budget's share
+        (:class:`.WindowBudget`)."""
         if self.target_ratio is None:
             return math.floor(self.n)
         if self.run_length is None:
             raise RuntimeError('target_ratio needs the run length: call '
                                'set_run_length() before the first plan')
-        left = self.run_length - self.iter
-        length = min(self.window, left)
         budget = round(self.target_ratio * self.run_length) - self.planned
-        if length <= 0 or budget <= 0:
-            return 0
-        # Extrapolate n with its recent mean growth per window.
-        self.n_recent.append(self.n)
-        steps = len(self.n_recent) - 1
-        growth = (self.n_recent[-1] / self.n_recent[0])**(1 / steps) \
-            if steps else 1.0
-        total = 0.0
-        weight, rest = self.n, left
-        while rest > 0:
-            total += weight * min(self.window, rest) / self.window
-            rest -= self.window
-            weight = min(float(self.max_n), max(1.0, weight * growth))
-        share = self.n * length / self.window
-        want = budget * share / total + self.carry
-        count = math.floor(want)
-        self.carry = want - count
-        cap = min(length, self.max_n)
-        full, part = divmod(left - length, self.window)
-        later = full * self.max_n + min(part, self.max_n)
-        count = max(count, budget - later)
-        return max(0, min(count, cap, budget))
+        return self.forecast.count(self.n, self.run_length - self.iter, budget)
 
-    def _is_sam(self) -> bool:
-        i = self.iter
-        if i < self.warmup_iters:
-            return True
-        pos = (i - self.warmup_iters) % self.window
-        if pos == 0:
-            if i > self.warmup_iters:
-                self._update_count()
-            self.count = self._window_count()
-            self.taken = 0
+    def _open_window(self) -> None:
+        """At a window boundary: update ``n`` from the statistics (past the
+        first window) and set the window's count."""
+        if self.iter > self.warmup_iters:
+            self._update_count()
+        self.count = self._window_count()
+        self.taken = 0
+
+    def _draw_in_window(self, pos: int) -> bool:
+        """Whether the step at ``pos`` in the window is a SAM step: forced
+        when the steps left need it, none once the count is taken, else
+        drawn from the schedule's generator (advancing it)."""
         need = self.count - self.taken
         if need <= 0:
             return False
-        if need >= self.window - pos or (self.target_ratio is not None
-                                         and need >= self.run_length - i):
+        if need >= self.window - pos or (
+                self.target_ratio is not None
+                and need >= self.run_length - self.iter):
             return True
         draw = torch.rand((), generator=self.generator)
         rate = self.n if self.target_ratio is None else self.count
@@ -390,7 +341,13 @@ class ARSAMSchedule(StepSchedule):
         Returns:
             bool: Whether it is a SAM step.
         """
-        sam = self._is_sam()
+        if self.iter < self.warmup_iters:
+            sam = True
+        else:
+            pos = (self.iter - self.warmup_iters) % self.window
+            if pos == 0:
+                self._open_window()
+            sam = self._draw_in_window(pos)
         self.iter += 1
         if sam:
             if self.iter > self.warmup_iters:
@@ -433,8 +390,7 @@ class ARSAMSchedule(StepSchedule):
             'taken': self.taken,
             'planned': self.planned,
             'count': self.count,
-            'carry': self.carry,
-            'n_recent': list(self.n_recent),
+            **self.forecast.state_dict(),
             'a_hist': list(self.a_hist),
             'r_hist': list(self.r_hist),
             's_hist': list(self.s_hist),
@@ -449,15 +405,13 @@ class ARSAMSchedule(StepSchedule):
         state (now :class:`arsam_mm.core.corrections.PSFReuse`'s) and counted
         SAM steps as ``sam_steps``.
         """
-        self._pending.clear()
+        self._queue.clear()
         self.iter = int(state['iter'])
         self.n = float(state['n'])
         self.taken = int(state['taken'])
         self.planned = int(state.get('planned', state.get('sam_steps', 0)))
         self.count = int(state.get('count', math.floor(self.n)))
-        self.carry = float(state.get('carry', 0.0))
-        self.n_recent.clear()
-        self.n_recent.extend(float(x) for x in state.get('n_recent', []))
+        self.forecast.load_state_dict(state)
         for name in ('a_hist', 'r_hist', 's_hist'):
             hist = getattr(self, name)
             hist.clear()

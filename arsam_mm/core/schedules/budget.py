@@ -1,0 +1,87 @@
+"""ARSAM's ``target_ratio``: how many SAM steps each window takes so that
+the run ends with its budget, torch only.
+
+The remaining budget is spread over the remaining windows in proportion to
+``n`` extrapolated with its mean growth per window over the last
+:data:`GROWTH_WINDOWS` windows (a course that levelled off is forecast
+flat), kept within ``[1, max_n]`` as the rule keeps ``n`` (an extrapolation
+past the cap would starve the current windows and pile the budget into the
+last ones). The fractional parts carry over, a window never takes more than
+its budget leaves, and takes at least what the later windows could not hold
+(``min(length, max_n)`` each).
+"""
+import math
+from collections import deque
+from typing import Any, Deque, Dict
+
+__all__ = ['GROWTH_WINDOWS', 'WindowBudget']
+
+#: Windows over which the forecast measures ``n``'s growth.
+GROWTH_WINDOWS = 5
+
+
+class WindowBudget:
+    """The per-window SAM-step counts of a budgeted ARSAM run.
+
+    Args:
+        window (int): Window length K.
+        max_n (int): The most SAM steps a window takes.
+    """
+
+    def __init__(self, window: int, max_n: int) -> None:
+        self.window = window
+        self.max_n = max_n
+        #: The fractional part of the counts so far.
+        self.carry = 0.0
+        #: ``n`` at the start of the last few windows.
+        self.n_recent: Deque[float] = deque(maxlen=GROWTH_WINDOWS + 1)
+
+    def capacity(self, steps: int) -> int:
+        """The most SAM steps ``steps`` steps of windows can hold (whole
+        windows, the last possibly partial)."""
+        full, part = divmod(steps, self.window)
+        return full * self.max_n + min(part, self.max_n)
+
+    def count(self, n: float, left: int, budget: int) -> int:
+        """SAM steps of the window that starts now.
+
+        Args:
+            n (float): The rule's ``n`` (module doc of
+                :mod:`.arsam`) at the window's start.
+            left (int): Steps left in the run, this window's included.
+            budget (int): SAM steps left of the run's budget.
+
+        Returns:
+            int: In ``[0, min(window, left, max_n, budget)]``.
+        """
+        length = min(self.window, left)
+        if length <= 0 or budget <= 0:
+            return 0
+        # Extrapolate n with its recent mean growth per window.
+        self.n_recent.append(n)
+        steps = len(self.n_recent) - 1
+        growth = (self.n_recent[-1] / self.n_recent[0])**(1 / steps) \
+            if steps else 1.0
+        total = 0.0
+        weight, rest = n, left
+        while rest > 0:
+            total += weight * min(self.window, rest) / self.window
+            rest -= self.window
+            weight = min(float(self.max_n), max(1.0, weight * growth))
+        share = n * length / self.window
+        want = budget * share / total + self.carry
+        count = math.floor(want)
+        self.carry = want - count
+        cap = min(length, self.max_n)
+        count = max(count, budget - self.capacity(left - length))
+        return max(0, min(count, cap, budget))
+
+    def state_dict(self) -> Dict[str, Any]:
+        """``carry`` and ``n_recent``."""
+        return {'carry': self.carry, 'n_recent': list(self.n_recent)}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (missing keys: a fresh forecast)."""
+        self.carry = float(state.get('carry', 0.0))
+        self.n_recent.clear()
+        self.n_recent.extend(float(x) for x in state.get('n_recent', []))

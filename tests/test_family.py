@@ -369,6 +369,33 @@ def test_impossible_target_ratio_fails_before_training(tmp_path):
     assert_bit_identical(state_weights(model), initial)
 
 
+@pytest.mark.parametrize('ratio, steps, count', [
+    (0.5, 5, 3), (0.5, 7, 4), (0.3, 5, 2), (0.1, 25, 3), (0.009, 1500, 14)])
+def test_budgets_round_half_up_alike(ratio, steps, count):
+    """ARSAM, AE-SAM and late-phase SAM plan the same count of SAM steps
+    for a target, ``ratio * steps`` rounded half up (2.5 -> 3, where
+    Python's round gives 2), on the ratio as written: ``0.009 * 1500`` is
+    13.499999999999998 in floats and plans 14."""
+    from arsam_mm.core import AESAMSchedule, LateSchedule
+    from arsam_mm.core.schedules.budget import budget_steps
+    assert budget_steps(ratio, steps) == count
+    arsam = ARSAMSchedule(window=5, max_sam_ratio=1.0, target_ratio=ratio,
+                          seed=0)
+    aesam = AESAMSchedule(target_ratio=ratio)
+    late = LateSchedule(target_ratio=ratio)
+    planned = {}
+    for name, sched in (('arsam', arsam), ('aesam', aesam), ('late', late)):
+        sched.set_run_length(steps)
+        sams = 0
+        for t in range(steps):
+            sam = sched.plan()
+            if sam is None:  # AE-SAM decides from ||g||^2 after pass 1
+                sam = sched.decide(1.0 + (t % 3))
+            sams += bool(sam)
+        planned[name] = sams
+    assert planned == dict(arsam=count, aesam=count, late=count)
+
+
 def test_target_ratio_through_the_wrapper_300_steps():
     torch.manual_seed(0)
     model = ToyModel(noise=0.0)

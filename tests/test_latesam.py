@@ -1,9 +1,9 @@
 """Late-phase SAM (``LateSAMOptimWrapper``, ``LateSchedule``).
 
 * The switch is exact: of ``T`` optimizer steps, the last
-  ``round(target_ratio * T)`` are SAM steps, for several ``(T, r)`` pairs
-  (counts written out by hand, Python's halves-to-even included), through
-  the schedule and through ``train_step``.
+  ``target_ratio * T`` rounded half up are SAM steps, for several ``(T, r)``
+  pairs (counts written out by hand, halves included), through the schedule
+  and through ``train_step``.
 * A hand-written loop (one ``torch.optim.SGD`` with momentum and weight
   decay: plain steps, then textbook SAM steps) equals the wrapper: bit for
   bit before the switch, to 1e-12 in float64 after it; the paper script's
@@ -38,8 +38,8 @@ SWITCHES = [
     (10, 0.0, 0),
     (10, 1.0, 10),
     (10, 0.3, 3),
-    (5, 0.5, 2),  # round(2.5) = 2: halves to even
-    (7, 0.5, 4),  # round(3.5) = 4
+    (5, 0.5, 3),  # 2.5 rounds up
+    (7, 0.5, 4),  # 3.5 rounds up
     (30, 0.1, 3),
     (3, 0.1, 0),
     (1, 0.6, 1),
@@ -194,7 +194,7 @@ def test_accumulation_counts_optimizer_steps():
     """11 iterations with ``accumulative_counts=3`` are 4 optimizer steps
     (the last cycle holds 2): ``target_ratio=0.5`` makes the last 2 of them
     SAM steps, pass 2 replaying each cycle's micro-batches. Counting
-    iterations instead (T = 11) would plan round(5.5) = 6 SAM steps."""
+    iterations instead (T = 11) would plan 6 SAM steps (5.5 rounded up)."""
     torch.manual_seed(0)
     model = ToyModel(noise=0.1)
     wrapper = build(model, 11, type='LateSAMOptimWrapper', target_ratio=0.5,

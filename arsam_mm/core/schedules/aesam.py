@@ -74,7 +74,8 @@ are kept), ``c_s`` the known future coefficients (the sum taken over up to
 keeps its slope, the SAM steps still become more frequent as ``c_t`` falls,
 as in the paper; a constant ``b`` is exactly the paper's rule with
 ``lambda_1`` and ``lambda_2`` both moved by ``b``. The budget is
-``round(target_ratio * T)`` SAM steps; a hard guard makes it exact: when the
+``target_ratio * T`` SAM steps rounded half up (:func:`.budget.budget_steps`,
+as for ARSAM and late-phase SAM); a hard guard makes it exact: when the
 steps left equal the budget left every remaining step is a SAM step, and
 once the budget is spent none is. The final share is therefore the budget
 over ``T`` (within ``1 / (2T)`` of the target) unless some steps' gradients
@@ -87,6 +88,7 @@ from typing import Any, Deque, Dict, List, Optional
 
 from ..validate import check_float, check_int, check_ratio
 from .base import StepSchedule
+from .budget import budget_steps
 
 __all__ = ['AESAMSchedule']
 
@@ -159,7 +161,7 @@ class AESAMSchedule(StepSchedule):
         """SAM steps of the whole run with ``target_ratio`` (else None)."""
         if self.target_ratio is None or self.run_length is None:
             return None
-        return math.floor(self.target_ratio * self.run_length + 0.5)
+        return budget_steps(self.target_ratio, self.run_length)
 
     def set_run_length(self, steps: int) -> None:
         """Record ``T``; with ``target_ratio``, check it can still be met.
@@ -174,7 +176,7 @@ class AESAMSchedule(StepSchedule):
         """
         steps = check_int('run length', steps, 1)
         if self.target_ratio is not None:
-            budget = math.floor(self.target_ratio * steps + 0.5)
+            budget = budget_steps(self.target_ratio, steps)
             done = self.iter - (1 if self.pending else 0)
             left = max(0, steps - done)
             if not 0 <= budget - self.taken <= left:

@@ -45,7 +45,8 @@ ARSAM's abstract (see ``DESIGN.md`` section 2.2):
 5. Reuse (the stored PSF mixed in with weight ``beta ** k``) is
    :class:`arsam_mm.core.corrections.PSFReuse`.
 6. ``target_ratio`` (not in the paper): the run's share of SAM steps,
-   warm-up included, is set instead of left to the rule. ``n`` still evolves
+   warm-up included, is set instead of left to the rule (its count rounded
+   half up, :func:`.budget.budget_steps`). ``n`` still evolves
    as in 4 (the autoregressive *shape*); each window's count is ``n`` times a
    scale chosen so that the remaining budget spreads over the remaining
    windows in proportion to ``n`` extrapolated with its mean growth per
@@ -88,7 +89,7 @@ from ..host_queue import HostQueue
 from ..pass_view import PassView
 from ..validate import check_float, check_int, check_ratio
 from .base import StepSchedule
-from .budget import WindowBudget
+from .budget import WindowBudget, budget_steps
 from .randomized import derive_seed
 
 __all__ = ['ARSAMSchedule', 'block_spread', 'mean_relative_change']
@@ -232,7 +233,7 @@ class ARSAMSchedule(StepSchedule):
         window after it (:meth:`.WindowBudget.capacity`), which is
         below ``max_sam_ratio`` when ``window * max_sam_ratio`` is not a
         whole number. A target is compared as the count of SAM steps it
-        asks for, ``round(target_ratio * steps)``.
+        asks for (:func:`.budget_steps`).
 
         Raises:
             ValueError: When the warm-up alone exceeds the target's budget
@@ -244,7 +245,7 @@ class ARSAMSchedule(StepSchedule):
             return
         warmup = min(self.warmup_iters, steps)
         most = warmup + self.forecast.capacity(steps - warmup)
-        if not warmup <= round(self.target_ratio * steps) <= most:
+        if not warmup <= budget_steps(self.target_ratio, steps) <= most:
             raise ValueError(
                 f'target_ratio {self.target_ratio} cannot be met in a run of '
                 f'{steps} optimizer steps with warmup_iters {warmup}, window '
@@ -309,7 +310,8 @@ class ARSAMSchedule(StepSchedule):
         if self.run_length is None:
             raise RuntimeError('target_ratio needs the run length: call '
                                'set_run_length() before the first plan')
-        budget = round(self.target_ratio * self.run_length) - self.planned
+        budget = budget_steps(self.target_ratio,
+                              self.run_length) - self.planned
         return self.forecast.count(self.n, self.run_length - self.iter, budget)
 
     def _open_window(self) -> None:

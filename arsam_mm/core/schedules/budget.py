@@ -1,7 +1,10 @@
-"""ARSAM's ``target_ratio``: how many SAM steps each window takes so that
-the run ends with its budget, torch only.
+"""Budgets of SAM steps, torch only.
 
-The remaining budget is spread over the remaining windows in proportion to
+:func:`budget_steps` turns a share of the run into its count of SAM steps,
+for every schedule with a ``target_ratio`` (ARSAM, AE-SAM, late-phase SAM).
+
+:class:`WindowBudget` spreads ARSAM's budget over its windows. The
+remaining budget is spread over the remaining windows in proportion to
 ``n`` extrapolated with its mean growth per window over the last
 :data:`GROWTH_WINDOWS` windows (a course that levelled off is forecast
 flat), kept within ``[1, max_n]`` as the rule keeps ``n`` (an extrapolation
@@ -12,12 +15,32 @@ its budget leaves, and takes at least what the later windows could not hold
 """
 import math
 from collections import deque
+from fractions import Fraction
 from typing import Any, Deque, Dict
 
-__all__ = ['GROWTH_WINDOWS', 'WindowBudget']
+__all__ = ['GROWTH_WINDOWS', 'WindowBudget', 'budget_steps']
 
 #: Windows over which the forecast measures ``n``'s growth.
 GROWTH_WINDOWS = 5
+
+
+def budget_steps(ratio: float, steps: int) -> int:
+    """The SAM steps a share ``ratio`` of ``steps`` steps asks for:
+    ``ratio * steps`` rounded half up (``floor(x + 1/2)``; 2.5 -> 3).
+
+    The product is exact, taken on the ratio's shortest decimal form
+    (``repr``), so that one meant as ``k + 1/2`` rounds up even where the
+    float product falls a rounding below it (``0.009 * 1500`` is
+    ``13.499999999999998`` in floats; the budget is 14).
+
+    Args:
+        ratio (float): The share, in [0, 1].
+        steps (int): The run's optimizer steps.
+
+    Returns:
+        int: The count, in ``[0, steps]``.
+    """
+    return math.floor(Fraction(repr(float(ratio))) * steps + Fraction(1, 2))
 
 
 class WindowBudget:

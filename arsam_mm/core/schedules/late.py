@@ -7,21 +7,23 @@ of training finds minima about as flat, and about as good, as SAM applied
 throughout.
 
 With ``T`` optimizer steps in the run (:meth:`LateSchedule.set_run_length`)
-and ``target_ratio = r``, the last ``round(r * T)`` steps are SAM steps and
-every step before them a plain base step: step ``t`` (from 0) is a SAM step
-iff ``t >= T - round(r * T)``. ``round`` is Python's (halves to even, as
-ARSAM's budget), so ``r = 0.5`` over ``T = 5`` steps plans 2 SAM steps.
+and ``target_ratio = r``, the last ``B = budget_steps(r, T)`` steps (``r *
+T`` rounded half up, :func:`.budget.budget_steps`, as for ARSAM and AE-SAM)
+are SAM steps and every step before them a plain base step: step ``t``
+(from 0) is a SAM step iff ``t >= T - B``; ``r = 0.5`` over ``T = 5``
+steps plans 3 SAM steps.
 """
 from typing import Any, Dict, Optional
 
 from ..validate import check_int, check_ratio
 from .base import StepSchedule
+from .budget import budget_steps
 
 __all__ = ['LateSchedule']
 
 
 class LateSchedule(StepSchedule):
-    """SAM on the last ``round(target_ratio * T)`` of ``T`` steps.
+    """SAM on the last ``budget_steps(target_ratio, T)`` of ``T`` steps.
 
     Args:
         target_ratio (float): The share of the run's optimizer steps, at its
@@ -39,11 +41,11 @@ class LateSchedule(StepSchedule):
         """SAM steps of the whole run (None before the run length)."""
         if self.run_length is None:
             return None
-        return round(self.target_ratio * self.run_length)
+        return budget_steps(self.target_ratio, self.run_length)
 
     @property
     def switch(self) -> Optional[int]:
-        """The first SAM step ``T - round(r * T)`` (None before the run
+        """The first SAM step ``T - budget`` (None before the run
         length)."""
         if self.run_length is None:
             return None

@@ -216,9 +216,9 @@ class LateSAMOptimWrapper(SharpnessAwareOptimWrapper):
     Efficiently Selects Flatter Minima Late in Training", ICLR 2025, arXiv
     2410.10373): plain base steps, then SAM steps to the end of the run.
 
-    Of the run's ``T`` optimizer steps, the last ``round(target_ratio * T)``
-    are SAM steps and the ones before them plain base steps: step ``t``
-    (from 0) is a SAM step iff ``t >= T - round(target_ratio * T)``
+    Of the run's ``T`` optimizer steps, the last ``B`` (``target_ratio * T``
+    rounded half up) are SAM steps and the ones before them plain base
+    steps: step ``t`` (from 0) is a SAM step iff ``t >= T - B``
     (:class:`arsam_mm.core.schedules.late.LateSchedule`). ``T`` is the run's
     optimizer steps, from the Runner (``ceil(max_iters /
     accumulative_counts)`` under gradient accumulation, as for ARSAM's and

@@ -675,16 +675,17 @@ def test_driver_with_foreach_on_older_torch_equals_the_loop(monkeypatch):
 
 
 def test_foreach_override_variable_is_validated(monkeypatch):
+    from arsam_mm.core import foreach as F
     monkeypatch.setenv('ARSAM_MM_FOREACH', 'yes')
     with pytest.raises(ValueError, match="ARSAM_MM_FOREACH.*'yes'"):
-        K._forced_foreach()
+        F._forced_foreach()
     monkeypatch.setenv('ARSAM_MM_FOREACH', '1')
-    assert K._forced_foreach() is True
-    monkeypatch.setattr(K, '_FORCED_FOREACH', True)
+    assert F._forced_foreach() is True
+    monkeypatch.setattr(F, '_FORCED_FOREACH', True)
     assert K.default_foreach([torch.zeros(1)])
-    monkeypatch.setattr(K, '_FORCED_FOREACH', False)
+    monkeypatch.setattr(F, '_FORCED_FOREACH', False)
     assert not K.default_foreach([torch.zeros(1)])
-    monkeypatch.setattr(K, '_FORCED_FOREACH', None)
+    monkeypatch.setattr(F, '_FORCED_FOREACH', None)
     assert not K.default_foreach([torch.zeros(1)])
 
 

@@ -27,6 +27,8 @@ import torch
 from torch import Tensor
 
 from . import kernels as K
+from .reductions import (ReduceSum, global_dot, global_norm,
+                         projection_coefficient)
 from .validate import check_int, check_nonnegative, check_ratio
 
 __all__ = ['Correction', 'NoCorrection', 'PSFReuse', 'LookSAMReuse']
@@ -50,7 +52,7 @@ class Correction:
     #: Sums a 0-d tensor over the shard group (FSDP), set by the driver
     #: (:attr:`SharpnessAware.reduce_sum`); global norms and inner
     #: products pass it on. None: whole tensors.
-    reduce: Optional[K.ReduceSum] = None
+    reduce: Optional[ReduceSum] = None
 
     def start(self) -> None:
         """A SAM step was decided for this iteration."""
@@ -174,12 +176,9 @@ class LookSAMReuse(Correction):
 
     def build_(self, store, grads, foreach):
         # store = g, grads = g_s: g_v = g_s - (<g_s, g> / ||g||^2) g.
-        dot = K.global_dot(grads, store, foreach=foreach,
-                           reduce=self.reduce)
-        g_sq = K.global_dot(store, store, foreach=foreach,
-                            reduce=self.reduce)
-        coef = torch.where(g_sq > 0, dot / (g_sq + self.eps),
-                           torch.zeros_like(dot))
+        dot = global_dot(grads, store, foreach=foreach, reduce=self.reduce)
+        g_sq = global_dot(store, store, foreach=foreach, reduce=self.reduce)
+        coef = projection_coefficient(dot, g_sq, self.eps)
         K.scale_(store, -coef, foreach=foreach)
         K.add_(store, grads, foreach=foreach)
 
@@ -194,7 +193,7 @@ class LookSAMReuse(Correction):
         if weight == 0 or self.gv_norm is None:
             return
         # Scaled like grads.
-        g_norm = K.global_norm(grads, foreach=foreach, reduce=self.reduce)
+        g_norm = global_norm(grads, foreach=foreach, reduce=self.reduce)
         gv = self.gv_norm.to(g_norm.device)
         factor = torch.where(gv > 0, weight * g_norm / (gv + self.eps),
                              torch.zeros_like(g_norm))

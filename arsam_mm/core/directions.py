@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from . import kernels as K
+from .reductions import ReduceSum, global_dot, projection_coefficient
 from .validate import check_nonnegative
 
 __all__ = ['Direction', 'SAMDirection', 'GSAMDirection']
@@ -33,7 +34,7 @@ class Direction:
     #: Sums a 0-d tensor over the shard group (FSDP), set by the driver
     #: (:attr:`SharpnessAware.reduce_sum`); global norms and inner
     #: products pass it on. None: whole tensors.
-    reduce: Optional[K.ReduceSum] = None
+    reduce: Optional[ReduceSum] = None
 
     def apply_(self, grads: List[Tensor], kept_g: List[Tensor],
                foreach: Optional[bool]) -> None:
@@ -65,12 +66,9 @@ class GSAMDirection(Direction):
         if self.alpha == 0 or not grads:
             return
         # d = g_s - alpha * (g - c g_s) = (1 + alpha c) g_s - alpha g.
-        dot = K.global_dot(kept_g, grads, foreach=foreach,
-                           reduce=self.reduce)
-        gs_sq = K.global_dot(grads, grads, foreach=foreach,
-                             reduce=self.reduce)
-        c = torch.where(gs_sq > 0, dot / (gs_sq + self.eps),
-                        torch.zeros_like(dot))
+        dot = global_dot(kept_g, grads, foreach=foreach, reduce=self.reduce)
+        gs_sq = global_dot(grads, grads, foreach=foreach, reduce=self.reduce)
+        c = projection_coefficient(dot, gs_sq, self.eps)
         K.combine_(grads, kept_g, 1 + self.alpha * c,
                    torch.full_like(c, -self.alpha), foreach=foreach)
 

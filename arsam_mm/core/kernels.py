@@ -1,89 +1,26 @@
-"""Tensor kernels of SAM and ARSAM, torch only.
+"""In-place tensor kernels of the SAM family's steps, torch only.
 
-Every kernel works on aligned lists of tensors (one entry per parameter) and
-comes in two implementations beside each other, as in ``torch/optim/sgd.py``:
-a single-tensor loop and a ``torch._foreach_*`` path that launches one kernel
-per (device, dtype) group. ``foreach=None`` picks the foreach path when every
-tensor lives on CUDA (where it is faster) and the loop otherwise; both give
-bit-identical results because they apply the same elementwise operations in
-the same order.
-
-Scalars that depend on gradient values (the perturbation scale) stay 0-d
-tensors on the device: no kernel here synchronises with the host.
-
-Older torch releases lack some foreach overloads this module would use:
-``_foreach_norm(..., dtype=)`` appeared in torch 2.4, ``_foreach_copy_`` in
-2.1, and ``_foreach_mul_`` with a 0-d tensor factor in 2.1. Each is probed once
-on import (:data:`FOREACH_SUPPORT`); where one is missing, that operation
-alone falls back to the single-tensor loop, which gives the same bits.
-
-The environment variable ``ARSAM_MM_FOREACH`` (``1`` or ``0``), read on import,
-overrides the default choice: ``1`` makes a CPU run take the kernels CUDA
-selects, which is how the tests exercise them without a GPU.
+Every kernel works on aligned lists of tensors (one entry per parameter), in
+a single-tensor loop and a ``torch._foreach_*`` path that give the same bits
+(:mod:`.foreach` picks one). Scalars that depend on gradient values (the
+perturbation scale, a mixing weight times the loss scale) stay 0-d tensors
+on the device: no kernel here synchronises with the host. The global norms
+and inner products are :mod:`.reductions`' (their names are kept here too).
 """
-import os
 from collections import defaultdict
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
 
+from .foreach import FOREACH_SUPPORT, TensorList, default_foreach, resolve
+from .reductions import ReduceSum, global_dot, global_norm
+
 __all__ = [
     'FOREACH_SUPPORT', 'default_foreach', 'global_norm', 'perturb_',
     'restore_', 'psf_', 'mix_', 'scale_', 'copy_', 'zero_', 'fallback_',
-    'global_dot', 'add_', 'combine_'
+    'global_dot', 'add_', 'combine_', 'ReduceSum'
 ]
-
-TensorList = Sequence[Tensor]
-#: Sums a 0-d tensor in place over a process group (e.g. FSDP's shards).
-ReduceSum = Callable[[Tensor], None]
-
-
-def _probe(op) -> bool:
-    """Whether a foreach overload exists in this torch (on a CPU tensor)."""
-    try:
-        op()
-    except (AttributeError, TypeError, RuntimeError, NotImplementedError):
-        return False
-    return True
-
-
-#: Which foreach overloads this torch has (probed once, on import).
-FOREACH_SUPPORT: Dict[str, bool] = {
-    'norm_dtype': _probe(lambda: torch._foreach_norm(
-        [torch.ones(1)], 2, dtype=torch.float32)),
-    'copy': _probe(lambda: torch._foreach_copy_(
-        [torch.ones(1)], [torch.ones(1)])),
-    'mul_tensor': _probe(lambda: torch._foreach_mul_(
-        [torch.ones(1)], torch.ones(()))),
-}
-
-
-def _forced_foreach() -> Optional[bool]:
-    value = os.environ.get('ARSAM_MM_FOREACH', '')
-    if value not in ('', '0', '1'):
-        raise ValueError(
-            f'ARSAM_MM_FOREACH must be 0, 1 or unset, got {value!r}')
-    return None if value == '' else value == '1'
-
-
-_FORCED_FOREACH = _forced_foreach()
-
-
-def default_foreach(*tensor_lists: TensorList) -> bool:
-    """Whether the foreach path is the better default for these tensors.
-
-    Args:
-        *tensor_lists: The tensor lists a kernel is about to process.
-
-    Returns:
-        bool: True when every tensor is on a CUDA device (or as
-        ``ARSAM_MM_FOREACH`` says, when it is set).
-    """
-    if _FORCED_FOREACH is not None:
-        return _FORCED_FOREACH
-    return all(t.is_cuda for tensors in tensor_lists for t in tensors) and \
-        any(len(tensors) > 0 for tensors in tensor_lists)
 
 
 def _group(*tensor_lists: TensorList) -> Dict[Tuple, List[List[Tensor]]]:
@@ -98,74 +35,7 @@ def _group(*tensor_lists: TensorList) -> Dict[Tuple, List[List[Tensor]]]:
 
 
 def _resolve(foreach: Optional[bool], *tensor_lists: TensorList) -> bool:
-    return default_foreach(*tensor_lists) if foreach is None else foreach
-
-
-def _norm_dtype(tensors: TensorList) -> torch.dtype:
-    """float32 at least, float64 when the tensors are float64."""
-    if any(t.dtype == torch.float64 for t in tensors):
-        return torch.float64
-    return torch.float32
-
-
-def global_norm(tensors: TensorList,
-                weights: Optional[TensorList] = None,
-                foreach: Optional[bool] = None,
-                reduce: Optional[ReduceSum] = None) -> Tensor:
-    """L2 norm of all tensors taken together.
-
-    Args:
-        tensors (Sequence[Tensor]): Gradients.
-        weights (Sequence[Tensor], optional): If given, the norm of the
-            element-wise products ``|w| * g`` (ASAM's normalisation).
-        foreach (bool, optional): Use the foreach path. Defaults to None
-            (see :func:`default_foreach`).
-        reduce (Callable, optional): Sums a 0-d tensor in place over the
-            processes that each hold a shard of the tensors (FSDP): the
-            local sum of squares is reduced once, then its square root
-            taken. Defaults to None: the tensors are whole.
-
-    Returns:
-        Tensor: A 0-d tensor on the device of the first tensor, in float32
-        (float64 for float64 inputs). Zero for an empty list.
-    """
-    if len(tensors) == 0:
-        if reduce is not None:
-            raise ValueError('global_norm with reduce needs at least one '
-                             'tensor (its dtype and device), got none')
-        return torch.zeros(())
-    dtype = _norm_dtype(tensors)
-    device = tensors[0].device
-    if weights is not None:
-        tensors = [w * g for w, g in zip(weights, tensors)]
-    if _resolve(foreach, tensors):
-        # Per-tensor norms back in the tensors' order, so that the final
-        # reduction adds them exactly as the loop does.
-        positions: Dict[Tuple, List[int]] = defaultdict(list)
-        for i, t in enumerate(tensors):
-            positions[(t.device, t.dtype)].append(i)
-        norms = [None] * len(tensors)
-        for (_, group_dtype), where in positions.items():
-            group = [tensors[i] for i in where]
-            if FOREACH_SUPPORT['norm_dtype']:
-                parts = torch._foreach_norm(group, 2, dtype=dtype)
-            elif group_dtype == dtype:
-                parts = torch._foreach_norm(group, 2)
-            else:
-                parts = [
-                    torch.linalg.vector_norm(t, 2, dtype=dtype)
-                    for t in group
-                ]
-            for i, part in zip(where, parts):
-                norms[i] = part
-    else:
-        norms = [torch.linalg.vector_norm(t, 2, dtype=dtype) for t in tensors]
-    norms = torch.stack([n.to(device) for n in norms])
-    if reduce is None:
-        return torch.linalg.vector_norm(norms, 2)
-    total = norms.square().sum()
-    reduce(total)
-    return total.sqrt()
+    return resolve(foreach, *tensor_lists)
 
 
 def _foreach_mul_tensor(tensors: List[Tensor], factor: Tensor,
@@ -381,39 +251,6 @@ def fallback_(grads: TensorList, kept: TensorList, ok: Tensor) -> None:
     """
     for g, k in zip(grads, kept):
         torch.where(ok.to(g.device), g, k, out=g)
-
-
-def global_dot(a: TensorList, b: TensorList,
-               foreach: Optional[bool] = None,
-               reduce: Optional[ReduceSum] = None) -> Tensor:
-    """Inner product of two aligned tensor lists taken together.
-
-    Args:
-        a (Sequence[Tensor]): First list.
-        b (Sequence[Tensor]): Second list, same shapes.
-        foreach (bool, optional): Unused (kept for a uniform signature);
-            one fused multiply-sum per tensor.
-        reduce (Callable, optional): Sums the local inner product in place
-            over the processes holding shards of the lists (as in
-            :func:`global_norm`). Defaults to None.
-
-    Returns:
-        Tensor: 0-d, float32 at least (float64 for float64 inputs), on the
-        device of the first tensor; zero for empty lists.
-    """
-    if len(a) == 0:
-        if reduce is not None:
-            raise ValueError('global_dot with reduce needs at least one '
-                             'tensor (its dtype and device), got none')
-        return torch.zeros(())
-    dtype = _norm_dtype(a)
-    device = a[0].device
-    parts = [(x.to(dtype) * y.to(dtype)).sum().to(device)
-             for x, y in zip(a, b)]
-    total = torch.stack(parts).sum()
-    if reduce is not None:
-        reduce(total)
-    return total
 
 
 def add_(dst: TensorList, src: TensorList,

@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 from torch import Tensor
 
-from . import kernels as K
+from .reductions import ReduceSum, global_norm
 
 __all__ = ['Entry', 'ParamStore']
 
@@ -37,7 +37,7 @@ class ParamStore:
         self.foreach = foreach
         #: Sums a 0-d tensor in place over the shard group, or None
         #: (whole parameters).
-        self.reduce: Optional[K.ReduceSum] = None
+        self.reduce: Optional[ReduceSum] = None
         #: Per-parameter buffer, keyed by flat index.
         self.buffers: Dict[int, Tensor] = {}
         #: The entries of the SAM step between perturb and restore.
@@ -80,7 +80,7 @@ class ParamStore:
 
     def global_norm(self, tensors: List[Tensor],
                     weights: Optional[List[Tensor]] = None) -> Tensor:
-        """:func:`kernels.global_norm`, reduced over the shards if sharded.
+        """:func:`.reductions.global_norm`, reduced over the shards if sharded.
 
         A rank that holds no element of ``tensors`` still takes part in
         the reduction, with an empty tensor of the first parameter's dtype.
@@ -88,8 +88,8 @@ class ParamStore:
         if self.reduce is not None and not tensors:
             tensors = [self.params()[0].new_zeros(0)]
             weights = None
-        return K.global_norm(tensors, weights, foreach=self.foreach,
-                             reduce=self.reduce)
+        return global_norm(tensors, weights, foreach=self.foreach,
+                           reduce=self.reduce)
 
     def grad_norm(self, grad_scale: Optional[Tensor] = None,
                   weighted: bool = False) -> Tensor:

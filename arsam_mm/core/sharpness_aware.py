@@ -27,12 +27,12 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 import torch
 from torch import Tensor, nn
 
-from . import kernels as K
 from .closure_step import closure_step
 from .corrections import Correction, NoCorrection, PSFReuse
 from .counters import StepCounters
 from .directions import Direction, SAMDirection
 from .param_store import ParamStore
+from .reductions import ReduceSum
 from .sam_step import SAMStep
 from .schedules import PeriodicSchedule, StepPlan, StepSchedule
 from .validate import check_nonnegative
@@ -180,7 +180,7 @@ class SharpnessAware:
         self._norm: Optional[Tensor] = None  # pass 1's, for this step
 
     @property
-    def reduce_sum(self) -> Optional[K.ReduceSum]:
+    def reduce_sum(self) -> Optional[ReduceSum]:
         """Sums a 0-d tensor in place over the shard group (FSDP: one
         ``all_reduce``), or None (whole parameters; the default). Set, every
         global norm and inner product covers the whole model; every rank
@@ -188,7 +188,7 @@ class SharpnessAware:
         return self.store.reduce
 
     @reduce_sum.setter
-    def reduce_sum(self, fn: Optional[K.ReduceSum]) -> None:
+    def reduce_sum(self, fn: Optional[ReduceSum]) -> None:
         if fn is not None and not callable(fn):
             raise TypeError(f'reduce_sum must be callable or None, got {fn!r}')
         self.store.reduce = fn

@@ -1,21 +1,23 @@
-"""Argument checks shared by the core, torch only.
+"""Argument checks shared by the package (no torch needed).
 
 Each raises ``TypeError`` for a value of the wrong type and ``ValueError``
 for one out of range, naming the argument and the value.
 """
 import math
+import numbers
 from typing import Any
 
 __all__ = ['check_int', 'check_float', 'check_ratio', 'check_nonnegative']
 
 
-def check_int(name: str, value: Any, minimum: int) -> int:
-    """An int (not a bool) >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int):
+def check_int(name: str, value: Any, minimum: int = 1) -> int:
+    """An integer >= ``minimum`` (a Python or numpy int, not a bool), as a
+    Python int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f'{name} must be an int, got {value!r}')
     if value < minimum:
         raise ValueError(f'{name} must be >= {minimum}, got {value!r}')
-    return value
+    return int(value)
 
 
 def check_float(name: str, value: Any) -> float:

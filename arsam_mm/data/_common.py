@@ -13,30 +13,10 @@ from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..core.validate import check_int
+
 #: Name of the JSON file in which each generator records what it wrote.
 META_FILE = 'arsam_mm_meta.json'
-
-
-def check_int(name: str, value: Any, minimum: int = 1) -> int:
-    """Return ``value`` if it is an ``int`` not below ``minimum``.
-
-    Args:
-        name (str): Argument name used in the error message.
-        value (Any): The value to check.
-        minimum (int): Smallest allowed value. Defaults to 1.
-
-    Returns:
-        int: ``value`` as a plain ``int``.
-
-    Raises:
-        ValueError: If ``value`` is not an integer or is below ``minimum``.
-    """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-            value, (int, np.integer)):
-        raise ValueError(f'{name} must be an int >= {minimum}, got {value!r}')
-    if value < minimum:
-        raise ValueError(f'{name} must be an int >= {minimum}, got {value!r}')
-    return int(value)
 
 
 def check_size(name: str, value: Any, minimum: int) -> Tuple[int, int]:
@@ -74,7 +54,8 @@ def check_seed(value: Any) -> int:
         int: The seed.
 
     Raises:
-        ValueError: If ``value`` is not an int >= 0.
+        TypeError: If ``value`` is not an int.
+        ValueError: If it is below 0.
     """
     return check_int('seed', value, minimum=0)
 

@@ -1,9 +1,9 @@
 """Literal, slow transcription of SAM/ARSAM and of the efficient-SAM family
 (LookSAM, randomized SAM, GSAM) for the tests only.
 
-Written straight from the algorithm (``DESIGN.md`` 2.1-2.2 and 7, the
-papers' update rules and the docstring of :mod:`arsam_mm.core.schedules.arsam`) with
-Python lists and floats, one parameter at a time, and with its own momentum
+Written straight from the algorithm (the papers' update rules and the
+module doc of :mod:`arsam_mm.core.schedules.arsam`) with Python lists and
+floats, one parameter at a time, and with its own momentum
 SGD, so that the fast code can be compared with it step by step. It shares
 nothing with the package but the rule, and draws its random numbers from a
 generator seeded alike, in the same order.
@@ -203,7 +203,7 @@ class ReferenceARSAM:
 
 
 # --------------------------------------------------------------------------
-# The efficient-SAM family beside ARSAM (DESIGN.md section 7), literally.
+# The efficient-SAM family beside ARSAM, literally.
 # --------------------------------------------------------------------------
 
 FullGradFn = Callable[[List[Tensor]], List[Tensor]]

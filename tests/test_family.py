@@ -1,4 +1,4 @@
-"""The efficient-SAM family beside ARSAM (``DESIGN.md`` section 7).
+"""The efficient-SAM family beside ARSAM.
 
 * LookSAM, randomized SAM and GSAM, driven through an unmodified mmengine
   ``BaseModel.train_step`` in float64, equal their literal references
@@ -9,6 +9,8 @@
 * ARSAM's ``target_ratio``: the run's share of SAM steps meets the target,
   the count still follows ``n``, an impossible target is refused before
   training.
+* ARSAM, AE-SAM and late-phase SAM turn a target into the same count of SAM
+  steps (rounded half up).
 * Resume through a Runner is exact for every member.
 * Bad arguments are refused naming them; the AMP twins are registered.
 """

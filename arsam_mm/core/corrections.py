@@ -1,7 +1,7 @@
 """What a one-pass step adds to the gradient, torch only.
 
-An efficient-SAM method answers three questions (``DESIGN.md`` section 7):
-*when* an iteration is a two-pass SAM step (:mod:`.schedule`), *which*
+An efficient-SAM method answers three questions: *when* an iteration is a
+two-pass SAM step (:mod:`.schedules`), *which*
 direction a SAM step takes (:mod:`.directions`), and *what* a one-pass step
 adds to its gradient ``g``: this module. A :class:`Correction` may keep one
 parameter-sized vector, built at every SAM step from ``g`` and ``g_s`` in the

@@ -1,6 +1,6 @@
 """Context managers that make pass 2 see what pass 1 saw, torch only.
 
-Used by :meth:`arsam_mm.SharpnessAware.step` (plain loops) and by the
+Used by :func:`.closure_step.closure_step` (plain loops) and by the
 mmengine optimizer wrappers alike.
 """
 import contextlib

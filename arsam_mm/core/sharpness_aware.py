@@ -1,18 +1,24 @@
-"""SAM and ARSAM around an existing torch optimizer, torch only.
+"""The driver of one optimizer step of a SAM-family member, around any
+torch optimizer, torch only.
 
-:class:`SharpnessAware` does not wrap the optimizer in another
+:class:`SharpnessAware` runs SAM, ARSAM and the efficient-SAM family from
+three parts: the schedule (*when* a step is a two-pass SAM step), the
+correction (*what* a one-pass step adds to ``g``) and the direction
+(*which* way a SAM step goes). It does not wrap the optimizer in another
 :class:`torch.optim.Optimizer` (whose state would then be missing from
 checkpoints): it edits the gradients the user's optimizer will step with and
 keeps its own small state beside it. One iteration is::
 
-    plan = sa.begin()             # SAM step or reuse step?
+    plan = sa.begin()             # SAM step or one-pass step?
     loss(batch).backward()        # pass 1: g
+    plan = sa.decide()            # a late schedule (AE-SAM) decides here
     if plan.sam:
-        sa.perturb()              # w <- w + e, store g, zero grads
+        sa.perturb()              # w <- w + e, keep g, zero grads
         loss(batch).backward()    # pass 2: g_s at w + e
-        sa.restore()              # w <- w, v = g_s - g; grads are g_s
+        sa.restore()              # w <- w; grads: the direction (g_s);
+                                  # the correction builds its vector
     else:
-        sa.mix(plan.mix_weight)   # grads <- g + lam * v
+        sa.mix(plan.mix_weight)   # grads <- g + the correction's vector
     optimizer.step()
 
 :meth:`SharpnessAware.step` runs exactly that with a closure, for plain

@@ -19,21 +19,19 @@ otherwise::
 ``T`` is the run's number of steps, so the threshold moves linearly from
 ``mu + lambda_2 * sigma`` to ``mu + lambda_1 * sigma``.
 
-Provenance. The stored copies of the paper that could be searched here
-(the ICLR 2023 text, the arXiv v1 TeX of SPIQA, the OpenReview page) gave
-the abstract and introduction only: its Section 3 (the policy and its
-algorithm box) and Section 4 (the experimental settings) could not be read.
-The four lines above are the rule as transcribed by third parties (the
-``zij`` optimizer canon, docs/math/aesam.md; a paper-notes summary), which
-agree with each other and with the abstract ("we model the squared
-stochastic gradient norm by a normal distribution whose parameters are
-estimated by exponential moving average"). The defaults ``delta = 0.9``,
-``lambda_1 = -1``, ``lambda_2 = 1`` are the values recalled for the paper's
-CIFAR experiments and are *not* verified from its text. They are consistent
-with the share it reports (about half the steps are SAM steps): under its
-normal model a step fires with probability ``1 - Phi(c_t)``, whose mean over
-``c_t`` running evenly from 1 to -1 is exactly 1/2. Change them through the
-arguments if the paper's Section 4 says otherwise.
+Sources. The four lines above are the rule as two third-party
+transcriptions give it (the ``zij`` optimizer canon, docs/math/aesam.md; a
+paper-notes summary), which agree with each other and with the paper's
+abstract ("we model the squared stochastic gradient norm by a normal
+distribution whose parameters are estimated by exponential moving
+average"); the paper's Section 3 (the policy and its algorithm box) is not
+among the sources. Neither is its Section 4 (the experimental settings):
+the defaults ``delta = 0.9``, ``lambda_1 = -1``, ``lambda_2 = 1`` are not
+taken from the paper's text. They are consistent with the share it reports
+(about half the steps are SAM steps): under its normal model a step fires
+with probability ``1 - Phi(c_t)``, whose mean over ``c_t`` running evenly
+from 1 to -1 is exactly 1/2. Change them through the arguments where the
+paper's Section 4 says otherwise.
 
 Readings chosen where the rule leaves a choice:
 

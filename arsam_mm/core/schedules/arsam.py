@@ -1,27 +1,10 @@
-"""When an iteration takes the two-pass SAM step, torch only.
+"""ARSAM's schedule: SAM steps sampled per window, their count driven by
+the PSF's statistics, torch only.
 
-The *when* of an efficient-SAM method (``DESIGN.md`` section 7; the *what*
-of one-pass steps is :mod:`.corrections`, the SAM step's direction
-:mod:`.directions`). One small interface, :class:`StepSchedule`: ``plan()``
-is called once at the start of every optimizer step and returns True (SAM
-step), False (one-pass step) or, for a schedule that decides after pass 1
-(``late``), None, followed by ``decide(grad_sq_norm)``; ``record()``
-receives the statistics of SAM steps when ``wants_stats``;
-``set_run_length()`` tells the schedule how many optimizer steps the run
-has (before the first plan) where the rule or a budget needs it.
-
-* :class:`PeriodicSchedule`: SAM on every ``interval``-th step (``1``: SAM).
-* :class:`RandomSchedule`: SAM with probability ``prob`` (randomized SAM).
-* :class:`ARSAMSchedule`: ARSAM's adaptive sampling, below.
-* :class:`AESAMSchedule` (in :mod:`.aesam_schedule`): AE-SAM's threshold on
-  the squared gradient norm, decided after pass 1.
-* :class:`LateSchedule` (in :mod:`.late_schedule`): late-phase SAM, plain
-  steps and then SAM on the run's last ``target_ratio`` share.
-
-ARSAM as implemented here is a *reconstruction*. The paper's full text and
-code (Deng & Pang, arXiv 2510.03763) could not be reached; the rule follows
-the authors' public code for the predecessor vSAM (arXiv 2403.08821) and
-ARSAM's abstract (see ``DESIGN.md`` section 2.2):
+ARSAM is Deng & Pang, arXiv 2510.03763. The rule below (1-5) is a
+reconstruction from two sources, ARSAM's abstract and the authors' public
+code for its predecessor vSAM (arXiv 2403.08821), not a transcription of
+ARSAM's published algorithm; 6 is this package's:
 
 1. Warm-up: the first ``warmup_iters`` iterations are SAM steps.
 2. After warm-up, iterations form windows of ``window`` (K). A window holds
@@ -46,14 +29,11 @@ ARSAM's abstract (see ``DESIGN.md`` section 2.2):
    :class:`arsam_mm.core.corrections.PSFReuse`.
 6. ``target_ratio`` (not in the paper): the run's share of SAM steps,
    warm-up included, is set instead of left to the rule (its count rounded
-   half up, :func:`.budget.budget_steps`). ``n`` still evolves
-   as in 4 (the autoregressive *shape*); each window's count is ``n`` times a
-   scale chosen so that the remaining budget spreads over the remaining
-   windows in proportion to ``n`` extrapolated with its mean growth per
-   window over the last few windows and kept within ``[1, max_n]``; the
-   fractional parts carry over, a window never takes more
-   than its budget leaves, and takes what the later windows could not
-   absorb. Where the steps fall inside a window is drawn as in 2.
+   half up, :func:`.budget.budget_steps`). ``n`` still evolves as in 4 (the
+   autoregressive *shape*); each window's count is ``n`` times a scale
+   chosen so that the remaining budget spreads over the remaining windows
+   (:class:`.budget.WindowBudget`). Where the steps fall inside a window is
+   drawn as in 2.
 
 A sample whose PSF or gradient norm is not finite (a failed pass 2, e.g. an
 fp16 overflow) or whose gradient norm is 0 is not kept: it carries no ratio,
@@ -73,9 +53,9 @@ premise; use a longer warm-up or a smaller ``window`` to shorten that
 stretch (the quick configs do).
 
 Statistics reach the host without stalling the device: ``record`` starts a
-non-blocking copy and the values are read at the next window boundary, when
-the copy has long finished (one wait on a CUDA event per window, none per
-step).
+non-blocking copy (:class:`~arsam_mm.core.host_queue.HostQueue`) and the
+values are read at the next window boundary, when the copy has long finished
+(one wait on a CUDA event per window, none per step).
 """
 import math
 from collections import deque

@@ -503,6 +503,44 @@ def test_a_schedule_observes_each_sam_step(adaptive):
     assert sched.seen == [(i, s) for i in (1, 3) for s in stages]
 
 
+def test_a_sam_step_the_plan_did_not_ask_for_is_observed():
+    """perturb and restore on a step planned as a one-pass step (a plain
+    loop may call them) still show the schedule all three stages."""
+    p = nn.Parameter(torch.ones(3, dtype=DT))
+    sched = Watching(interval=2)
+    sa = SharpnessAware(torch.optim.SGD([p], lr=0.1), schedule=sched)
+    sa.step(lambda: (p**2).sum().backward())
+    assert not sa.begin().sam
+    p.grad = torch.ones(3, dtype=DT)
+    sa.perturb()
+    p.grad = torch.ones(3, dtype=DT)
+    assert bool(sa.restore())
+    assert sched.seen == [(1, 'pass1'), (1, 'pass2'), (1, 'end'),
+                          (2, 'pass1'), (2, 'pass2'), (2, 'end')]
+
+
+@pytest.mark.parametrize('parts', ['gsam', 'looksam'])
+def test_failed_pass_two_falls_back_to_g_exactly(parts):
+    """A non-finite pass 2 (no loss scaler) leaves ``g`` itself in the
+    grads, whatever the direction (GSAM's is applied before the fallback),
+    and a kept vector of zeros."""
+    from arsam_mm.core import GSAMDirection, LookSAMReuse
+    p = nn.Parameter(torch.ones(3, dtype=DT))
+    kw = dict(direction=GSAMDirection(alpha=0.3)) if parts == 'gsam' else \
+        dict(correction=LookSAMReuse())
+    sa = SharpnessAware(torch.optim.SGD([p], lr=0.1), **kw)
+    g = torch.tensor([0.5, -2.0, 1.0], dtype=DT)
+    sa.begin()
+    p.grad = g.clone()
+    sa.perturb()
+    p.grad = torch.tensor([1.0, float('nan'), 2.0], dtype=DT)
+    assert not bool(sa.restore())
+    assert torch.equal(p.grad, g)
+    if sa.stores:
+        assert torch.equal(sa.store.buffers[0], torch.zeros(3, dtype=DT))
+        assert float(sa.store_norm) == 0.0
+
+
 def test_stat_tensors_are_the_last_in_optimizer_order():
     """Pins the order: groups in order, params in order, with a grad."""
     a, b, c = (nn.Parameter(torch.zeros(1)) for _ in range(3))

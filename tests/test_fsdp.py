@@ -185,7 +185,7 @@ def test_reduce_sum_reduces_the_local_sum_once():
         K.global_dot([], [], reduce=double)
 
 
-def test_reduce_sum_reaches_correction_and_direction():
+def test_reduce_sum_reaches_the_correction():
     from arsam_mm import GSAMDirection, LookSAMReuse, SharpnessAware
     model = torch.nn.Linear(2, 1)
     sa = SharpnessAware(
@@ -198,9 +198,9 @@ def test_reduce_sum_reaches_correction_and_direction():
     for s in (sa, sa2):
         assert s.reduce_sum is None
         s.reduce_sum = fn
-        assert s.correction.reduce is fn and s.direction.reduce is fn
+        assert s.correction.reduce is fn  # for its one-pass steps
         s.reduce_sum = None
-        assert s.correction.reduce is None and s.direction.reduce is None
+        assert s.correction.reduce is None
     with pytest.raises(TypeError, match='reduce_sum must be callable'):
         sa.reduce_sum = 3
 
@@ -216,7 +216,7 @@ def test_sharded_rank_without_gradients_still_reduces():
         schedule=ARSAMSchedule(warmup_iters=2, stat_tensors=2),
         correction=PSFReuse())
     seen = []
-    sa.reduce_sum = lambda t: seen.append(t.dtype)
+    sa.reduce_sum = lambda t: seen.append((t.dtype, tuple(t.shape)))
     sa.begin()
     # Gradients of the first layer only: the statistics' tensors (the
     # last two parameters) have none on this rank.
@@ -224,8 +224,9 @@ def test_sharded_rank_without_gradients_still_reduces():
     sa.perturb()
     model[0](torch.ones(1, 2, dtype=torch.float64)).sum().backward()
     sa.restore()
-    # Pass 1's norm, ||g||_N, ||v||_N, pass 2's finiteness, ||v||.
-    assert seen == [torch.float64] * 5
+    # One call per pass, the partial sums stacked: pass 1's norm and
+    # ||g||_N; pass 2's finiteness, ||v||_N and ||v||.
+    assert seen == [(torch.float64, (2, )), (torch.float64, (3, ))]
     assert sa.schedule._grad_norm == 0
 
 
@@ -418,36 +419,66 @@ def test_sam_fsdp_strategy_sets_use_fsdp_for_amp_twins():
     assert not _uses_amp(dict(type='OptimWrapper'))
 
 
-@pytest.mark.parametrize('member,sam_step,other_step', [
-    ('looksam', 5, 1), ('gsam', 4, 0), ('aesam', 2, 1), ('arsam', 5, 0)])
-def test_sharded_collectives_per_step(member, sam_step, other_step):
-    """The all_reduce calls each member adds per step under sharding (the
-    README's table): SAM steps and the others."""
-    from arsam_mm import (AESAMSchedule, ARSAMSchedule, GSAMDirection,
-                          LookSAMReuse, PeriodicSchedule, PSFReuse,
-                          SharpnessAware)
-    kwargs = dict(
-        looksam=dict(schedule=PeriodicSchedule(interval=3),
-                     correction=LookSAMReuse()),
-        gsam=dict(schedule=PeriodicSchedule(interval=2),
-                  direction=GSAMDirection()),
-        aesam=dict(schedule=AESAMSchedule(target_ratio=0.4)),
-        arsam=dict(schedule=ARSAMSchedule(warmup_iters=3, window=4,
-                                          stat_tensors=2),
-                   correction=PSFReuse(max_reuse_steps=3)))[member]
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(),
-                                torch.nn.Linear(4, 2)).double()
-    x = torch.randn(8, 3, dtype=torch.float64)
-    sa = SharpnessAware(torch.optim.SGD(model.parameters(), lr=0.1),
-                        **kwargs)
-    if member == 'aesam':
-        sa.schedule.set_run_length(40)
-    seen = []
-    sa.reduce_sum = seen.append
-    counts = {True: set(), False: set()}
-    for _ in range(40):
-        before, sam_steps = len(seen), sa.sam_steps
-        sa.step(lambda: model(x).square().mean().backward())
-        counts[sa.sam_steps > sam_steps].add(len(seen) - before)
-    assert counts == {True: {sam_step}, False: {other_step}}
+#: Per member: its core parts and the reduce_sum calls of a SAM step and of
+#: a one-pass step (None: it has none). One per pass of a SAM step; LookSAM
+#: takes a third for ||g_v||, the norm of a vector built from pass 2's
+#: reduced sums, and one on one-pass steps for ||g|| (its mixing weight);
+#: AE-SAM decides every step from ||g||^2.
+COLLECTIVES = {
+    'sam': (lambda S: dict(), 2, None),
+    'asam': (lambda S: dict(adaptive=True), 2, None),
+    'arsam': (lambda S: dict(
+        schedule=S.ARSAMSchedule(warmup_iters=3, window=4, stat_tensors=2,
+                                 seed=0),
+        correction=S.PSFReuse(max_reuse_steps=3)), 2, 0),
+    'looksam': (lambda S: dict(schedule=S.PeriodicSchedule(interval=3),
+                               correction=S.LookSAMReuse()), 3, 1),
+    'gsam': (lambda S: dict(schedule=S.PeriodicSchedule(interval=2),
+                            direction=S.GSAMDirection()), 2, 0),
+    'aesam': (lambda S: dict(schedule=S.AESAMSchedule(target_ratio=0.4)),
+              2, 1),
+    'randomsam': (lambda S: dict(schedule=S.RandomSchedule(0.5, seed=0)),
+                  2, 0),
+    'latesam': (lambda S: dict(schedule=S.LateSchedule(0.5)), 2, 0),
+    'periodic': (lambda S: dict(schedule=S.PeriodicSchedule(interval=3)),
+                 2, 0),
+}
+
+
+@pytest.mark.parametrize('member', sorted(COLLECTIVES))
+def test_sharded_collectives_per_step(member):
+    """The reduce_sum calls each member makes per step under sharding (the
+    README's table), counted with an identity hook on one process: one per
+    pass of a SAM step, the pass's partial sums stacked (LookSAM: three).
+    The identity hook takes the sharded code path, which ends where the
+    unsharded run ends, to rounding."""
+    import arsam_mm.core as S
+    parts, sam_step, other_step = COLLECTIVES[member]
+    runs = {}
+    for sharded in (False, True):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(),
+                                    torch.nn.Linear(4, 2)).double()
+        x = torch.randn(8, 3, dtype=torch.float64)
+        sa = S.SharpnessAware(torch.optim.SGD(model.parameters(), lr=0.1),
+                              **parts(S))
+        if hasattr(sa.schedule, 'run_length'):
+            sa.schedule.set_run_length(40)
+        seen = []
+        if sharded:
+            sa.reduce_sum = lambda t: seen.append(tuple(t.shape))
+        counts = {}
+        for _ in range(40):
+            before, runs_before = len(seen), sa.sam_step_counts()[0]
+            sa.step(lambda: model(x).square().mean().backward())
+            sam = sa.sam_step_counts()[0] > runs_before
+            counts.setdefault(sam, set()).add(len(seen) - before)
+        runs[sharded] = (sa.sam_steps,
+                         [p.detach() for p in model.parameters()])
+    want = {True: {sam_step}}
+    if other_step is not None:
+        want[False] = {other_step}
+    assert counts == want
+    assert runs[True][0] == runs[False][0]
+    for a, b in zip(runs[True][1], runs[False][1]):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)

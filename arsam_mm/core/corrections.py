@@ -21,13 +21,13 @@ scalars that depend on gradient values stay 0-d device tensors (no host
 sync). A SAM step whose gradients were not finite stores zeros (the driver
 passes the device flag ``ok``).
 """
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor
 
 from . import kernels as K
-from .reductions import (ReduceSum, global_dot, global_norm,
+from .reductions import (PassSums, ReduceSum, global_norm,
                          projection_coefficient)
 from .validate import check_int, check_nonnegative, check_ratio
 
@@ -38,11 +38,11 @@ class Correction:
     """Interface: build a vector at SAM steps, add it at one-pass steps.
 
     The driver calls, per iteration: :meth:`start` when a SAM step is
-    decided, then after pass 2 :meth:`build_` (``store`` holds ``g``,
-    ``grads`` hold ``g_s``, both carrying the same loss scale) and
-    :meth:`built` with the kept vector's norm once it is unscaled and
-    masked; or :meth:`weight` when a one-pass step is decided, then
-    :meth:`mix_`.
+    decided, then after pass 2 :meth:`ask` (before pass 2's global sums are
+    reduced), :meth:`build_` (``store`` holds ``g``, ``grads`` hold
+    ``g_s``, both carrying the same loss scale) and :meth:`built` with the
+    kept vector's norm once it is unscaled and masked; or :meth:`weight`
+    when a one-pass step is decided, then :meth:`mix_`.
     """
 
     #: Whether a vector is kept after SAM steps (the driver's buffer).
@@ -50,12 +50,29 @@ class Correction:
     #: Name of the kept vector's norm in the logs.
     log_name: str = 'store_norm'
     #: Sums a 0-d tensor over the shard group (FSDP), set by the driver
-    #: (:attr:`SharpnessAware.reduce_sum`); global norms and inner
-    #: products pass it on. None: whole tensors.
+    #: (:attr:`SharpnessAware.reduce_sum`), for the global norms of
+    #: one-pass steps. None: whole tensors.
     reduce: Optional[ReduceSum] = None
 
     def start(self) -> None:
         """A SAM step was decided for this iteration."""
+
+    def ask(self, sums: PassSums, store: List[Tensor], grads: List[Tensor],
+            inv: Optional[Tensor]) -> Optional[Tensor]:
+        """After pass 2, before its sums are reduced: ask ``sums`` for the
+        global sums :meth:`build_` needs (read them there).
+
+        Args:
+            sums (PassSums): Pass 2's sums.
+            store: ``g``. grads: ``g_s``. Both carry the loss scale.
+            inv (Tensor, optional): ``1 / loss scale``.
+
+        Returns:
+            Tensor, optional: The kept vector's norm (unscaled), where it
+            can be known before the vector is built; None: the driver takes
+            it afterwards.
+        """
+        return None
 
     def build_(self, store: List[Tensor], grads: List[Tensor],
                foreach: Optional[bool]) -> None:
@@ -119,6 +136,16 @@ class PSFReuse(Correction):
         self.since: Optional[int] = None  # None: no SAM step yet
         self.lam = 0.0
 
+    def ask(self, sums, store, grads, inv):
+        if not sums.sharded:  # the built vector's norm costs no reduction
+            return None
+        # Sharded, ||v|| joins pass 2's reduction: v = g_s - g, unscaled,
+        # formed as build_ forms it (a transient copy of the local shards).
+        v = [g - s for g, s in zip(grads, store)]
+        if inv is not None:
+            K.scale_(v, inv, foreach=sums.foreach)
+        return sums.norm(v)
+
     def build_(self, store, grads, foreach):
         K.psf_(store, grads, foreach=foreach)
 
@@ -173,11 +200,16 @@ class LookSAMReuse(Correction):
         self.eps = eps
         self.gv_norm: Optional[Tensor] = None
         self.built_once = False
+        self._sums: Optional[Tuple[Tensor, Tensor]] = None
+
+    def ask(self, sums, store, grads, inv):
+        # <g_s, g> and ||g||^2; ||g_v|| needs their quotient first.
+        self._sums = (sums.dot(grads, store), sums.dot(store, store))
+        return None
 
     def build_(self, store, grads, foreach):
         # store = g, grads = g_s: g_v = g_s - (<g_s, g> / ||g||^2) g.
-        dot = global_dot(grads, store, foreach=foreach, reduce=self.reduce)
-        g_sq = global_dot(store, store, foreach=foreach, reduce=self.reduce)
+        (dot, g_sq), self._sums = self._sums, None
         coef = projection_coefficient(dot, g_sq, self.eps)
         K.scale_(store, -coef, foreach=foreach)
         K.add_(store, grads, foreach=foreach)

@@ -14,13 +14,13 @@ computed on the device (no host sync). GSAM's ``rho`` schedule tied to the
 learning rate is a param scheduler in mmengine (``param_name='rho'``), not
 part of the direction.
 """
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 import torch
 from torch import Tensor
 
 from . import kernels as K
-from .reductions import ReduceSum, global_dot, projection_coefficient
+from .reductions import PassSums, projection_coefficient
 from .validate import check_nonnegative
 
 __all__ = ['Direction', 'SAMDirection', 'GSAMDirection']
@@ -31,10 +31,12 @@ class Direction:
 
     #: True when the direction is ``g_s`` unchanged.
     plain: bool = True
-    #: Sums a 0-d tensor over the shard group (FSDP), set by the driver
-    #: (:attr:`SharpnessAware.reduce_sum`); global norms and inner
-    #: products pass it on. None: whole tensors.
-    reduce: Optional[ReduceSum] = None
+
+    def ask(self, sums: PassSums, grads: List[Tensor],
+            kept_g: List[Tensor]) -> None:
+        """After pass 2, before its sums are reduced: ask ``sums`` for the
+        global sums :meth:`apply_` needs (``grads`` hold ``g_s``, ``kept_g``
+        holds ``g``)."""
 
     def apply_(self, grads: List[Tensor], kept_g: List[Tensor],
                foreach: Optional[bool]) -> None:
@@ -60,14 +62,21 @@ class GSAMDirection(Direction):
     def __init__(self, alpha: float = 0.1, eps: float = 1e-12) -> None:
         self.alpha = check_nonnegative('alpha', alpha)
         self.eps = eps
+        self._sums: Optional[Tuple[Tensor, Tensor]] = None
+
+    def ask(self, sums: PassSums, grads: List[Tensor],
+            kept_g: List[Tensor]) -> None:
+        # <g, g_s> and ||g_s||^2.
+        self._sums = None if self.alpha == 0 else (
+            sums.dot(kept_g, grads), sums.dot(grads, grads))
 
     def apply_(self, grads: List[Tensor], kept_g: List[Tensor],
                foreach: Optional[bool]) -> None:
+        sums, self._sums = self._sums, None
         if self.alpha == 0 or not grads:
             return
         # d = g_s - alpha * (g - c g_s) = (1 + alpha c) g_s - alpha g.
-        dot = global_dot(kept_g, grads, foreach=foreach, reduce=self.reduce)
-        gs_sq = global_dot(grads, grads, foreach=foreach, reduce=self.reduce)
+        dot, gs_sq = sums
         c = projection_coefficient(dot, gs_sq, self.eps)
         K.combine_(grads, kept_g, 1 + self.alpha * c,
                    torch.full_like(c, -self.alpha), foreach=foreach)

@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 from torch import Tensor
 
-from .reductions import ReduceSum, global_norm
+from .reductions import PassSums, ReduceSum, global_norm
 
 __all__ = ['Entry', 'ParamStore']
 
@@ -90,6 +90,11 @@ class ParamStore:
             weights = None
         return global_norm(tensors, weights, foreach=self.foreach,
                            reduce=self.reduce)
+
+    def sums(self) -> PassSums:
+        """An empty :class:`PassSums` over these parameters' shards."""
+        return PassSums(self.reduce, self.foreach,
+                        lambda: self.params()[0].new_zeros(0))
 
     def grad_norm(self, grad_scale: Optional[Tensor] = None,
                   weighted: bool = False) -> Tensor:

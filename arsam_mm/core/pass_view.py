@@ -5,6 +5,7 @@ from typing import List, Optional
 from torch import Tensor
 
 from .param_store import Entry, ParamStore
+from .reductions import PassSums
 
 __all__ = ['PassView']
 
@@ -16,18 +17,23 @@ class PassView:
     """One stage of a SAM step, as a schedule observes it.
 
     Stages, in order: ``'pass1'`` after pass 1, before the weights move
-    (:attr:`grads` hold ``g``); ``'pass2'`` after pass 2, the weights
+    (:attr:`grads` hold ``g``; a late schedule's step is seen here before it
+    is decided, and a step whose pass 1 is not finite under AMP ends here);
+    ``'pass2'`` after pass 2, the weights
     restored (:attr:`grads` hold ``g_s``, :attr:`kept` holds ``g``);
     ``'end'`` when the step's outcome is known (:attr:`ok`). ASAM's steps
     are observed at ``'pass1'`` only (ASAM keeps ``e``, not ``g``).
 
     The gradients carry the loss scale (AMP; :attr:`inv` unscales them)
     and must not be modified. A norm from :meth:`norm` is global over the
-    shards; read its value at a later stage than the one that asked for it.
+    shards and reduced with the pass's other sums (one ``all_reduce`` per
+    pass when sharded): read its value at a later stage than the one that
+    asked for it (``'end'`` for both passes').
 
     Args:
         stage (str): One of ``'pass1'``, ``'pass2'``, ``'end'``.
-        store (ParamStore): The parameters, for tails and global norms.
+        store (ParamStore): The parameters, for tails.
+        sums (PassSums): The pass's global sums.
         entries: The parameters with a gradient, aligned with ``grads``.
         grads (list[Tensor]): Their gradients at this stage.
         kept (list[Tensor], optional): ``g`` at ``'pass2'``.
@@ -39,6 +45,7 @@ class PassView:
     def __init__(self,
                  stage: str,
                  store: ParamStore,
+                 sums: PassSums,
                  entries: List[Entry],
                  grads: List[Tensor],
                  kept: Optional[List[Tensor]] = None,
@@ -48,6 +55,7 @@ class PassView:
             raise ValueError(f'stage must be one of {STAGES}, got {stage!r}')
         self.stage = stage
         self.store = store
+        self.sums = sums
         self.entries = entries
         self.grads = grads
         self.kept = kept
@@ -71,7 +79,5 @@ class PassView:
             tensors (list[Tensor]): Local tensors (shards when sharded).
             unscale (bool): Multiply by :attr:`inv` (if any) afterwards.
         """
-        norm = self.store.global_norm(tensors)
-        if unscale and self.inv is not None:
-            norm = norm * self.inv.to(norm.device)
-        return norm
+        return self.sums.norm(tensors,
+                              scale=self.inv if unscale else None)

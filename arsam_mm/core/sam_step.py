@@ -49,7 +49,12 @@ from .param_store import Entry, ParamStore
 from .pass_view import PassView
 from .schedules import StepSchedule
 
-__all__ = ['SAMStep']
+__all__ = ['SAMStep', 'inverse_scale']
+
+
+def inverse_scale(grad_scale: Optional[Tensor]) -> Optional[Tensor]:
+    """``1 / grad_scale`` in float32, or None without a loss scale."""
+    return None if grad_scale is None else 1.0 / grad_scale.float()
 
 
 class SAMStep:
@@ -83,10 +88,42 @@ class SAMStep:
         #: before any.
         self.store_norm: Optional[Tensor] = None
         self._scales: Dict[int, Tensor] = {}
+        self._norm: Optional[Tensor] = None  # pass 1's, for this step
+        self._observed = False  # whether the schedule has seen pass 1
 
     @property
     def foreach(self) -> Optional[bool]:
         return self.store.foreach
+
+    def begin(self) -> None:
+        """A new iteration: forget the last one's norm and skip flag."""
+        self.skip_update = False
+        self._norm = None
+        self._observed = False
+
+    def first_norm(self, grad_scale: Optional[Tensor],
+                   observe: bool) -> Tensor:
+        """Pass 1's gradient norm (``||w * g||`` for ASAM), unscaled, once
+        per iteration; with ``observe`` (a step that is or may be a SAM
+        step) the schedule sees pass 1 once, in the same reduction."""
+        if self._norm is not None and (self._observed or not observe):
+            return self._norm
+        entries = self.store.entries()
+        grads = [p.grad for _, _, p in entries]
+        sums = self.store.sums()
+        norm = None if self._norm is not None else sums.norm(
+            grads, [p for _, _, p in entries] if self.adaptive else None)
+        if observe:  # every rank asks alike, with entries or not
+            self.schedule.observe(
+                PassView('pass1', self.store, sums, entries, grads,
+                         inv=inverse_scale(grad_scale)))
+            self._observed = True
+        sums.reduce()
+        if norm is not None:
+            if grad_scale is not None:
+                norm = norm / grad_scale.float().to(norm.device)
+            self._norm = norm
+        return self._norm
 
     def perturb(self, entries: List[Entry], norm: Optional[Tensor],
                 inv: Optional[Tensor]) -> Tensor:
@@ -115,9 +152,6 @@ class SAMStep:
             self.finite = torch.ones((), dtype=torch.bool)
             return self.finite
         finite = torch.isfinite(norm)
-        self.schedule.observe(
-            PassView('pass1', self.store, entries,
-                     [p.grad for _, _, p in entries], inv=inv))
         if self.correction.stores:  # no gradient now: no fresh vector
             self.store.zero_missing(entries)
         self._move(entries, norm, finite, inv)
@@ -148,6 +182,10 @@ class SAMStep:
     def restore(self, entries: List[Entry], inv: Optional[Tensor]) -> Tensor:
         """``w <- (w + e) - e``; the grads become the update's gradient.
 
+        Pass 2's global sums (its finiteness; what the schedule, the
+        direction and the correction ask for) are taken before anything
+        changes and reduced together (one ``all_reduce`` when sharded).
+
         Args:
             entries: Those given to :meth:`perturb`.
             inv (Tensor, optional): The inverse loss scale of both passes.
@@ -160,19 +198,27 @@ class SAMStep:
             return finite
         grads = [p.grad for _, _, p in entries]
         bufs = self.store.kept(entries)
+        sums = self.store.sums()
+        norm = sums.norm(grads)
+        kept_norm = None
         if not self.adaptive:  # ASAM keeps e, not g: nothing to observe
             self.schedule.observe(
-                PassView('pass2', self.store, entries, grads, bufs, inv))
-        ok = self._succeeded(finite, grads)
+                PassView('pass2', self.store, sums, entries, grads, bufs,
+                         inv))
+            self.direction.ask(sums, grads, bufs)
+            kept_norm = self.correction.ask(sums, bufs, grads, inv)
+        sums.reduce()
+        ok = self._succeeded(finite, norm)
         if self.adaptive:
             return self._skip_if_failed(ok, inv)
+        self.direction.apply_(grads, bufs, self.foreach)
         if inv is None:  # a loss scaler must see the overflow
             K.fallback_(grads, bufs, ok)
-        self.direction.apply_(grads, bufs, self.foreach)
         if self.correction.stores:
-            self._keep(bufs, grads, ok, inv)
+            self._keep(bufs, grads, ok, inv, kept_norm)
         self.schedule.observe(
-            PassView('end', self.store, entries, grads, inv=inv, ok=ok))
+            PassView('end', self.store, sums, entries, grads, inv=inv,
+                     ok=ok))
         return ok
 
     def _unmove(self, entries: List[Entry]) -> Tensor:
@@ -186,11 +232,10 @@ class SAMStep:
         finite, self.finite = self.finite, None
         return finite
 
-    def _succeeded(self, finite: Tensor, grads: List[Tensor]) -> Tensor:
-        """Whether both passes were finite (a device flag, alike on every
-        rank); counts a failure without reading it."""
-        ok = finite.to(grads[0].device) & torch.isfinite(
-            self.store.global_norm(grads))
+    def _succeeded(self, finite: Tensor, norm: Tensor) -> Tensor:
+        """Whether both passes were finite (``norm`` is pass 2's; a device
+        flag, alike on every rank); counts a failure without reading it."""
+        ok = finite.to(norm.device) & torch.isfinite(norm)
         self.counts.failed_unless(ok)
         return ok
 
@@ -203,13 +248,20 @@ class SAMStep:
         return ok
 
     def _keep(self, bufs: List[Tensor], grads: List[Tensor], ok: Tensor,
-              inv: Optional[Tensor]) -> None:
+              inv: Optional[Tensor], norm: Optional[Tensor]) -> None:
         """The correction's vector from ``g`` (``bufs``) and the update's
-        gradient: unscaled, zeros after a failed step."""
+        gradient: unscaled, zeros after a failed step. Its norm is
+        ``norm`` when the correction could tell it before (0 after a failed
+        step), else taken now."""
         self.correction.build_(bufs, grads, self.foreach)
         if inv is not None:
             K.scale_(bufs, inv, foreach=self.foreach)
         for buf in bufs:
             buf.masked_fill_(~ok.to(buf.device), 0)
-        self.store_norm = self.store.global_norm(bufs)
-        self.correction.built(self.store_norm)
+        if norm is None:
+            norm = self.store.global_norm(bufs)
+        else:
+            norm = torch.where(ok.to(norm.device), norm,
+                               torch.zeros_like(norm))
+        self.store_norm = norm
+        self.correction.built(norm)

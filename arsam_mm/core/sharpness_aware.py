@@ -39,7 +39,7 @@ from .counters import StepCounters
 from .directions import Direction, SAMDirection
 from .param_store import ParamStore
 from .reductions import ReduceSum
-from .sam_step import SAMStep
+from .sam_step import SAMStep, inverse_scale
 from .schedules import PeriodicSchedule, StepPlan, StepSchedule
 from .validate import check_nonnegative
 
@@ -48,11 +48,6 @@ __all__ = ['SharpnessAware']
 
 def _check_rho(rho: Any) -> float:
     return check_nonnegative('rho', rho)
-
-
-def _inverse(grad_scale: Optional[Tensor]) -> Optional[Tensor]:
-    """``1 / grad_scale`` in float32, or None without a loss scale."""
-    return None if grad_scale is None else 1.0 / grad_scale.float()
 
 
 def schedule_type_of(state: Dict[str, Any]) -> str:
@@ -183,14 +178,14 @@ class SharpnessAware:
         self._sam = SAMStep(self.store, self.counts, schedule, correction,
                             direction, adaptive, eps)
         self.plan = StepPlan(sam=False)
-        self._norm: Optional[Tensor] = None  # pass 1's, for this step
 
     @property
     def reduce_sum(self) -> Optional[ReduceSum]:
-        """Sums a 0-d tensor in place over the shard group (FSDP: one
+        """Sums a tensor in place over the shard group (FSDP: one
         ``all_reduce``), or None (whole parameters; the default). Set, every
-        global norm and inner product covers the whole model; every rank
-        must then hold a gradient element of some parameter."""
+        global norm and inner product covers the whole model, those of a
+        pass of a SAM step stacked in one call; every rank must then hold a
+        gradient element of some parameter."""
         return self.store.reduce
 
     @reduce_sum.setter
@@ -199,7 +194,6 @@ class SharpnessAware:
             raise TypeError(f'reduce_sum must be callable or None, got {fn!r}')
         self.store.reduce = fn
         self.correction.reduce = fn
-        self.direction.reduce = fn
 
     def global_norm(self, tensors: List[Tensor],
                     weights: Optional[List[Tensor]] = None) -> Tensor:
@@ -263,8 +257,7 @@ class SharpnessAware:
             ``mix_weight``.
         """
         self.counts.begin()
-        self._sam.skip_update = False
-        self._norm = None
+        self._sam.begin()
         self.plan = self._settle(self.schedule.plan())
         return self.plan
 
@@ -280,10 +273,8 @@ class SharpnessAware:
     def first_norm(self, grad_scale: Optional[Tensor] = None) -> Tensor:
         """Pass 1's gradient norm (``||w * g||`` for ASAM), unscaled; 0-d
         on the device, computed once per step and reused by
-        :meth:`perturb`."""
-        if self._norm is None:
-            self._norm = self.store.grad_norm(grad_scale, self.adaptive)
-        return self._norm
+        :meth:`perturb` (:meth:`SAMStep.first_norm`)."""
+        return self._sam.first_norm(grad_scale, self.plan.sam is not False)
 
     def decide(self, grad_scale: Optional[Tensor] = None) -> StepPlan:
         """After pass 1, for a schedule that decides late (AE-SAM): decide
@@ -322,8 +313,8 @@ class SharpnessAware:
             raise RuntimeError('perturb() called twice without restore()')
         self.counts.second_pass()
         entries = self.store.active = self.store.entries()
-        norm = self.first_norm(grad_scale) if entries else None
-        return self._sam.perturb(entries, norm, _inverse(grad_scale))
+        norm = self._sam.first_norm(grad_scale, True) if entries else None
+        return self._sam.perturb(entries, norm, inverse_scale(grad_scale))
 
     @torch.no_grad()
     def restore(self, grad_scale: Optional[Tensor] = None) -> Tensor:
@@ -339,7 +330,8 @@ class SharpnessAware:
         """
         if not self.perturbed:
             raise RuntimeError('restore() called without perturb()')
-        return self._sam.restore(self.store.active, _inverse(grad_scale))
+        return self._sam.restore(self.store.active,
+                                 inverse_scale(grad_scale))
 
     @torch.no_grad()
     def clear_store(self) -> None:

@@ -64,14 +64,8 @@ class StepCounters:
         }
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`; also reads the earlier format, which
-        counted every planned SAM step as ``sam_steps``."""
+        """Restore :meth:`state_dict`."""
         self.iters = int(state['iters'])
-        if 'passes' in state:
-            self.passes = int(state['passes'])
-            self.sam_runs = int(state['sam_runs'])
-            self.sam_failed = int(state['sam_failed'])
-        else:
-            self.sam_runs = int(state['sam_steps'])
-            self.sam_failed = 0
-            self.passes = self.iters + self.sam_runs
+        self.passes = int(state['passes'])
+        self.sam_runs = int(state['sam_runs'])
+        self.sam_failed = int(state['sam_failed'])

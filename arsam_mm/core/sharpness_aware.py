@@ -34,7 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from .closure_step import closure_step
-from .corrections import Correction, NoCorrection, PSFReuse
+from .corrections import Correction, NoCorrection
 from .counters import StepCounters
 from .directions import Direction, SAMDirection
 from .param_store import ParamStore
@@ -53,11 +53,7 @@ def _check_rho(rho: Any) -> float:
 def schedule_type_of(state: Dict[str, Any]) -> str:
     """The schedule class name a :meth:`SharpnessAware.state_dict` was
     written with."""
-    kind = state.get('schedule_type')
-    if kind is None:  # written before the type was recorded
-        kind = 'ARSAMSchedule' if 'n' in state.get('schedule', {}) \
-            else 'PeriodicSchedule'
-    return kind
+    return state['schedule_type']
 
 
 def _check_schedule_type(state: Dict[str, Any],
@@ -69,20 +65,6 @@ def _check_schedule_type(state: Dict[str, Any],
             f'and cannot drive this {mine}: resume with the optimizer '
             'wrapper that wrote it, or start from its weights only '
             '(load_from without resume)')
-
-
-def _correction_state(state: Dict[str, Any],
-                      correction: Correction) -> Optional[Dict[str, Any]]:
-    """The correction's part of ``state``; the earlier format kept
-    PSFReuse's in the schedule's."""
-    if 'correction' in state:
-        return state['correction']
-    if isinstance(correction, PSFReuse) and 'since_sam' in state['schedule']:
-        return {
-            'since': state['schedule']['since_sam'],
-            'lam': state['schedule']['lam']
-        }
-    return None
 
 
 def _check_arguments(adaptive: bool, schedule: StepSchedule,
@@ -402,12 +384,9 @@ class SharpnessAware:
         """
         _check_schedule_type(state, self.schedule)
         self.counts.load_state_dict(state)
-        if 'plan' in state:
-            sam, weight = state['plan']
-            self.plan = StepPlan(sam=None if sam is None else bool(sam),
-                                 mix_weight=float(weight))
+        sam, weight = state['plan']
+        self.plan = StepPlan(sam=None if sam is None else bool(sam),
+                             mix_weight=float(weight))
         self.schedule.load_state_dict(state['schedule'])
-        correction = _correction_state(state, self.correction)
-        if correction is not None:
-            self.correction.load_state_dict(correction)
-        self.store.load(state.get('store', state.get('psf', {})))
+        self.correction.load_state_dict(state['correction'])
+        self.store.load(state.get('store', {}))

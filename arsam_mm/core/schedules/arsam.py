@@ -381,18 +381,13 @@ class ARSAMSchedule(StepSchedule):
         }
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`; later decisions continue exactly.
-
-        Also reads the state of the earlier format, which held the reuse
-        state (now :class:`arsam_mm.core.corrections.PSFReuse`'s) and counted
-        SAM steps as ``sam_steps``.
-        """
+        """Restore :meth:`state_dict`; later decisions continue exactly."""
         self._queue.clear()
         self.iter = int(state['iter'])
         self.n = float(state['n'])
         self.taken = int(state['taken'])
-        self.planned = int(state.get('planned', state.get('sam_steps', 0)))
-        self.count = int(state.get('count', math.floor(self.n)))
+        self.planned = int(state['planned'])
+        self.count = int(state['count'])
         self.forecast.load_state_dict(state)
         for name in ('a_hist', 'r_hist', 's_hist'):
             hist = getattr(self, name)

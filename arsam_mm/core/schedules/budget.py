@@ -105,6 +105,6 @@ class WindowBudget:
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         """Restore :meth:`state_dict` (missing keys: a fresh forecast)."""
-        self.carry = float(state.get('carry', 0.0))
+        self.carry = float(state['carry'])
         self.n_recent.clear()
-        self.n_recent.extend(float(x) for x in state.get('n_recent', []))
+        self.n_recent.extend(float(x) for x in state['n_recent'])

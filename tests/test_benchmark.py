@@ -697,9 +697,13 @@ def test_step_costs_price_the_runs_of_a_real_suite(tmp_path, monkeypatch):
     Late-phase SAM gets the run length from the worker's Runner: its last
     3 of 6 steps are SAM steps."""
     monkeypatch.chdir(ROOT)
+    # The step-cost process runs 2 warm-up + 4 timed rounds: late-phase SAM
+    # at 0.5 takes SAM steps in the last 3 of those 6, so one of its
+    # one-pass steps is timed (with 3 timed rounds, half up gives 3 SAM
+    # steps of 5 and both one-pass steps fall in the warm-up).
     report = bench([TOY], ['base', 'sam', 'periodic', 'latesam'],
                    iters=6, repeats=1, work_dir=str(tmp_path), evals=1,
-                   budgets=[0.5], jobs=2, cost_rounds=3)
+                   budgets=[0.5], jobs=2, cost_rounds=4)
     saved = json.loads((tmp_path / 'records.json').read_text())
     costs = saved['step_costs']['toy_sgd']
     assert set(costs['samples']) == {'base', 'sam_two', 'periodic_one',

@@ -10,6 +10,10 @@ Two layers:
   registries, plus the environment fixes of :mod:`arsam_mm.compat` (mmcv-lite's
   missing ``mmcv._ext``; mmengine checkpoints under torch >= 2.6).
 
+Above them, :mod:`arsam_mm.cfgtools` (``--smoke``, config rewrites, the
+data-generator table) and :mod:`arsam_mm.benchmark` serve the tools;
+:mod:`arsam_mm.family` lists the members once.
+
 A config loads the wrappers with ``custom_imports = dict(imports=
 ['arsam_mm'])``: mmengine is imported by then, and importing this package
 under mmengine imports :mod:`arsam_mm.engine`. Outside mmengine, ``import

@@ -44,7 +44,12 @@ if 'mmengine' in sys.modules:
 
 def __getattr__(name: str) -> Any:
     """Resolve a public name of :mod:`.core` or :mod:`.engine` lazily; a
-    submodule (``from arsam_mm import family``) is imported alone."""
+    submodule (``from arsam_mm import family``) is imported alone, and a
+    dunder probe (``__wrapped__``, ``__file__`` lookups by tools) imports
+    nothing."""
+    if name.startswith('__'):
+        raise AttributeError(
+            f'module {__name__!r} has no attribute {name!r}')
     if importlib.util.find_spec(f'{__name__}.{name}') is not None:
         return importlib.import_module(f'.{name}', __name__)
     core = importlib.import_module('.core', __name__)

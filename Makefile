@@ -8,8 +8,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # pip prints one harmless warning per package for this machine's local
-# indexes; keep the log readable.
-QUIET := grep -v 'is ignored: it is neither a file nor a directory' || true
+# indexes; keep the log readable. The braces keep pip's exit status: with
+# pipefail a failed install (no network, a full disk) stops make right there
+# instead of surfacing later as a missing module.
+QUIET := { grep -v 'is ignored: it is neither a file nor a directory' || true; }
+# A new .venv takes about 6 GB (torch's CUDA build), .venv-compat about 3 GB.
+# Say so before pip runs out of space half-way.
+DISK_CHECK = avail=$$(df -Pk . | awk 'NR==2 {print $$4}'); \
+	if [ "$$avail" -lt $(1) ]; then \
+	echo "warning: $$((avail / 1048576)) GB free here; $(2) needs about $$(($(1) / 1048576)) GB" >&2; fi
 PYTEST_ARGS ?=
 
 .PHONY: env test test-all test-compat lint bench data devsite wheels312 clean
@@ -21,7 +28,7 @@ QUICK_DATA := data/quick/cityscapes/arsam_mm_meta.json \
 
 $(STAMP): requirements.txt requirements-nodeps.txt requirements-dev.txt \
 		setup.cfg pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	test -x $(BIN)/python || { $(call DISK_CHECK,6291456,.venv); $(PY) -m venv $(VENV); }
 	$(BIN)/pip install -q -r requirements.txt 2>&1 | $(QUIET)
 	$(BIN)/pip install -q -r requirements-dev.txt 2>&1 | $(QUIET)
 	$(BIN)/pip install -q --no-deps -r requirements-nodeps.txt 2>&1 | $(QUIET)
@@ -57,7 +64,7 @@ COMPAT_TESTS := tests/test_core.py tests/test_family.py tests/test_aesam.py \
 	tests/test_host_reads.py
 
 $(COMPAT_STAMP): requirements-compat.txt setup.cfg pyproject.toml
-	test -x $(COMPAT_VENV)/bin/python || $(PY) -m venv $(COMPAT_VENV)
+	test -x $(COMPAT_VENV)/bin/python || { $(call DISK_CHECK,3145728,.venv-compat); $(PY) -m venv $(COMPAT_VENV); }
 	$(COMPAT_VENV)/bin/pip install -q -r requirements-compat.txt 2>&1 | $(QUIET)
 	$(COMPAT_VENV)/bin/pip install -q --no-deps --no-build-isolation -e . 2>&1 | $(QUIET)
 	$(COMPAT_VENV)/bin/python -c 'import torch, mmengine, arsam_mm.engine; \

@@ -16,7 +16,7 @@ from arsam_mm.benchmark.report import aggregate, recovered_gain
 from arsam_mm.benchmark.reporting import write_report
 from arsam_mm.benchmark.settings import SuiteSettings, default_arsam
 from arsam_mm.benchmark.suite import run_suite
-from arsam_mm.benchmark.variants import BUDGETED, WRAPPERS, make_variant
+from arsam_mm.benchmark.variants import WRAPPERS, make_variant
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY = str(ROOT / 'tests' / 'configs' / 'toy_sgd.py')
@@ -785,8 +785,9 @@ def test_quick_is_a_profile_the_flags_override(cli):
 
     quick = settings('--quick')
     assert {k: quick[k] for k in cli.QUICK} == cli.QUICK
-    assert quick['optimizers'] == ['base', 'sam'] + list(BUDGETED)
-    assert quick['score_test'] is True
+    assert quick['optimizers'] == ['base', 'sam', 'arsam', 'latesam']
+    assert quick['score_test'] is True and quick['evals'] == 8
+    assert quick['repeats'] >= 3 and quick['budgets'] == [0.5]
     assert settings('--quick', '--repeats', '3', '--jobs', '1') == dict(
         quick, repeats=3, jobs=1)
     assert settings('--quick', '--iters', '8') == dict(quick, iters=8,
@@ -829,6 +830,20 @@ def test_settings_are_checked_frozen_and_recorded(monkeypatch):
         recorded) == ('evals', 4, 2)
     assert set(SuiteSettings.RESUME_KEYS) <= {
         f.name for f in dataclasses.fields(SuiteSettings)}
+    # A note is recorded and printed, but a resumed suite may change it.
+    noted = SuiteSettings.from_record(dict(recorded, note='not the GPU'))
+    assert noted.record()['note'] == 'not the GPU' and 'note' not in \
+        SuiteSettings.RESUME_KEYS and noted.mismatch(recorded) is None
+    from arsam_mm.benchmark.markdown.report import report_markdown
+    env = dict(date='d', device='cpu', machine='m', python='3',
+               versions={})
+    assert '\n- what this suite cannot show: not the GPU\n' in \
+        report_markdown([], {}, env, 'cmd', noted.record(), [], ROOT)
+    plain = report_markdown([], {}, env, 'cmd', recorded, [], ROOT)
+    assert 'cannot show' not in plain
+    with pytest.raises(ValueError,
+                       match="note must be one line of text, got 'a\\\\nb'"):
+        SuiteSettings.from_record(dict(recorded, note='a\nb'))
 
 
 def test_load_beyond_the_suites_own_threads_flags_the_raw_columns():

@@ -58,39 +58,34 @@ from arsam_mm.benchmark.suite import run_suite
 from arsam_mm.benchmark.variants import BUDGETED, OPTIMIZERS, parse_method_args
 from arsam_mm.cfgtools.options import KeyValueAction
 
-#: `make bench`: a small frontier of the three frontier tasks (generated data,
-#: `make data`), each run for 40% of its iterations (at 30% the pose task's
-#: AP is still 0), one seed, one budget, two runs at a time: 6.9 minutes on
-#: the idle 2-core machine from a fresh clone, 9.2 with the venv
-#: (reports/quick). Settings of SuiteSettings, as its fields name them.
+#: Validations per run of a frontier (--budgets), each scoring val and test.
+FRONTIER_EVALS = 8
+
+#: `make bench`: one verdict the paired rule can make, on the task where
+#: SAM's gain holds at the best-on-val checkpoint (reports/frontier_test:
+#: label-noise digits, +10.4 points on test at the final checkpoint, +9.5 at
+#: the best-on-val one): the base optimizer, SAM, ARSAM and late-phase SAM
+#: (the cheapest strong rival) at budget 0.5, 3 paired seeds, the whole
+#: 600-iteration schedule, 8 validations scoring val and test, two runs at
+#: a time (generated data, `make data`; reports/quick). Settings of
+#: SuiteSettings, as its fields name them.
 QUICK: Dict[str, Any] = dict(
-    configs=[
-        'configs/mmseg/frontier/'
-        'fcn_r18-w32-2s-d4_1xb8-320iter_cityscapes-64x64-noise20-test_sgd.py',
-        'configs/mmpose/frontier/'
-        'td-hm_res18-half-s16_1xb16-300iter_coco-kpnoise-test-64x48_adam.py',
-        'configs/classification/frontier/'
-        'resnet18-w8_1xb16-600iter_digits-noise30-val35-test35_sgd.py',
-    ],
-    iters=None, scale=0.4, repeats=1, evals=1, budgets=[0.3], jobs=2,
-    cost_rounds=6)
-#: The radius each frontier task was searched with
-#: (reports/frontier/search_*.md); the segmentation task keeps --rho's 0.05.
-#: LookSAM's alpha: the paper's 0.7 "was not suitable" for CIFAR ResNets
-#: in the MSAM paper's reproduction (which used 0.1), and on the
-#: classification frontier task it does not learn at all (reports/frontier).
-QUICK['method_args'] = {'looksam': {'alpha': 0.1}}
-QUICK['task_rho'] = {
-    Path(QUICK['configs'][1]).stem: 0.01,
-    Path(QUICK['configs'][2]).stem: 0.1,
-}
+    configs=['configs/classification/frontier/'
+             'resnet18-w8_1xb16-600iter_digits-noise30-val35-test35_sgd.py'],
+    optimizers=['base', 'sam', 'arsam', 'latesam'],
+    iters=None, scale=1.0, repeats=3, evals=FRONTIER_EVALS, budgets=[0.5],
+    jobs=2, cost_rounds=6,
+    note='one task, one budget, three of the six efficient members and 3 '
+    'seeds on a CPU: segmentation, pose, the budgets 0.1-0.3, the other '
+    'rivals and 5 seeds are in reports/frontier_test, GPU timings in '
+    'reports/gpu')
+#: The radius the task was searched with (reports/frontier/search_*.md).
+QUICK['task_rho'] = {Path(QUICK['configs'][0]).stem: 0.1}
 #: Without --quick.
 DEFAULT: Dict[str, Any] = dict(iters=200, scale=1.0, repeats=3, jobs=1,
                                cost_rounds=20)
 #: The profiles, by name.
 PROFILES = dict(default=DEFAULT, quick=QUICK)
-#: Validations per run of a frontier (--budgets), each scoring val and test.
-FRONTIER_EVALS = 8
 
 #: Flags that set a setting (argparse dest -> SuiteSettings field), absent
 #: from the parsed arguments unless given.

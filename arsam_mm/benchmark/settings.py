@@ -139,6 +139,9 @@ class SuiteSettings:
             apart from val), so the records hold both curves and the
             report gives the final and the best-on-val checkpoints' test
             metrics, and its frontiers score the final test metric.
+        note (str, optional): One line the report prints under the
+            settings: what the suite cannot show (``make bench``'s
+            profile says it). Not a resume key.
     """
 
     configs: List[str]
@@ -159,6 +162,7 @@ class SuiteSettings:
     method_args: Optional[Dict[str, Dict[str, Any]]] = None
     smoke: Optional[Union[str, os.PathLike]] = None
     score_test: bool = False
+    note: Optional[str] = None
 
     #: The recorded settings that change the runs themselves: a resumed
     #: suite must match each.
@@ -205,8 +209,8 @@ class SuiteSettings:
     def record(self) -> Dict[str, Any]:
         """The settings as ``records.json`` keeps them: with ``iters``
         given, ``arsam`` filled in; ``threads`` added; ``scale``,
-        ``task_rho``, ``method_args``, ``smoke`` and ``score_test`` only
-        where set (as before they existed)."""
+        ``task_rho``, ``method_args``, ``smoke``, ``score_test`` and
+        ``note`` only where set (as before they existed)."""
         arsam = self.arsam
         if self.iters is not None:
             arsam = self.arsam_of(self.iters)
@@ -227,6 +231,8 @@ class SuiteSettings:
             settings['smoke'] = self.smoke
         if self.score_test:  # absent before test splits
             settings['score_test'] = True
+        if self.note:
+            settings['note'] = self.note
         return settings
 
     def mismatch(self, recorded: Mapping[str, Any]
@@ -254,6 +260,10 @@ class SuiteSettings:
             if getattr(self, name) < 0:
                 raise ValueError(
                     f'{name} must be >= 0, got {getattr(self, name)}')
+        if self.note is not None and (not isinstance(self.note, str)
+                                      or '\n' in self.note):
+            raise ValueError(f'note must be one line of text, got '
+                             f'{self.note!r}')
         self._check_methods()
         stems = self._check_configs()
         if not self.scale > 0 or (self.iters is not None and self.scale != 1):

@@ -187,6 +187,8 @@ def report_markdown(rows: List[Dict[str, Any]], gains: Dict[str, Any],
         load (dict, optional): :func:`..report.load_report`.
     """
     flag = ' †' if (load or {}).get('changed') else ''
+    note = ([f"- what this suite cannot show: {settings['note']}"]
+            if settings.get('note') else [])
     lines = [
         '# Benchmark: the base optimizer and the SAM family', '',
         f"- date: {env['date']}",
@@ -194,7 +196,7 @@ def report_markdown(rows: List[Dict[str, Any]], gains: Dict[str, Any],
         f"python {env['python']}",
         '- versions: ' + ', '.join(f'{k} {v}'
                                    for k, v in env['versions'].items()),
-        f'- command: `{command}`', _settings_text(settings), '',
+        f'- command: `{command}`', _settings_text(settings), *note, '',
         markdown_table(rows, flag), '',
         'grad evals/iter: forward-backward passes per iteration, counted. '
         'cost x base: each run\'s passes priced with the step costs below '

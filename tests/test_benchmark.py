@@ -578,6 +578,10 @@ _SPEC = [('base', None, 80, 1.0), ('sam', None, 90, 2.0),
          ('arsam', 0.5, 88, 1.5), ('periodic', 0.5, 90, 1.5)]
 
 
+def keep_at(result, budget, method='arsam'):
+    return result['keeps'][budget][method]
+
+
 def test_frontier_calls_a_method_ahead_only_when_paired_tests_say_so():
     """The seeds move every variant by up to 8 points, far beyond the
     differences (the former rule's sds): only the paired comparisons see
@@ -620,10 +624,29 @@ def test_frontier_calls_a_method_ahead_only_when_paired_tests_say_so():
     assert result['keeps_half']['arsam']['label'] == 'arsam@0.1'
     assert result['keeps_half']['periodic']['label'] == 'periodic@0.3'
     assert result['cheapest']['label'] == 'arsam@0.1'
+    # the target: the largest estimated share within 1.3 evals (periodic
+    # at 0.3 takes 1.33), 0.925 [0.898, 0.952] here
+    target = result['target']
+    assert target['label'] == 'arsam@0.3' and target['evals'] == 1.3
+    assert target['share'] == pytest.approx(keep_at(result, 0.3)['share'])
+    assert target['met'] and target['lo'] < 0.9 < target['share']
     text = frontier_markdown(result, 't')
-    assert ("keeps at least 0.5 of SAM's gain at <= 1.3 gradient "
-            'evaluations per iteration: met (arsam@0.1, 1.10 evals)') in text
+    assert ("keeps at least 0.9 of SAM's gain (estimated share) at <= 1.3 "
+            'gradient evaluations per iteration: met in the estimate '
+            '(arsam@0.3, 1.30 evals, share +0.925 [0.898, 0.952]; the '
+            'interval reaches below 0.9, so these seeds do not establish '
+            'it)') in text
     assert 'not met: at budget 0.5 periodic ahead' in text
+    assert 'Target' not in frontier_markdown(result, 't', targets=False)
+    for mean, verdict in ((90, 'met (arsam@0.3, 1.30 evals, share +0.975 '
+                               '[0.948, 1]; the interval excludes shares '
+                               'below 0.9)'),
+                          (88, 'not met (closest: arsam@0.3, 1.30 evals, '
+                               'share +0.774')):
+        spec = [s if s[:2] != ('arsam', 0.3) else ('arsam', 0.3, mean, 1.3)
+                for s in _SPEC]
+        assert f'iteration: {verdict}' in frontier_markdown(
+            analyse(_paired_rows(spec), 't'), 't')
     assert 'SAM does not beat' not in text
     assert '(5 at budget 0.1, 5 at budget 0.3, 5 at budget 0.5)' in text
     assert '| 0.1 | arsam@0.1 - periodic@0.1 | +' in text
@@ -632,7 +655,7 @@ def test_frontier_calls_a_method_ahead_only_when_paired_tests_say_so():
     rows = _paired_rows([('sam', None, 80.1, 2.0)] + _SPEC[:1] + _SPEC[2:])
     result = analyse(rows, 't')
     assert not result['gate']['passed'] and result['keeps'] == {}
-    assert result['cheapest'] is None
+    assert result['cheapest'] is None and result['target'] is None
     text = frontier_markdown(result, 't')
     assert '**SAM does not beat the base optimizer on this task**' in text
     assert 'evaluations per iteration: not judged (SAM does not beat' in text
@@ -1185,6 +1208,43 @@ def test_best_and_final_test_metrics_and_their_section():
                        r"\('metric', 'test_final', 'test_best_val'\), got "
                        "'test'"):
         analyse(rows, 't', metric='test')
+
+
+def test_report_judges_the_targets_at_the_best_on_val_checkpoint(tmp_path):
+    """With a test split the report gives the frontier of the final test
+    metric, without targets, then the frontier of the test metric at the
+    best-on-val checkpoint, which judges them (``frontier_best_val``)."""
+    from arsam_mm.benchmark.reporting import write_report
+    recs = [_curve_record(o, seed, [80, 90, v], [70, t + seed, t - seed],
+                          budget=b)
+            for o, b, v, t in (('base', None, 85, 75), ('sam', None, 90, 90),
+                               ('arsam', 0.3, 90, 89),
+                               ('periodic', 0.3, 86, 77))
+            for seed in range(3)]
+    settings = dict(configs=['t.py'], optimizers=['base', 'sam', 'arsam',
+                                                  'periodic'],
+                    iters=30, repeats=3, evals=3, skip=0, rho=0.05,
+                    arsam=None, cfg_options={}, targets={}, budgets=[0.3],
+                    jobs=1, threads=None, cost_rounds=0, score_test=True)
+    env = dict(date='d', device='cpu', machine='m', python='3', versions={})
+    (tmp_path / 'records.json').write_text(json.dumps(dict(
+        command='cmd', environment=env, settings=settings, records=recs)))
+    report = write_report(str(tmp_path))
+    text = report['markdown']
+    final = text.index('### t: test/accuracy/top1 (final) against cost')
+    best = text.index('### t: test/accuracy/top1 (at best val) against cost')
+    assert final < best and 'Target' not in text[final:best]
+    assert text.count('Target: ARSAM on the frontier') == 1
+    assert 'seed x variant model of the test metric at the best-on-val ' \
+        'checkpoint' in text[best:]
+    saved = json.loads((tmp_path / 'report.json').read_text())
+    assert saved['frontier']['t']['scored'] == 'test_final'
+    judged = saved['frontier_best_val']['t']
+    assert judged['scored'] == 'test_best_val'
+    # at the best-on-val checkpoint (the second validation, the earliest
+    # of ties) ARSAM scores 89 + seed, SAM 90 + seed, the base 75 + seed
+    assert judged['target']['label'] == 'arsam@0.3' and \
+        judged['target']['share'] == pytest.approx(14 / 15)
 
 
 def test_runs_without_a_test_split_report_as_before():

@@ -143,13 +143,19 @@ def frontier_section(reading: str, entries: list) -> list:
         parts += [path.read_text().strip(), '']
     for folder, rep, lines in _reports(entries):
         parts += lines
+        best_val = rep.get('frontier_best_val', {})
         for task, entry in rep.get('frontier', {}).items():
-            # the metric its report scored (the test split's, where run)
+            # the metric its report scored (the test split's, where run);
+            # where it has one, the best-on-val frontier judges the targets
             result = analyse(rep['rows'], task,
                              metric=entry.get('scored', 'metric'))
-            text = frontier_markdown(result, task).split('\n', 2)[2]
+            text = frontier_markdown(result, task, targets=task not in
+                                     best_val).split('\n', 2)[2]
             plot = f'{folder}/plots/{task}_frontier.png'
             parts += [text.strip(), '', f'![{task} frontier]({plot})', '']
+            if task in best_val:
+                best = analyse(rep['rows'], task, metric='test_best_val')
+                parts += ['#' + frontier_markdown(best, task).strip(), '']
     return parts
 
 

@@ -30,6 +30,10 @@ def write_report(work_dir: str, command: Optional[str] = None,
             (:func:`~.frontier.analyse`'s ``metric``); default the final
             checkpoint's test metric (``'test_final'``) for a task whose
             runs scored a test split, else the final validation metric.
+            Where it is the final test metric, the report adds the
+            frontier of the test metric at the best-on-val checkpoint
+            (``report.json``'s ``frontier_best_val``), which judges the
+            performance targets.
 
     Returns:
         dict: As :func:`.suite.run_suite`.
@@ -53,7 +57,7 @@ def write_report(work_dir: str, command: Optional[str] = None,
     env = dict(saved['environment'])
     devices = sorted({r['result']['device'] for r in records})
     env['device'] = ', '.join(devices) if devices else env['device']
-    plots, frontiers = [], {}
+    plots, frontiers, best_val = [], {}, {}
     for task in dict.fromkeys(r['task'] for r in records):
         plots += plot_task(task, [r for r in records if r['task'] == task],
                            out / 'plots')
@@ -67,16 +71,23 @@ def write_report(work_dir: str, command: Optional[str] = None,
         if result is not None:
             frontiers[task] = result
             plots.append(plot_frontier(task, result, out / 'plots'))
+        if scored == 'test_final':  # the targets' checkpoint
+            result = analyse(rows, task, metric='test_best_val')
+            if result is not None:
+                best_val[task] = result
     gains = recovered_gain(rows)
     load = load_report(records, costs, settings)
     text = report_markdown(rows, gains, env, command, settings, plots, out,
-                           frontiers, costs, load)
+                           frontiers, costs, load, best_val)
     report = dict(environment=env, command=command, settings=settings,
                   rows=rows, recovered_gain=gains, records=RECORDS_FILE)
     if costs or frontiers:
         report.update(step_costs=costs, load=load, frontier={
             task: _frontier_json(result)
             for task, result in frontiers.items()})
+    if best_val:
+        report['frontier_best_val'] = {
+            task: _frontier_json(result) for task, result in best_val.items()}
     atomic_write(out / 'report.json',
                  lambda f: json.dump(report, f, indent=1))
     atomic_write(out / 'report.md', lambda f: f.write(text))
@@ -102,6 +113,6 @@ def _frontier_json(result: Dict[str, Any]) -> Dict[str, Any]:
         comparisons=by_budget(result['comparisons']), gate=result['gate'],
         keeps=by_budget(result['keeps']),
         keeps_half={m: name(r) for m, r in result['keeps_half'].items()},
-        cheapest=name(result['cheapest']),
+        cheapest=name(result['cheapest']), target=result['target'],
         arsam_behind=by_budget(result['arsam_behind']),
         arsam_ahead=by_budget(result['arsam_ahead']))

@@ -170,7 +170,8 @@ def report_markdown(rows: List[Dict[str, Any]], gains: Dict[str, Any],
                     settings: Dict[str, Any], plots: Sequence[Path],
                     out: Path, frontiers: Optional[Dict[str, Any]] = None,
                     costs: Optional[Dict[str, Any]] = None,
-                    load: Optional[Dict[str, Any]] = None) -> str:
+                    load: Optional[Dict[str, Any]] = None,
+                    best_val: Optional[Dict[str, Any]] = None) -> str:
     """``report.md``.
 
     Args:
@@ -185,6 +186,9 @@ def report_markdown(rows: List[Dict[str, Any]], gains: Dict[str, Any],
         frontiers (dict, optional): Task -> :func:`..frontier.analyse`.
         costs (dict, optional): Task -> its step costs.
         load (dict, optional): :func:`..report.load_report`.
+        best_val (dict, optional): Task -> its frontier of the test metric
+            at the best-on-val checkpoint, rendered after the task's
+            frontier and judging the targets in its place.
     """
     flag = ' †' if (load or {}).get('changed') else ''
     note = ([f"- what this suite cannot show: {settings['note']}"]
@@ -218,7 +222,10 @@ def report_markdown(rows: List[Dict[str, Any]], gains: Dict[str, Any],
                   f'methods at budget {COST_BUDGET}):', '',
                   cost_table(costs), '']
     for task, result in (frontiers or {}).items():
-        lines.append(frontier_markdown(result, task))
+        best = (best_val or {}).get(task)
+        lines.append(frontier_markdown(result, task, targets=best is None))
+        if best is not None:
+            lines.append(frontier_markdown(best, task))
     lines.append(best_vs_final_markdown(rows))
     if gains:
         lines += [gain_table(gains), '',

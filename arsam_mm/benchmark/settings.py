@@ -120,8 +120,8 @@ class SuiteSettings:
         cost_rounds (int): Interleaved rounds of the step-cost measurement
             per task; 0 measures nothing. Defaults to 0.
         scale (float): With ``iters=None``, the share of each config's
-            ``max_iters`` to run (``make bench`` runs short versions of the
-            frontier tasks). Defaults to 1.
+            ``max_iters`` to run (e.g. short versions of the frontier
+            tasks). Defaults to 1.
         task_rho (dict, optional): Task name (config file stem) -> its
             radius instead of ``rho``.
         method_args (dict, optional): Optimizer name -> further arguments

@@ -33,9 +33,9 @@ FRONTIERS = [
      'reports/frontier/classification'),
 ]
 READING = 'reports/frontier/reading.md'
-#: The reruns on a held-out test split, 5 seeds (issue 20): the tasks done.
+#: The reruns on a held-out test split, 5+ seeds (issue 20): the tasks done.
 TEST_FRONTIERS = [
-    ('Classification, held-out test split, 5 seeds: ResNet-18 (width 8) on '
+    ('Classification, held-out test split, 8 seeds: ResNet-18 (width 8) on '
      '30%-noisy digits (CPU)', 'reports/frontier_test/classification'),
 ]
 TEST_READING = 'reports/frontier_test/reading.md'
@@ -87,13 +87,18 @@ NOTES = {
                       'of its gain; ARSAM - late-phase SAM (+2.81) is not '
                       'called after Holm (6 seeds for 80% power).'),
     'reports/frontier_test/classification': (
-        'Ran on 2026-12-06 from 19:32 to 21:04 UTC from a worktree of '
-        'commit 85e30bb, two runs at a time beside other work, so the raw '
-        'wall-clock columns are flagged; pass counts, prices and metrics '
-        'are exact. Metrics on the test split, final checkpoint.'),
+        'Seeds 0-4 ran on 2026-12-06 from 19:32 to 21:04 UTC from a '
+        'worktree of commit 85e30bb, seeds 5-7 on 2026-12-07 from 00:59 to '
+        '01:26 from a worktree of ccd157c (`--repeats 8 --resume`; the '
+        'restructure between them keeps every update: `make bench` of '
+        'ccd157c reproduced 12 of these runs bit for bit), two runs at a '
+        'time beside other work, so the raw wall-clock columns are '
+        'flagged; pass counts, prices and metrics are exact. Metrics on '
+        'the test split: the final checkpoint first, then the best-on-val '
+        'checkpoint, which judges the targets.'),
     'reports/frontier/classification': (
         'Superseded by `reports/frontier_test/classification` (held-out '
-        'test split, 5 seeds, late-phase SAM, above); kept for the '
+        'test split, 8 seeds, late-phase SAM, above); kept for the '
         'record.'),
     'reports/frontier/segmentation': RESUMED,
     'reports/frontier/pose': RESUMED,

@@ -75,10 +75,10 @@ QUICK: Dict[str, Any] = dict(
     optimizers=['base', 'sam', 'arsam', 'latesam'],
     iters=None, scale=1.0, repeats=3, evals=FRONTIER_EVALS, budgets=[0.5],
     jobs=2, cost_rounds=6,
-    note='one task, one budget, three of the six efficient members and 3 '
-    'seeds on a CPU: segmentation, pose, the budgets 0.1-0.3, the other '
-    'rivals and 5 seeds are in reports/frontier_test, GPU timings in '
-    'reports/gpu')
+    note='one task, one budget, ARSAM and late-phase SAM of the six '
+    'efficient members and 3 seeds on a CPU: segmentation, pose, the '
+    'budgets 0.1-0.3, the other rivals and 5 seeds are in '
+    'reports/frontier_test, GPU timings in reports/gpu')
 #: The radius the task was searched with (reports/frontier/search_*.md).
 QUICK['task_rho'] = {Path(QUICK['configs'][0]).stem: 0.1}
 #: Without --quick.

@@ -48,8 +48,8 @@ def _comparisons_markdown(result: Dict[str, Any]) -> List[str]:
         'variant of a seed starts from the same weights and sees the same '
         'batches, so methods are compared within seeds: an additive '
         f"seed x variant model of the {SCORED[result['scored']]} of every "
-        'variant gives '
-        'each difference of means with a 95% t interval on the pooled '
+        'variant gives each difference of means with a 95% t interval on '
+        'the pooled '
         f"run-to-run (residual) sd {model['sd']:.3g} "
         f"(df {model['df']}). The family at each budget is each method "
         'minus the base optimizer, each method minus SAM and ARSAM minus '
@@ -136,9 +136,8 @@ def frontier_markdown(result: Dict[str, Any], task: str,
     lines = [
         f'### {task}: {metric} against cost', '',
         f"Each cell: {SCORED[result['scored']]}, mean ± sd over seeds "
-        '(gradient '
-        'evaluations per iteration, measured; cost per iteration in base '
-        'steps, derived from the passes and the step costs).', '',
+        '(gradient evaluations per iteration, measured; cost per iteration '
+        'in base steps, derived from the passes and the step costs).', '',
         table(['method'] + [f'budget {b:g}' for b in budgets],
               [[f'{name} (no budget)', _cell(result[name])]
                for name in ('base', 'sam') if result[name] is not None] +

@@ -452,7 +452,8 @@ def test_resume_refuses_a_changed_config(tmp_path, monkeypatch):
 @pytest.mark.parametrize('name', [
     'quick', 'label_noise', 'frontier/classification',
     'frontier/segmentation', 'frontier/pose', 'frontier/segmentation_1200',
-    'frontier_test/classification', 'frontier_test/search_pose'
+    'frontier_test/classification', 'frontier_test/search_pose',
+    'frontier_test/pose'
 ])
 def test_committed_records_still_resume_and_report(tmp_path, monkeypatch,
                                                    name):

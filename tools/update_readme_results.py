@@ -37,6 +37,8 @@ READING = 'reports/frontier/reading.md'
 TEST_FRONTIERS = [
     ('Classification, held-out test split, 8 seeds: ResNet-18 (width 8) on '
      '30%-noisy digits (CPU)', 'reports/frontier_test/classification'),
+    ('Pose, held-out test split, 5 seeds: SimpleBaseline on 64x48 generated '
+     'COCO, noisy train keypoints (CPU)', 'reports/frontier_test/pose'),
 ]
 TEST_READING = 'reports/frontier_test/reading.md'
 REPORTS = [
@@ -96,12 +98,23 @@ NOTES = {
         'flagged; pass counts, prices and metrics are exact. Metrics on '
         'the test split: the final checkpoint first, then the best-on-val '
         'checkpoint, which judges the targets.'),
+    'reports/frontier_test/pose': (
+        'Run on 2026-12-07: base, SAM and budgets 0.5, 0.3, 0.2 from 01:45 '
+        'UTC from a worktree of ccd157c, the last 20 runs of budget 0.1 '
+        'from 03:19 to 03:29 from a worktree of 4f0521c (`--resume`; the '
+        'same updates), two runs at a time beside other work, so the raw '
+        'wall-clock columns are flagged; pass counts, prices and metrics '
+        'are exact. Metrics on the test split: the final checkpoint '
+        'first, then the best-on-val checkpoint, which judges the '
+        'targets.'),
+    'reports/frontier/pose': (
+        'Superseded by `reports/frontier_test/pose` (held-out test split, '
+        '5 seeds, late-phase SAM, above); kept for the record. ' + RESUMED),
     'reports/frontier/classification': (
         'Superseded by `reports/frontier_test/classification` (held-out '
         'test split, 8 seeds, late-phase SAM, above); kept for the '
         'record.'),
     'reports/frontier/segmentation': RESUMED,
-    'reports/frontier/pose': RESUMED,
     'reports/frontier/segmentation_1200': (
         'Session 5: the 400-iteration task was far from converged, so it '
         'was run 3x longer (`reports/frontier/search_segmentation.md`, last '

@@ -4,7 +4,7 @@ the base optimizer and which methods keep its gain, and the targets."""
 from typing import Any, Dict, List, Optional
 
 from ..frontier import ALPHA, EVALS_TARGET, KEEP_SHARE, TARGET_SHARE
-from .table import table
+from .table import interval, table
 
 __all__ = ['frontier_markdown']
 
@@ -23,13 +23,6 @@ def _cell(row: Optional[Dict[str, Any]]) -> str:
     cost = f', {cost:.2f}x' if cost is not None else ''
     return (f"{row['metric_mean']:.4g}{sd} "
             f"({row['grad_evals_per_iter']:.2f} evals{cost})")
-
-
-def _interval(mean: float, lo: Optional[float], hi: Optional[float]
-              ) -> str:
-    if lo is None or hi is None:
-        return f'{mean:+.3g} [unbounded]'
-    return f'{mean:+.3g} [{lo:.3g}, {hi:.3g}]'
 
 
 def _seeds(comp: Dict[str, Any]) -> str:
@@ -65,7 +58,7 @@ def _comparisons_markdown(result: Dict[str, Any]) -> List[str]:
         table(['budget', 'difference', 'mean [95% interval]', 'p',
                'p (Holm)', 'ahead', 'seeds for 80% power'],
               [[f'{budget:g}', f"{c['a']} - {c['b']}",
-                _interval(c['mean'], c['lo'], c['hi']), f"{c['p']:.2g}",
+                interval(c['mean'], c['lo'], c['hi']), f"{c['p']:.2g}",
                 f"{c['p_holm']:.2g}", c['ahead'] or '-', _seeds(c)]
                for budget, family in result['comparisons'].items()
                for c in family])
@@ -86,7 +79,7 @@ def _keeps_markdown(result: Dict[str, Any]) -> List[str]:
         table(['budget', 'method', 'share [95% interval]', 'p (one-sided)',
                'p (Holm)', 'keeps half'],
               [[f'{budget:g}', method,
-                _interval(k['share'], k['lo'], k['hi']), f"{k['p']:.2g}",
+                interval(k['share'], k['lo'], k['hi']), f"{k['p']:.2g}",
                 f"{k['p_holm']:.2g}", 'yes' if k['keeps'] else 'no']
                for budget, by in result['keeps'].items()
                for method, k in by.items()])
@@ -110,7 +103,7 @@ def _share_target(result: Dict[str, Any]) -> str:
     elif target is None:
         text = f'not met (no method ran within {EVALS_TARGET} evals)'
     else:
-        share = _interval(target['share'], target['lo'], target['hi'])
+        share = interval(target['share'], target['lo'], target['hi'])
         where = (f"{target['label']}, {target['evals']:.2f} evals, "
                  f"share {share}")
         if not target['met']:
@@ -162,7 +155,7 @@ def frontier_markdown(result: Dict[str, Any], task: str,
     lines += _comparisons_markdown(result)
     gate = result['gate']
     if gate is not None:
-        diff = _interval(gate['mean'], gate['lo'], gate['hi'])
+        diff = interval(gate['mean'], gate['lo'], gate['hi'])
         if gate['passed']:
             lines += ['', f'**SAM beats the base optimizer on this task**: '
                       f"SAM - base {diff}, p {gate['p']:.2g} (the same "

@@ -2,7 +2,7 @@
 import math
 from typing import Any, Iterable, Optional, Sequence
 
-__all__ = ['table', 'fmt']
+__all__ = ['table', 'fmt', 'interval']
 
 
 def table(header: Sequence[Any], rows: Iterable[Sequence[Any]]) -> str:
@@ -35,3 +35,11 @@ def fmt(value: Any, spec: str = '.3f', sd: Optional[float] = None) -> str:
     if sd:
         text += f' ± {format(sd, spec)}'
     return text
+
+
+def interval(mean: float, lo: Optional[float], hi: Optional[float]) -> str:
+    """A signed estimate with its interval, ``+1.2 [0.3, 2.1]``
+    (``[unbounded]`` where ``lo`` or ``hi`` is None)."""
+    if lo is None or hi is None:
+        return f'{mean:+.3g} [unbounded]'
+    return f'{mean:+.3g} [{lo:.3g}, {hi:.3g}]'

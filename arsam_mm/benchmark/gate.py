@@ -9,7 +9,7 @@ test on three figures per run:
   search selects a setting on (val only);
 - ``test_final``: the final checkpoint's test metric;
 - ``test_best_val``: the test metric at the best-on-val checkpoint
-  (:func:`.report.best_on_val`), the figure issue 20 judges.
+  (:func:`.report.best_on_val`), where the targets are judged.
 
 Each is SAM minus the base optimizer over the seeds both ran, as the
 two-variant case of the frontier's seed x variant model (a paired t test),

@@ -9,7 +9,8 @@ test on three figures per run:
   search selects a setting on (val only);
 - ``test_final``: the final checkpoint's test metric;
 - ``test_best_val``: the test metric at the best-on-val checkpoint
-  (:func:`.report.best_on_val`), where the targets are judged.
+  (:func:`.report.best_on_val`), where the targets are judged
+  (:func:`.report.checkpoint_scores` gives all three).
 
 Each is SAM minus the base optimizer over the seeds both ran, as the
 two-variant case of the frontier's seed x variant model (a paired t test),
@@ -18,7 +19,7 @@ confirms on fresh ones.
 """
 from typing import Any, Dict, Iterable, List, Optional
 
-from .report import best_on_val, metric_key, test_key
+from .report import checkpoint_scores, metric_key
 from .stats import TwoWay
 
 __all__ = ['GATE_FIGURES', 'GATE_WORDS', 'sam_gate']
@@ -31,17 +32,6 @@ GATE_WORDS = {
     'test_final': 'test, final checkpoint',
     'test_best_val': 'test, best-on-val checkpoint',
 }
-
-
-def _figures(evals: List[Dict[str, Any]]) -> Dict[str, Optional[float]]:
-    key = metric_key(evals)
-    best = None if key is None else best_on_val(evals, key)
-    if best is None:
-        return dict.fromkeys(GATE_FIGURES)
-    tkey = test_key(key)
-    return dict(val_best=evals[best]['metrics'][key],
-                test_final=evals[-1]['metrics'].get(tkey),
-                test_best_val=evals[best]['metrics'].get(tkey))
 
 
 def sam_gate(records: List[Dict[str, Any]],
@@ -72,13 +62,19 @@ def sam_gate(records: List[Dict[str, Any]],
     values: Dict[str, Dict[str, Dict[str, Dict[int, float]]]] = {}
     names: Dict[str, Optional[str]] = {}
     for r in records:
-        if r['optimizer'] not in ('base', 'sam') or r.get('budget'):
+        if (r['optimizer'] not in ('base', 'sam')
+                or r.get('budget') is not None):
             continue
         if wanted is not None and r['seed'] not in wanted:
             continue
         evals = r['result']['evals']
-        names.setdefault(r['task'], metric_key(evals))
-        for figure, value in _figures(evals).items():
+        key = metric_key(evals)
+        names.setdefault(r['task'], key)
+        scores = {} if key is None else checkpoint_scores(evals, key)
+        if scores.get('val_best') is None:  # no validation selects
+            continue
+        for figure in GATE_FIGURES:
+            value = scores[figure]
             if value is not None:
                 values.setdefault(r['task'], {}).setdefault(
                     figure, {}).setdefault(r['optimizer'],

@@ -14,7 +14,7 @@ from .worker import METRIC_KEYS
 
 __all__ = [
     'aggregate', 'metric_key', 'recovered_gain', 'best_on_val', 'test_key',
-    'load_report', 'LOAD_MARGIN', 'FRONTIER_METRICS'
+    'checkpoint_scores', 'load_report', 'LOAD_MARGIN', 'FRONTIER_METRICS'
 ]
 
 #: What a frontier can score (:func:`.frontier.analyse`'s ``metric``): the
@@ -72,26 +72,45 @@ def best_on_val(evals: List[Dict[str, Any]], key: str) -> Optional[int]:
     return best
 
 
+def checkpoint_scores(evals: List[Dict[str, Any]],
+                      key: str) -> Dict[str, Optional[float]]:
+    """One run's figures at its two checkpoints, from its validations.
+
+    Args:
+        evals (list[dict]): The run's validations (``iter``, ``metrics``).
+        key (str): The validation metric that selects (:func:`metric_key`).
+
+    Returns:
+        dict: ``val_best`` (the best ``key``, at :func:`best_on_val`),
+        ``best_val_iter`` (its iteration), ``test_best_val`` (the test
+        metric there) and ``test_final`` (the last validation's test
+        metric); each None where the run did not record it.
+    """
+    tkey = test_key(key)
+    best = best_on_val(evals, key)
+    at_best = {} if best is None else evals[best]
+    return dict(val_best=at_best.get('metrics', {}).get(key),
+                best_val_iter=at_best.get('iter'),
+                test_best_val=at_best.get('metrics', {}).get(tkey),
+                test_final=evals[-1]['metrics'].get(tkey) if evals else None)
+
+
 def _test_scores(row: Dict[str, Any], runs: List[Dict[str, Any]],
                  seeds: List[int]) -> None:
     """Add to ``row``, when its runs scored a test split, the per-run
     ``test_final`` (the last validation's test metric), ``test_best_val``
     (the test metric at :func:`best_on_val`) and ``best_val_iter`` (that
-    validation's iteration), in the order of ``run_seeds``, with the mean,
-    spread and ``[seed, value]`` list (``*_by_seed``, sorted) of both
-    figures."""
+    validation's iteration; :func:`checkpoint_scores`), in the order of
+    ``run_seeds``, with the mean, spread and ``[seed, value]`` list
+    (``*_by_seed``, sorted) of both figures."""
     key, tkey = row['metric'], test_key(row['metric'])
     if key is None or not any(tkey in ev['metrics']
                               for r in runs for ev in r['evals']):
         return
-    finals, bests, iters = [], [], []
-    for r in runs:
-        evals = r['evals']
-        finals.append(evals[-1]['metrics'].get(tkey) if evals else None)
-        best = best_on_val(evals, key)
-        bests.append(None if best is None else
-                     evals[best]['metrics'].get(tkey))
-        iters.append(None if best is None else evals[best]['iter'])
+    scores = [checkpoint_scores(r['evals'], key) for r in runs]
+    finals = [s['test_final'] for s in scores]
+    bests = [s['test_best_val'] for s in scores]
+    iters = [s['best_val_iter'] for s in scores]
     row.update(test_metric=tkey, run_seeds=seeds, test_final=finals,
                test_best_val=bests, best_val_iter=iters)
     if runs[0].get('split_sizes'):

@@ -76,6 +76,13 @@ RESUMED = ('Run in two sittings on 2026-11-29: base, SAM and budgets 0.1-0.3 '
            'and 21:30 (pose) with the same settings (`--resume` checks them '
            'and the config\'s digest). The date above is the first '
            'sitting\'s.')
+#: The end of each held-out-test frontier's note: how its runs shared the
+#: machine and what its tables score.
+TEST_SPLIT = ('two runs at a time beside other work, so the raw wall-clock '
+              'columns are flagged; pass counts, prices and metrics are '
+              'exact. Metrics on the test split: the final checkpoint '
+              'first, then the best-on-val checkpoint, which judges the '
+              'targets.')
 NOTES = {
     'reports/quick': ('A fresh clone\'s `make bench` on 2026-12-07 on the '
                       'idle machine (the background rerun paused; load '
@@ -93,20 +100,12 @@ NOTES = {
         'worktree of commit 85e30bb, seeds 5-7 on 2026-12-07 from 00:59 to '
         '01:26 from a worktree of ccd157c (`--repeats 8 --resume`; the '
         'restructure between them keeps every update: `make bench` of '
-        'ccd157c reproduced 12 of these runs bit for bit), two runs at a '
-        'time beside other work, so the raw wall-clock columns are '
-        'flagged; pass counts, prices and metrics are exact. Metrics on '
-        'the test split: the final checkpoint first, then the best-on-val '
-        'checkpoint, which judges the targets.'),
+        'ccd157c reproduced 12 of these runs bit for bit), ' + TEST_SPLIT),
     'reports/frontier_test/pose': (
         'Run on 2026-12-07: base, SAM and budgets 0.5, 0.3, 0.2 from 01:45 '
         'UTC from a worktree of ccd157c, the last 20 runs of budget 0.1 '
         'from 03:19 to 03:29 from a worktree of 4f0521c (`--resume`; the '
-        'same updates), two runs at a time beside other work, so the raw '
-        'wall-clock columns are flagged; pass counts, prices and metrics '
-        'are exact. Metrics on the test split: the final checkpoint '
-        'first, then the best-on-val checkpoint, which judges the '
-        'targets.'),
+        'same updates), ' + TEST_SPLIT),
     'reports/frontier/pose': (
         'Superseded by `reports/frontier_test/pose` (held-out test split, '
         '5 seeds, late-phase SAM, above); kept for the record. ' + RESUMED),

@@ -39,6 +39,9 @@ TEST_FRONTIERS = [
      '30%-noisy digits (CPU)', 'reports/frontier_test/classification'),
     ('Pose, held-out test split, 5 seeds: SimpleBaseline on 64x48 generated '
      'COCO, noisy train keypoints (CPU)', 'reports/frontier_test/pose'),
+    ('Segmentation over 1200 iterations, held-out test split, 5 seeds: FCN '
+     'on 64x64 generated Cityscapes, 20% noisy train masks (CPU)',
+     'reports/frontier_test/segmentation_1200'),
 ]
 TEST_READING = 'reports/frontier_test/reading.md'
 REPORTS = [
@@ -106,6 +109,13 @@ NOTES = {
         'UTC from a worktree of ccd157c, the last 20 runs of budget 0.1 '
         'from 03:19 to 03:29 from a worktree of 4f0521c (`--resume`; the '
         'same updates), ' + TEST_SPLIT),
+    'reports/frontier_test/segmentation_1200': (
+        'Run from 2026-12-06 21:30 UTC to 2026-12-07 07:14 in four sittings '
+        '(`--resume`), each from a worktree of one commit: 5e354e9, '
+        '7959983, 4f0521c, fe8a44d (the same updates: the restructure '
+        'between the first two kept them bit for bit, the later commits '
+        'change only the reporting), ' +
+        TEST_SPLIT),
     'reports/frontier/pose': (
         'Superseded by `reports/frontier_test/pose` (held-out test split, '
         '5 seeds, late-phase SAM, above); kept for the record. ' + RESUMED),
@@ -115,11 +125,13 @@ NOTES = {
         'record.'),
     'reports/frontier/segmentation': RESUMED,
     'reports/frontier/segmentation_1200': (
-        'Session 5: the 400-iteration task was far from converged, so it '
-        'was run 3x longer (`reports/frontier/search_segmentation.md`, last '
-        'section); budgets 0.5 and 0.3 so far (0.2 and 0.1 are left '
-        'to the next session: the same command with `--budgets 0.5 0.3 0.2 '
-        '0.1`). Budget 0.3 was resumed at 22:54.'),
+        'Superseded by `reports/frontier_test/segmentation_1200` (held-out '
+        'test split, 5 seeds, all four budgets, late-phase SAM, above); '
+        'kept for the record. Session 5: the 400-iteration task was far '
+        'from converged, so it was run 3x longer '
+        '(`reports/frontier/search_segmentation.md`, last section), at '
+        'budgets 0.5 and 0.3 only (the rerun has all four). Budget 0.3 was '
+        'resumed at 22:54.'),
     'reports/label_noise': RERUN,
     'reports/label_noise_window50': RERUN,
     'reports/label_noise_window10': RERUN_WINDOW,

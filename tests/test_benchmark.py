@@ -453,7 +453,8 @@ def test_resume_refuses_a_changed_config(tmp_path, monkeypatch):
     'quick', 'label_noise', 'frontier/classification',
     'frontier/segmentation', 'frontier/pose', 'frontier/segmentation_1200',
     'frontier_test/classification', 'frontier_test/search_pose',
-    'frontier_test/pose', 'frontier_test/segmentation_1200'
+    'frontier_test/pose', 'frontier_test/segmentation_1200',
+    'frontier_test/segmentation'
 ])
 def test_committed_records_still_resume_and_report(tmp_path, monkeypatch,
                                                    name):

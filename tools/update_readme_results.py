@@ -33,7 +33,7 @@ FRONTIERS = [
      'reports/frontier/classification'),
 ]
 READING = 'reports/frontier/reading.md'
-#: The reruns on a held-out test split, 5+ seeds (issue 20): the tasks done.
+#: The reruns on a held-out test split, 5+ seeds (issue 20).
 TEST_FRONTIERS = [
     ('Classification, held-out test split, 8 seeds: ResNet-18 (width 8) on '
      '30%-noisy digits (CPU)', 'reports/frontier_test/classification'),
@@ -42,6 +42,8 @@ TEST_FRONTIERS = [
     ('Segmentation over 1200 iterations, held-out test split, 5 seeds: FCN '
      'on 64x64 generated Cityscapes, 20% noisy train masks (CPU)',
      'reports/frontier_test/segmentation_1200'),
+    ('Segmentation over 400 iterations, held-out test split, 5 seeds: the '
+     'same task stopped early (CPU)', 'reports/frontier_test/segmentation'),
 ]
 TEST_READING = 'reports/frontier_test/reading.md'
 REPORTS = [
@@ -116,6 +118,9 @@ NOTES = {
         'between the first two kept them bit for bit, the later commits '
         'change only the reporting), ' +
         TEST_SPLIT),
+    'reports/frontier_test/segmentation': (
+        'Run on 2026-12-07 from 07:14 to 08:19 UTC from a worktree of '
+        'fe8a44d, ' + TEST_SPLIT),
     'reports/frontier/pose': (
         'Superseded by `reports/frontier_test/pose` (held-out test split, '
         '5 seeds, late-phase SAM, above); kept for the record. ' + RESUMED),
@@ -123,7 +128,10 @@ NOTES = {
         'Superseded by `reports/frontier_test/classification` (held-out '
         'test split, 8 seeds, late-phase SAM, above); kept for the '
         'record.'),
-    'reports/frontier/segmentation': RESUMED,
+    'reports/frontier/segmentation': (
+        'Superseded by `reports/frontier_test/segmentation` (held-out test '
+        'split, 5 seeds, late-phase SAM, above); kept for the record. ' +
+        RESUMED),
     'reports/frontier/segmentation_1200': (
         'Superseded by `reports/frontier_test/segmentation_1200` (held-out '
         'test split, 5 seeds, all four budgets, late-phase SAM, above); '

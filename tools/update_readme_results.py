@@ -88,6 +88,16 @@ TEST_SPLIT = ('two runs at a time beside other work, so the raw wall-clock '
               'exact. Metrics on the test split: the final checkpoint '
               'first, then the best-on-val checkpoint, which judges the '
               'targets.')
+
+
+def superseded(task: str, what: str) -> str:
+    """The note of an earlier frontier folder that a held-out-test rerun
+    of the same ``task`` replaces; ``what`` says how the rerun differs
+    besides its split and late-phase SAM."""
+    return (f'Superseded by `reports/frontier_test/{task}` (held-out test '
+            f'split, {what}, late-phase SAM, above); kept for the record.')
+
+
 NOTES = {
     'reports/quick': ('A fresh clone\'s `make bench` on 2026-12-07 on the '
                       'idle machine (the background rerun paused; load '
@@ -116,30 +126,21 @@ NOTES = {
         '(`--resume`), each from a worktree of one commit: 5e354e9, '
         '7959983, 4f0521c, fe8a44d (the same updates: the restructure '
         'between the first two kept them bit for bit, the later commits '
-        'change only the reporting), ' +
-        TEST_SPLIT),
+        'change only the reporting), ' + TEST_SPLIT),
     'reports/frontier_test/segmentation': (
         'Run on 2026-12-07 from 07:14 to 08:19 UTC from a worktree of '
         'fe8a44d, ' + TEST_SPLIT),
-    'reports/frontier/pose': (
-        'Superseded by `reports/frontier_test/pose` (held-out test split, '
-        '5 seeds, late-phase SAM, above); kept for the record. ' + RESUMED),
-    'reports/frontier/classification': (
-        'Superseded by `reports/frontier_test/classification` (held-out '
-        'test split, 8 seeds, late-phase SAM, above); kept for the '
-        'record.'),
-    'reports/frontier/segmentation': (
-        'Superseded by `reports/frontier_test/segmentation` (held-out test '
-        'split, 5 seeds, late-phase SAM, above); kept for the record. ' +
-        RESUMED),
+    'reports/frontier/pose': superseded('pose', '5 seeds') + ' ' + RESUMED,
+    'reports/frontier/classification': superseded('classification',
+                                                  '8 seeds'),
+    'reports/frontier/segmentation': (superseded('segmentation', '5 seeds') +
+                                      ' ' + RESUMED),
     'reports/frontier/segmentation_1200': (
-        'Superseded by `reports/frontier_test/segmentation_1200` (held-out '
-        'test split, 5 seeds, all four budgets, late-phase SAM, above); '
-        'kept for the record. Session 5: the 400-iteration task was far '
-        'from converged, so it was run 3x longer '
-        '(`reports/frontier/search_segmentation.md`, last section), at '
-        'budgets 0.5 and 0.3 only (the rerun has all four). Budget 0.3 was '
-        'resumed at 22:54.'),
+        superseded('segmentation_1200', '5 seeds, all four budgets') +
+        ' Session 5: the 400-iteration task was far from converged, so it '
+        'was run 3x longer (`reports/frontier/search_segmentation.md`, last '
+        'section), at budgets 0.5 and 0.3 only (the rerun has all four). '
+        'Budget 0.3 was resumed at 22:54.'),
     'reports/label_noise': RERUN,
     'reports/label_noise_window50': RERUN,
     'reports/label_noise_window10': RERUN_WINDOW,
